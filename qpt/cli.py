@@ -1,0 +1,144 @@
+"""The ``qpt`` command line: one verb per pipeline stage, plus ``run`` for whole pipelines.
+
+Verb modules live in ``qpt/commands/``; each exposes ``register(app)``. A verb whose stage
+package is not built yet is still listed and says so when called.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+import typer.exceptions
+
+from qpt import __version__
+
+HELP = """\
+[bold]qpt[/bold]: quality- and aesthetics-aware pretraining (QPT V2) as a toolkit.
+
+Curate a corpus, degrade it on the fly, pretrain a masked-image-modelling backbone on it and score that backbone on IQA / IAA / VQA benchmarks.
+
+[bold]Start here[/bold]
+
+\b
+  qpt run                      # the default pipeline on the built-in corpus (no download)
+  qpt run --list               # every named pipeline in pipelines.toml
+  qpt curate --help            # one stage at a time
+
+Errors from bad input are one line and exit code 2; set QPT_DEBUG=1 for tracebacks.
+"""
+
+app = typer.Typer(
+    name="qpt",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# verb -> (command module, issue that builds it)
+VERBS: dict[str, tuple[str, str]] = {
+    "curate": ("qpt.commands.curate_cmd", "curation (issue 4)"),
+    "shard": ("qpt.commands.curate_cmd", "sharding (issue 4)"),
+    "pretrain": ("qpt.commands.pretrain_cmd", "pretraining (issue 5)"),
+    "bench": ("qpt.commands.bench_cmd", "benchmarking (issue 6)"),
+    "degrade": ("qpt.commands.degrade_cmd", "the degradation library (issue 3)"),
+}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"qpt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """qpt: quality- and aesthetics-aware pretraining (QPT V2) as a toolkit."""
+
+
+def _placeholder(verb: str, what: str) -> None:
+    @app.command(
+        verb,
+        help=f"[not built yet] {what}.",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    def _missing(ctx: typer.Context) -> None:
+        typer.echo(f"error: `qpt {verb}` is not built yet: {what}", err=True)
+        raise typer.Exit(1)
+
+
+def _register_all() -> None:
+    from qpt.commands import run_cmd
+
+    run_cmd.register(app)
+    registered: set[str] = set()
+    for verb, (module, what) in VERBS.items():
+        if module in registered:
+            continue
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            _placeholder(verb, what)
+            continue
+        mod.register(app)
+        registered.add(module)
+
+
+_register_all()
+
+USER_ERRORS = (ValueError, FileNotFoundError, PermissionError, IsADirectoryError)
+# typer >= 0.29 ships its own click; its usage errors derive from TyperException.
+CLI_ERRORS = (typer.exceptions.TyperException,)
+
+
+def _err(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``qpt`` console script; returns the exit code.
+
+    User mistakes (bad flags, bad config, missing files) print one ``error: ...`` line and
+    exit 2; an interrupt exits 130. Anything else is a bug and keeps its traceback.
+    """
+    command = typer.main.get_command(app)
+    debug = bool(os.environ.get("QPT_DEBUG"))
+    try:
+        result = command.main(args=argv, prog_name="qpt", standalone_mode=False)
+    except CLI_ERRORS as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        if not message:  # `qpt` alone: help was printed, nothing went wrong
+            return 0
+        _err(f"{where}{message}")
+        return getattr(exc, "exit_code", 2)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("interrupted (rerun the same command to resume)", err=True)
+        return 130
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
+            message = f"{exc.filename}: {message}"
+        _err(message)
+        return 2
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

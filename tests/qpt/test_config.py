@@ -1,0 +1,129 @@
+"""pipelines.toml loading: precedence of values and one-line errors naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qpt.config import load_config, parse_override
+
+
+def _params(pipeline, name: str) -> dict:
+    return next(s for s in pipeline.stages if s.name == name).params_dict()
+
+
+def test_stages_keep_file_order_and_defaults(pipelines_file: Path) -> None:
+    cfg = load_config(pipelines_file)
+    pipeline = cfg.resolve()
+    assert pipeline.name == "chain"
+    assert [s.name for s in pipeline.stages] == ["a", "b", "c"]
+    assert _params(pipeline, "c") == {
+        "value": 100,
+        "label": "from-table",
+        "fail": False,
+        "nested": {},
+    }
+    assert pipeline.seed == 7
+
+
+def test_precedence_table_then_extends_then_command_line(pipelines_file: Path) -> None:
+    cfg = load_config(pipelines_file)
+    child = cfg.resolve("child")
+    assert _params(child, "c")["label"] == "from-extends"
+    assert _params(child, "b")["value"] == 20
+    grandchild = cfg.resolve("grandchild")
+    assert _params(grandchild, "c")["label"] == "from-grandchild"
+    assert _params(grandchild, "b")["value"] == 20  # inherited from child
+    assert grandchild.seed == 3
+    cli = cfg.resolve("grandchild", overrides={"c.label": "from-cli", "a.nested.k": 5}, seed=11)
+    assert _params(cli, "c")["label"] == "from-cli"
+    assert _params(cli, "a")["nested"] == {"k": 5}
+    assert cli.seed == 11
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("b.value=20", ("b.value", 20)),
+        ("c.label=plain words", ("c.label", "plain words")),
+        ('c.label="quoted"', ("c.label", "quoted")),
+        ("a.x=[1, 2]", ("a.x", [1, 2])),
+        ("a.flag=true", ("a.flag", True)),
+        ("a.rate=0.5", ("a.rate", 0.5)),
+    ],
+)
+def test_parse_override_reads_toml_values(text: str, expected: tuple) -> None:
+    assert parse_override(text) == expected
+
+
+def test_parse_override_rejects_missing_equals() -> None:
+    with pytest.raises(ValueError, match="STAGE.PARAM=VALUE"):
+        parse_override("b.value")
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "pipelines.toml"
+    path.write_text(text)
+    return path
+
+
+STAGE = '[pipeline.p]\n[[pipeline.p.stage]]\nkind = "fake"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "fragments"),
+    [
+        ("[pipeline.p\n", None, ["not valid TOML"]),
+        ('[run]\ndefualt = "p"\n' + STAGE, None, ["run.defualt", "unknown key"]),
+        (STAGE + "valeu = 3\n", None, ["stage 'fake'", "valeu", "unknown key"]),
+        (STAGE + 'value = "many"\n', None, ["value", "integer"]),
+        (
+            '[pipeline.p]\n[[pipeline.p.stage]]\nkind = "nosuch"\n',
+            None,
+            ["unknown stage kind 'nosuch'"],
+        ),
+        ('[pipeline.p]\ndescription = "no stages"\n', None, ["pipeline.p has no"]),
+        (
+            STAGE + 'value = 1\n[[pipeline.p.stage]]\nkind = "fake"\n',
+            None,
+            ["duplicate stage name 'fake'"],
+        ),
+        (STAGE, {"zzz.value": 1}, ["--set", "no stage 'zzz'"]),
+        (STAGE, {"fake.kind": "other"}, ["cannot be overridden"]),
+        (STAGE + '[pipeline.q]\nextends = "r"\n[pipeline.r]\nextends = "q"\n', None, []),
+    ],
+)
+def test_bad_config_is_one_line_naming_file_and_key(
+    tmp_path: Path, text: str, overrides: dict | None, fragments: list[str]
+) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError) as info:
+        load_config(path).resolve("p", overrides=overrides)
+        if not fragments:  # the extends-cycle case: resolving p is fine, q is not
+            load_config(path).resolve("q")
+    message = str(info.value)
+    assert "\n" not in message
+    if overrides is None:  # command-line mistakes name the flag instead of the file
+        assert str(path) in message
+    for fragment in fragments or ["extends` cycle"]:
+        assert fragment in message
+
+
+def test_unknown_pipeline_lists_known_ones(pipelines_file: Path) -> None:
+    with pytest.raises(ValueError, match=r"unknown pipeline 'nope' \(known: chain, child"):
+        load_config(pipelines_file).resolve("nope")
+
+
+def test_missing_config_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nothere.toml"):
+        load_config(tmp_path / "nothere.toml")
+
+
+def test_shipped_pipelines_file_validates() -> None:
+    """Every pipeline in the repository's pipelines.toml resolves (all stage kinds exist)."""
+    repo_file = Path(__file__).resolve().parents[2] / "pipelines.toml"
+    cfg = load_config(repo_file)
+    assert cfg.default in cfg.names()
+    for name in cfg.names():
+        assert cfg.resolve(name).stages

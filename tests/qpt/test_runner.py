@@ -1,0 +1,90 @@
+"""The pipeline runner: order, inputs, resume after a crash, re-running what changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qpt.config import load_config
+from qpt.runner import run_pipeline
+from tests.qpt.fake_stages import calls
+
+
+def _run(path: Path, name: str | None = None, overrides: dict | None = None, **kw) -> dict:
+    return run_pipeline(load_config(path).resolve(name, overrides=overrides), **kw)
+
+
+def test_stages_run_in_order_with_earlier_outputs_as_inputs(pipelines_file: Path) -> None:
+    record = _run(pipelines_file)
+    run_dir = pipelines_file.parent / "runs" / "chain"
+    log = calls(run_dir)
+    assert [c["stage"] for c in log] == ["a", "b", "c"]
+    assert [c["inputs"] for c in log] == [[], ["a"], ["a", "b"]]
+    assert all(c["seed"] == 7 for c in log)
+    assert (run_dir / "c" / "out.txt").read_text() == "112"
+    assert record["stages"]["c"]["summary"] == {"total": 112, "label": "from-table"}
+    saved = json.loads((run_dir / "run.json").read_text())
+    assert saved["status"] == "done"
+    assert [s["status"] for s in saved["stages"].values()] == ["done"] * 3
+    assert saved["versions"]["torch"] and saved["versions"]["python"]
+    assert [c["name"] for c in saved["config"]] == ["a", "b", "c"]
+
+
+def test_rerun_skips_completed_stages(pipelines_file: Path) -> None:
+    _run(pipelines_file)
+    record = _run(pipelines_file)
+    run_dir = pipelines_file.parent / "runs" / "chain"
+    assert len(calls(run_dir)) == 3
+    assert [s["status"] for s in record["stages"].values()] == ["skipped"] * 3
+    assert record["stages"]["c"]["summary"]["total"] == 112
+
+
+def test_force_redoes_every_stage(pipelines_file: Path) -> None:
+    _run(pipelines_file)
+    _run(pipelines_file, force=True)
+    assert len(calls(pipelines_file.parent / "runs" / "chain")) == 6
+
+
+def test_crash_then_rerun_resumes_at_the_failed_stage(pipelines_file: Path) -> None:
+    run_dir = pipelines_file.parent / "runs" / "chain"
+    with pytest.raises(ValueError, match="told to fail"):
+        _run(pipelines_file, overrides={"b.fail": True})
+    saved = json.loads((run_dir / "run.json").read_text())
+    assert saved["status"] == "failed"
+    assert saved["stages"]["b"]["status"] == "failed"
+    assert saved["stages"]["c"]["status"] == "pending"
+    assert not (run_dir / "b" / "_stage.json").exists()
+    # b's params changed (fail flag dropped) so b restarts clean; a is reused.
+    _run(pipelines_file)
+    assert [c["stage"] for c in calls(run_dir)] == ["a", "b", "b", "c"]
+
+
+def test_interrupted_stage_keeps_its_partial_work_when_unchanged(pipelines_file: Path) -> None:
+    run_dir = pipelines_file.parent / "runs" / "chain"
+    with pytest.raises(ValueError):
+        _run(pipelines_file, overrides={"c.fail": True})
+    partial = run_dir / "c" / "partial.txt"
+    partial.write_text("progress marker")
+    # Same fingerprint (params unchanged): the folder is handed back as it was.
+    with pytest.raises(ValueError):
+        _run(pipelines_file, overrides={"c.fail": True})
+    assert partial.read_text() == "started"  # the stage itself overwrote it, not a wipe
+    assert (run_dir / "c" / "_stage_started.json").exists()
+
+
+def test_changed_parameter_redoes_that_stage_and_later_ones(pipelines_file: Path) -> None:
+    _run(pipelines_file)
+    record = _run(pipelines_file, overrides={"b.value": 50})
+    run_dir = pipelines_file.parent / "runs" / "chain"
+    assert [c["stage"] for c in calls(run_dir)] == ["a", "b", "c", "b", "c"]
+    assert [s["status"] for s in record["stages"].values()] == ["skipped", "done", "done"]
+    assert (run_dir / "c" / "out.txt").read_text() == "152"
+
+
+def test_until_stops_after_the_named_stage(pipelines_file: Path) -> None:
+    record = _run(pipelines_file, until="b")
+    assert [s["status"] for s in record["stages"].values()] == ["done", "done", "pending"]
+    with pytest.raises(ValueError, match="--until 'zz'"):
+        _run(pipelines_file, until="zz")

@@ -14,6 +14,8 @@ File layout::
     kind = "curate"             # a stage kind (`qpt run --list-stages`)
     name = "curate"             # optional, defaults to the kind; unique in the pipeline
     source = "builtin"          # every other key is a parameter of the kind
+    # inputs = { shard = "shard_b" }  # optional: which earlier stage feeds each input kind
+    #                                 # (default: the latest earlier stage of that kind)
 
     [pipeline.quick]
     extends = "default"         # same stages ...
@@ -28,7 +30,7 @@ from __future__ import annotations
 import copy
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,7 @@ class _StageEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
     kind: str
     name: str | None = None
+    inputs: dict[str, str] = Field(default_factory=dict)
 
 
 class _PipelineEntry(BaseModel):
@@ -74,6 +77,7 @@ class ResolvedStage:
     name: str
     kind: str
     params: BaseModel
+    inputs: dict[str, str] = field(default_factory=dict)
 
     def params_dict(self) -> dict[str, Any]:
         return self.params.model_dump(mode="json")
@@ -159,7 +163,15 @@ class PipelinesConfig:
         for stage_name, raw in by_name.items():
             raw = dict(raw)
             kind_name = raw.pop("kind")
+            inputs = raw.pop("inputs")
             where = f"{self.path}: pipeline.{name} stage '{stage_name}'"
+            earlier = [s.name for s in resolved]
+            for input_kind, source in inputs.items():
+                if source not in earlier:
+                    raise ValueError(
+                        f"{where}: inputs.{input_kind} = '{source}' is not an earlier stage "
+                        f"(earlier: {', '.join(earlier) or 'none'})"
+                    )
             try:
                 model, _ = get_stage(kind_name).load()
             except ValueError as exc:
@@ -168,7 +180,7 @@ class PipelinesConfig:
                 params = model.model_validate(raw)
             except ValidationError as exc:
                 raise ValueError(f"{where}: {format_validation_error(exc)}") from None
-            resolved.append(ResolvedStage(stage_name, kind_name, params))
+            resolved.append(ResolvedStage(stage_name, kind_name, params, inputs))
 
         entry = self.data.pipeline[name]
         inherited_seed = next(
@@ -209,8 +221,8 @@ def _apply(stages: dict[str, dict[str, Any]], key: str, value: Any, where: str) 
     if stage_name not in stages:
         known = ", ".join(stages)
         raise ValueError(f"{where}: '{key}' names no stage '{stage_name}' (stages: {known})")
-    if path in ("kind", "name"):
-        raise ValueError(f"{where}: '{key}': a stage's kind and name cannot be overridden")
+    if path in ("kind", "name") or path.startswith("inputs"):
+        raise ValueError(f"{where}: '{key}': a stage's kind, name and inputs are fixed")
     table = stages[stage_name]
     *parents, leaf = path.split(".")
     for part in parents:

@@ -92,7 +92,7 @@ def git_commit(where: Path | None = None) -> str | None:
     return head + ("+dirty" if dirty else "")
 
 
-def _fingerprint(previous: str, kind: str, params: dict[str, Any], seed: int) -> str:
+def _fingerprint(previous: str, kind: str, params: Any, seed: int) -> str:
     blob = json.dumps([previous, kind, params, seed], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -141,7 +141,8 @@ def run_pipeline(
         "git_commit": git_commit(),
         "versions": versions(),
         "config": [
-            {"name": s.name, "kind": s.kind, "params": s.params_dict()} for s in pipeline.stages
+            {"name": s.name, "kind": s.kind, "inputs": s.inputs, "params": s.params_dict()}
+            for s in pipeline.stages
         ],
         "stages": {s.name: {"status": "pending"} for s in pipeline.stages},
     }
@@ -152,7 +153,9 @@ def run_pipeline(
     previous = ""
     for stage in pipeline.stages:
         out_dir = run_dir / stage.name
-        fingerprint = _fingerprint(previous, stage.kind, stage.params_dict(), pipeline.seed)
+        fingerprint = _fingerprint(
+            previous, stage.kind, [stage.params_dict(), stage.inputs], pipeline.seed
+        )
         previous = fingerprint
         entry = record["stages"][stage.name]
         done = _read_json(out_dir / DONE_FILE)
@@ -187,6 +190,7 @@ def run_pipeline(
                 out_dir=out_dir,
                 inputs=dict(ctx_inputs),
                 kinds=dict(ctx_kinds),
+                bindings=dict(stage.inputs),
                 seed=pipeline.seed,
                 console=console,
                 json_mode=json_mode,

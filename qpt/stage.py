@@ -36,6 +36,8 @@ class StageContext:
             Everything the stage writes goes here; partial work left here by an
             interrupted run is the stage's to resume.
         inputs: ``out_dir`` of every earlier stage of the run, by stage name, in order.
+        bindings: input kind -> stage name, from the stage's ``inputs`` table in
+            ``pipelines.toml``; :meth:`input_of` honours it before the default.
         seed: the run's seed (stages derive their own generators from it).
         console: where to print (rich); progress bars should use it.
         json_mode: True when the user asked for machine-readable output only.
@@ -48,16 +50,22 @@ class StageContext:
     out_dir: Path
     inputs: dict[str, Path] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
+    bindings: dict[str, str] = field(default_factory=dict)
     seed: int = 0
     console: Console = field(default_factory=lambda: Console(stderr=True))
     json_mode: bool = False
 
     def input_of(self, kind: str) -> Path:
-        """Output folder of the latest earlier stage of ``kind`` (e.g. the shards for pretrain).
+        """Output folder of the earlier stage feeding ``kind`` (e.g. the shards for pretrain).
+
+        That is the stage named in ``bindings[kind]`` when the pipeline says so, else the
+        latest earlier stage of that kind.
 
         Raises:
             ValueError: no earlier stage of that kind in this pipeline.
         """
+        if kind in self.bindings:
+            return self.inputs[self.bindings[kind]]
         for name in reversed(list(self.inputs)):
             if self.kinds.get(name) == kind:
                 return self.inputs[name]

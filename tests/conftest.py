@@ -28,4 +28,5 @@ def _few_threads() -> None:
     """Two cores, several test processes: keep torch from oversubscribing them."""
     import torch
 
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))

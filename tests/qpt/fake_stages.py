@@ -27,6 +27,7 @@ def run_fake(ctx: StageContext, params: FakeParams) -> dict:
         "label": params.label,
         "nested": params.nested,
         "inputs": list(ctx.inputs),
+        "fed_by": ctx.input_of("fake").name if ctx.inputs else None,
         "seed": ctx.seed,
     }
     with open(ctx.run_dir / "calls.jsonl", "a") as f:

@@ -90,7 +90,7 @@ STAGE = '[pipeline.p]\n[[pipeline.p.stage]]\nkind = "fake"\n'
             ["duplicate stage name 'fake'"],
         ),
         (STAGE, {"zzz.value": 1}, ["--set", "no stage 'zzz'"]),
-        (STAGE, {"fake.kind": "other"}, ["cannot be overridden"]),
+        (STAGE, {"fake.kind": "other"}, ["kind, name and inputs are fixed"]),
         (STAGE + '[pipeline.q]\nextends = "r"\n[pipeline.r]\nextends = "q"\n', None, []),
     ],
 )

@@ -88,3 +88,33 @@ def test_until_stops_after_the_named_stage(pipelines_file: Path) -> None:
     assert [s["status"] for s in record["stages"].values()] == ["done", "done", "pending"]
     with pytest.raises(ValueError, match="--until 'zz'"):
         _run(pipelines_file, until="zz")
+
+
+BOUND = """
+[pipeline.p]
+[[pipeline.p.stage]]
+kind = "fake"
+name = "first"
+[[pipeline.p.stage]]
+kind = "fake"
+name = "second"
+[[pipeline.p.stage]]
+kind = "fake"
+name = "third"
+inputs = { fake = "first" }
+"""
+
+
+def test_inputs_table_binds_a_stage_to_a_chosen_earlier_stage(tmp_path: Path) -> None:
+    path = tmp_path / "pipelines.toml"
+    path.write_text(f'[run]\nruns_dir = "{tmp_path}/runs"\n' + BOUND)
+    _run(path, "p")
+    fed = {c["stage"]: c["fed_by"] for c in calls(tmp_path / "runs" / "p")}
+    assert fed == {"first": None, "second": "first", "third": "first"}
+
+
+def test_inputs_must_name_an_earlier_stage(tmp_path: Path) -> None:
+    path = tmp_path / "pipelines.toml"
+    path.write_text(BOUND.replace('{ fake = "first" }', '{ fake = "fourth" }'))
+    with pytest.raises(ValueError, match="inputs.fake = 'fourth' is not an earlier stage"):
+        load_config(path).resolve("p")

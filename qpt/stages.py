@@ -94,6 +94,13 @@ for _kind in (
         "pack the kept images into WebDataset shards",
     ),
     StageKind(
+        "degrade",
+        "degrade.stage",
+        "DegradeParams",
+        "run_degrade",
+        "degrade a folder of images with a preset, recording every parameter",
+    ),
+    StageKind(
         "pretrain",
         "train.stage",
         "PretrainParams",

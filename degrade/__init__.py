@@ -1,0 +1,39 @@
+"""degrade: batched, replayable image degradations (torch / torchvision / kornia).
+
+Quick start::
+
+    import torch, degrade
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 3, 224, 224)                  # float in [0, 1] (or uint8), any device
+    y, params = degrade.Degrader("qpt-v2")(x, generator=g)
+    assert torch.equal(degrade.Degrader("qpt-v2").replay(x, params), y)
+    z = degrade.apply(x, op="gaussian_blur", level=3, generator=g)
+    degrade.list_ops(), degrade.list_presets()
+
+Ops live in :mod:`degrade.ops` (functional and module forms), pipelines in
+:mod:`degrade.compose` and :mod:`degrade.presets`; see ``degrade/README.md``.
+``degrade`` depends on torch, torchvision and kornia only; the one exception is the
+``jpeg2000`` op, which imports Pillow lazily (no JPEG2000 codec exists in the torch stack).
+"""
+
+from degrade.compose import OneOf, Op, Repeat, Seq
+from degrade.degrader import Degrader
+from degrade.presets import get_preset, list_presets
+from degrade.registry import DegradeOp, OpSpec, Param, RandomOp, apply, get_op, list_ops
+
+__all__ = [
+    "Degrader",
+    "DegradeOp",
+    "OneOf",
+    "Op",
+    "OpSpec",
+    "Param",
+    "RandomOp",
+    "Repeat",
+    "Seq",
+    "apply",
+    "get_op",
+    "get_preset",
+    "list_ops",
+    "list_presets",
+]

@@ -1,0 +1,32 @@
+"""Run an op on groups of samples that share a discrete setting (kernel size, codec quality).
+
+Batched filters need one kernel size per call; choosing it from the batch maximum would make a
+sample's result depend on its neighbours. Grouping keeps every sample's output a function of
+its own parameters only (replay of any subset is exact).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+
+def grouped(x: Tensor, keys: Sequence[int], fn: Callable[[Tensor, Tensor, int], Tensor]) -> Tensor:
+    """``fn(x[idx], idx, key)`` for each distinct key; results reassembled in batch order.
+
+    Args:
+        x: (B, ...) batch.
+        keys: B hashable settings.
+        fn: maps the sub-batch, its indices (LongTensor on ``x.device``) and the key to a
+            sub-batch of the same shape.
+    """
+    uniq = sorted(set(keys))
+    if len(uniq) == 1:
+        return fn(x, torch.arange(x.shape[0], device=x.device), uniq[0])
+    out = torch.empty_like(x)
+    for k in uniq:
+        idx = torch.tensor([i for i, v in enumerate(keys) if v == k], device=x.device)
+        out[idx] = fn(x[idx], idx, k)
+    return out

@@ -1,0 +1,86 @@
+"""Input validation and dtype handling shared by every op.
+
+Every public entry point validates its batch once (rank, channels, finiteness, range) and
+converts ``uint8`` to float in [0, 1]; the result is converted back to the input dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+#: smallest height/width any op accepts (smaller images cannot hold a blur kernel or a block)
+MIN_SIZE = 8
+
+
+def check_batch(x: Tensor, op: str, min_size: int = MIN_SIZE) -> None:
+    """Raise ``ValueError`` naming ``op`` when ``x`` is not a valid image batch.
+
+    Args:
+        x: (B, C, H, W) with C in {1, 3}; float in [0, 1] or uint8.
+        op: name used in the message.
+        min_size: smallest H and W the op works on.
+    """
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{op}: expected a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected a (B, C, H, W) batch, got shape {tuple(x.shape)}")
+    b, c, h, w = x.shape
+    if b == 0:
+        raise ValueError(f"{op}: empty batch")
+    if c not in (1, 3):
+        raise ValueError(f"{op}: expected 1 or 3 channels, got {c}")
+    if h < min_size or w < min_size:
+        raise ValueError(
+            f"{op}: image size {h}x{w} is too small (needs at least {min_size}x{min_size})"
+        )
+    if x.dtype == torch.uint8:
+        return
+    if not x.is_floating_point():
+        raise ValueError(f"{op}: expected float in [0, 1] or uint8, got {x.dtype}")
+    lo, hi = torch.aminmax(x)
+    if not (torch.isfinite(lo) and torch.isfinite(hi)):
+        raise ValueError(f"{op}: batch contains NaN or inf")
+    if lo < 0 or hi > 1:
+        raise ValueError(
+            f"{op}: float values must be in [0, 1], got [{lo.item():.4g}, {hi.item():.4g}]"
+        )
+
+
+def to_float(x: Tensor) -> Tensor:
+    """uint8 (0..255) to float32 in [0, 1]; float tensors pass through."""
+    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+
+def restore_dtype(y: Tensor, dtype: torch.dtype) -> Tensor:
+    """Clamp to [0, 1] and convert back to ``dtype`` (uint8 is rounded)."""
+    y = y.clamp(0.0, 1.0)
+    if dtype == torch.uint8:
+        return y.mul(255.0).round_().to(torch.uint8)
+    return y.to(dtype)
+
+
+def per_sample(v: float | Sequence[float] | Tensor, x: Tensor, name: str, op: str) -> Tensor:
+    """A per-sample parameter as a (B,) float tensor on ``x``'s device.
+
+    Args:
+        v: a scalar (same value for every sample) or B values.
+        x: (B, C, H, W) batch the parameter belongs to.
+    """
+    t = torch.as_tensor(v, dtype=x.dtype if x.is_floating_point() else torch.float32)
+    t = t.to(x.device)
+    if t.ndim != 0 and t.shape != (x.shape[0],):
+        raise ValueError(
+            f"{op}: '{name}' must be a scalar or have shape ({x.shape[0]},), got {tuple(t.shape)}"
+        )
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{op}: '{name}' contains NaN or inf")
+    return t.expand(x.shape[0]) if t.ndim == 0 else t
+
+
+def need_color(x: Tensor, op: str) -> None:
+    """Colour ops need RGB input."""
+    if x.shape[1] != 3:
+        raise ValueError(f"{op}: needs 3-channel RGB input, got {x.shape[1]} channel(s)")

@@ -1,0 +1,114 @@
+"""Separable linear filters with per-sample kernels, ``y = M_h @ x @ M_w^T``.
+
+Per-sample taps are zero-padded to the batch's longest kernel, so a batch runs in one call
+without grouping by kernel size and each sample's result depends only on its own taps.
+Filters go through kornia's ``filter2d_separable``; the same operator written as per-sample
+(N, N) matrices with the borders folded in (``filter_matrix`` / ``separable``) serves kernels
+longer than reflect padding allows and exact resize round trips on GPUs (one batched matrix
+product instead of B interpolations).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+from kornia.filters import filter2d_separable
+from torch import Tensor
+
+
+def reflect_index(n: int, k: int, device: torch.device | str = "cpu") -> Tensor:
+    """(n, k) source indices of a centred k-tap filter with reflect-101 borders (as OpenCV's
+    ``BORDER_REFLECT_101`` and torch's ``reflect`` padding), valid for any k."""
+    i = torch.arange(n, device=device)[:, None] + torch.arange(k, device=device)[None, :] - k // 2
+    if n == 1:
+        return torch.zeros_like(i)
+    period = 2 * (n - 1)
+    i = i.remainder(period)
+    return torch.where(i >= n, period - i, i)
+
+
+def filter_matrix(taps: Tensor, n: int) -> Tensor:
+    """Per-sample 1-D filters (B, k) (k odd, centred) as (B, n, n) matrices, reflect borders."""
+    b, k = taps.shape
+    idx = reflect_index(n, k, taps.device).expand(b, n, k)
+    m = torch.zeros(b, n, n, device=taps.device, dtype=taps.dtype)
+    return m.scatter_add_(2, idx, taps[:, None, :].expand(b, n, k))
+
+
+def separable(x: Tensor, mh: Tensor, mw: Tensor) -> Tensor:
+    """Apply per-sample axis matrices: x (B, C, H, W), mh (B, H', H), mw (B, W', W)."""
+    return torch.matmul(torch.matmul(mh[:, None], x), mw.transpose(-1, -2)[:, None])
+
+
+def gaussian_taps(sigma: Tensor) -> Tensor:
+    """(B, k) normalised Gaussian taps; sample i uses 2*ceil(3*sigma_i)+1 taps (zeros around
+    them up to the batch's largest k, so no sample depends on another)."""
+    radius = torch.ceil(3 * sigma).long().clamp_min(1)
+    r = int(radius.max())
+    t = torch.arange(-r, r + 1, device=sigma.device, dtype=sigma.dtype)
+    taps = torch.exp(-0.5 * (t[None] / sigma[:, None]) ** 2)
+    taps = taps * (t.abs()[None] <= radius[:, None])
+    return taps / taps.sum(1, keepdim=True)
+
+
+def blur_separable(x: Tensor, taps: Tensor) -> Tensor:
+    """Per-sample separable filter ``taps`` (B, k) along H and W, reflect-101 borders.
+
+    kornia's ``filter2d_separable`` (a grouped convolution) with the per-sample taps; when the
+    kernel is longer than the image allows for reflect padding, the matrix form.
+    """
+    h, w = x.shape[-2:]
+    if taps.shape[1] // 2 < min(h, w):
+        return filter2d_separable(x, taps.to(x.dtype), taps.to(x.dtype), border_type="reflect")
+    return separable(x, filter_matrix(taps, h), filter_matrix(taps, w))
+
+
+def gaussian_blur_separable(x: Tensor, sigma: Tensor) -> Tensor:
+    """Per-sample isotropic Gaussian blur (reflect-101 borders). x (B, C, H, W), sigma (B,).
+
+    Samples are bucketed by kernel radius (steps of 4 px) so that a small sigma does not pay
+    for the largest kernel of the batch (zero taps cost as much as real ones).
+    """
+    from degrade._batch import grouped
+
+    sigma = sigma.to(x.dtype)
+    keys = [math.ceil(math.ceil(3 * s) / 4) for s in sigma.tolist()]
+    return grouped(x, keys, lambda xs, idx, _: blur_separable(xs, gaussian_taps(sigma[idx])))
+
+
+@functools.lru_cache(maxsize=512)
+def _resize_matrix(n_in: int, n_out: int, mode: str, device: str, dtype: torch.dtype) -> Tensor:
+    """(n_out, n_in) matrix of a 1-D resize (what F.interpolate does along one axis)."""
+    eye = torch.eye(n_in, device=device, dtype=dtype)[None, None]  # columns are unit impulses
+    if mode in ("area", "nearest"):
+        out = F.interpolate(eye, size=(n_out, n_in), mode=mode)
+    else:
+        aa = n_out < n_in
+        out = F.interpolate(eye, size=(n_out, n_in), mode=mode, align_corners=False, antialias=aa)
+    return out[0, 0]
+
+
+def resize_matrix(n_in: int, n_out: int, mode: str, like: Tensor) -> Tensor:
+    """Cached 1-D resize matrix on ``like``'s device and dtype."""
+    return _resize_matrix(n_in, n_out, mode, str(like.device), like.dtype)
+
+
+@functools.lru_cache(maxsize=512)
+def _roundtrip(n: int, m: int, mode: str, device: str, dtype: torch.dtype) -> Tensor:
+    """(n, n) matrix of resizing n -> m -> n samples (``area`` comes back bilinearly)."""
+    down = _resize_matrix(n, m, mode, device, dtype)
+    up = _resize_matrix(m, n, "bilinear" if mode == "area" else mode, device, dtype)
+    return up @ down
+
+
+def resize_roundtrip(x: Tensor, sizes: list[tuple[int, int]], modes: list[str]) -> Tensor:
+    """Resize sample i to ``sizes[i]`` with ``modes[i]`` and back to (H, W), as matrices."""
+    h, w = x.shape[-2:]
+    dev, dt = str(x.device), x.dtype
+    pairs = list(zip(sizes, modes, strict=True))
+    mh = torch.stack([_roundtrip(h, s[0], m, dev, dt) for s, m in pairs])
+    mw = torch.stack([_roundtrip(w, s[1], m, dev, dt) for s, m in pairs])
+    return separable(x, mh, mw)

@@ -1,0 +1,144 @@
+"""Composition: a pipeline is a small tree of nodes, planned per sample, then run batched.
+
+Nodes (all frozen dataclasses, so presets are plain data):
+
+* :class:`Op` - one registered op with probability ``p`` and a severity (or ranges);
+* :class:`Seq` - children in order, or in a random order per sample (``shuffle=True``:
+  the QPT V2 "sequential" composition);
+* :class:`OneOf` - one child chosen per sample (weighted);
+* :class:`Repeat` - a child applied ``k`` times, ``k`` drawn per sample (high-order chains).
+
+Every node has a probability ``p`` of being applied at all (skip). :func:`plan` turns the tree
+into one flat list of steps per sample (``{"op": name, "level": l, **values}``);
+:func:`execute` runs the plans batched: at step k, the samples whose k-th op is the same are
+processed together, so per-sample orders cost one op call per distinct op and position.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import torch
+from torch import Tensor
+
+from degrade.registry import get_op
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op. level: severity, ``(lo, hi)`` severity range, or None (sample from ranges)."""
+
+    name: str
+    p: float = 1.0
+    level: int | tuple[int, int] | None = None
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Seq:
+    """Children in order (``shuffle=True``: a random order per sample)."""
+
+    steps: tuple[Node, ...]
+    shuffle: bool = False
+    p: float = 1.0
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One child per sample, drawn with ``weights`` (uniform if None)."""
+
+    choices: tuple[Node, ...]
+    weights: tuple[float, ...] | None = None
+    p: float = 1.0
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """``node`` applied k times, k uniform in ``times`` (inclusive); high-order degradation."""
+
+    node: Node
+    times: tuple[int, int] = (1, 2)
+    p: float = 1.0
+
+
+Node = Union[Op, Seq, OneOf, Repeat]  # noqa: UP007 (used at runtime in isinstance checks)
+
+
+def validate(node: Node) -> None:
+    """Raise ``ValueError`` on unknown ops, bad probabilities, levels or weights."""
+    if not 0.0 <= node.p <= 1.0:
+        raise ValueError(f"pipeline: p must be in [0, 1], got {node.p}")
+    if isinstance(node, Op):
+        spec = get_op(node.name)
+        lv = node.level
+        lo, hi = (lv, lv) if isinstance(lv, int) or lv is None else lv
+        if lo is not None and not (1 <= lo <= hi <= 5):
+            raise ValueError(f"pipeline: op {node.name}: level must be in 1..5, got {lv}")
+        unknown = set(node.fixed) - {p.name for p in spec.params}
+        if unknown:
+            raise ValueError(f"pipeline: op {node.name}: unknown parameter(s) {sorted(unknown)}")
+    elif isinstance(node, Seq):
+        for s in node.steps:
+            validate(s)
+    elif isinstance(node, OneOf):
+        if not node.choices:
+            raise ValueError("pipeline: OneOf needs at least one choice")
+        if node.weights is not None and (
+            len(node.weights) != len(node.choices)
+            or min(node.weights) < 0
+            or sum(node.weights) <= 0
+        ):
+            raise ValueError("pipeline: OneOf weights must be one non-negative weight per choice")
+        for c in node.choices:
+            validate(c)
+    elif isinstance(node, Repeat):
+        if not 0 <= node.times[0] <= node.times[1]:
+            raise ValueError(f"pipeline: Repeat times must be 0 <= lo <= hi, got {node.times}")
+        validate(node.node)
+    else:
+        raise ValueError(f"pipeline: unknown node {node!r}")
+
+
+def plan(node: Node, rng: random.Random, color: bool = True) -> list[dict[str, Any]]:
+    """The flat list of steps one sample goes through. ``color=False`` never draws RGB-only ops."""
+    if rng.random() >= node.p:
+        return []
+    if isinstance(node, Op):
+        spec = get_op(node.name)
+        if spec.color and not color:
+            return []
+        lv = node.level
+        level = rng.randint(*lv) if isinstance(lv, tuple) else lv
+        return [{"op": node.name, "level": level, **spec.sample(rng, level, node.fixed)}]
+    if isinstance(node, Seq):
+        steps = list(node.steps)
+        if node.shuffle:
+            rng.shuffle(steps)
+        return [s for child in steps for s in plan(child, rng, color)]
+    if isinstance(node, OneOf):
+        (child,) = rng.choices(node.choices, weights=node.weights)
+        return plan(child, rng, color)
+    k = rng.randint(*node.times)
+    return [s for _ in range(k) for s in plan(node.node, rng, color)]
+
+
+def execute(x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
+    """Run per-sample plans on a float batch (B, C, H, W); returns a new tensor."""
+    y = x.clone()
+    depth = max((len(p) for p in plans), default=0)
+    for k in range(depth):
+        groups: dict[str, list[int]] = {}
+        for i, p in enumerate(plans):
+            if k < len(p):
+                groups.setdefault(p[k]["op"], []).append(i)
+        for name, idx in groups.items():
+            spec = get_op(name)
+            values = [plans[i][k] for i in idx]
+            if len(idx) == len(plans):
+                y = spec.run(y, values)
+            else:
+                it = torch.tensor(idx, device=x.device)
+                y[it] = spec.run(y[it], values)
+    return y

@@ -1,0 +1,192 @@
+"""Blur ops: Gaussian, lens (disc), motion, plus ImageNet-C defocus, glass and zoom blur."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from degrade._batch import grouped
+from degrade._linear import gaussian_blur_separable
+from degrade._random import seeded_uniform
+from degrade.kernels import disc_kernel, motion_kernel, odd
+from degrade.ops.kernel_blur import filter_per_sample
+from degrade.registry import Param, module_form, register, seed_param
+
+__all__ = [
+    "gaussian_blur",
+    "lens_blur",
+    "motion_blur",
+    "defocus_blur",
+    "glass_blur",
+    "zoom_blur",
+    "blur_sigma",
+    "GaussianBlur",
+    "LensBlur",
+    "MotionBlur",
+    "DefocusBlur",
+    "GlassBlur",
+    "ZoomBlur",
+]
+
+KADID = ("kadid", "qpt-v2", "imagenet-c")
+
+
+def blur_sigma(x: Tensor, sigma: Tensor) -> Tensor:
+    """Per-sample isotropic Gaussian blur, sigma: (B,); 2*ceil(3*sigma)+1 taps, reflect-101.
+
+    Separable, as a tap loop or per-sample matrices (:mod:`degrade._linear`): kornia's
+    ``gaussian_blur2d`` with per-sample sigma runs a grouped convolution that was 2-4x slower
+    on CPU; the result is the same (to float rounding) and matches ``cv2.GaussianBlur``.
+    """
+    return gaussian_blur_separable(x, sigma.to(x.dtype).clamp_min(0.05))
+
+
+@register(
+    "gaussian_blur",
+    [Param("sigma", (0.5, 1.0, 2.0, 3.5, 5.5), 0.1, 6.0)],
+    family="blur",
+    tags=KADID,
+)
+def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
+    """Gaussian blur with per-sample sigma (pixels); kernel 2*ceil(3*sigma)+1, reflect border.
+
+    Shape: x (B, C, H, W) -> (B, C, H, W); sigma scalar or (B,).
+
+    Example:
+        >>> gaussian_blur(torch.rand(2, 3, 32, 32), torch.tensor([1.0, 2.0])).shape
+        torch.Size([2, 3, 32, 32])
+    """
+    return blur_sigma(x, sigma)
+
+
+GaussianBlur = module_form("GaussianBlur", "gaussian_blur")
+
+
+def _disc_blur(x: Tensor, radius: Tensor) -> Tensor:
+    keys = [odd(2 * r + 3) for r in radius.tolist()]
+    return grouped(x, keys, lambda xs, i, k: filter_per_sample(xs, disc_kernel(k, radius[i])))
+
+
+@register(
+    "lens_blur",
+    [Param("radius", (1.0, 2.0, 3.5, 5.5, 8.0), 0.5, 8.0)],
+    family="blur",
+    tags=("kadid",),
+)
+def lens_blur(x: Tensor, radius: Tensor) -> Tensor:
+    """Lens (out-of-focus) blur: convolution with an anti-aliased disc of per-sample radius.
+
+    Shape: x (B, C, H, W); radius (B,) pixels.
+    """
+    return _disc_blur(x, radius)
+
+
+@register(
+    "motion_blur",
+    [Param("length", (3.0, 6.0, 10.0, 15.0, 21.0), 1.0, 25.0), Param("angle", (), 0.0, 180.0)],
+    family="blur",
+    tags=("kadid", "imagenet-c"),
+)
+def motion_blur(x: Tensor, length: Tensor, angle: Tensor) -> Tensor:
+    """Linear motion blur: an anti-aliased segment of ``length`` pixels at ``angle`` degrees.
+
+    Shape: x (B, C, H, W); length, angle (B,).
+    """
+    keys = [odd(v + 2) for v in length.tolist()]
+    return grouped(
+        x, keys, lambda xs, i, k: filter_per_sample(xs, motion_kernel(k, length[i], angle[i]))
+    )
+
+
+@register(
+    "defocus_blur",
+    [Param("radius", (3.0, 4.0, 6.0, 8.0, 10.0), 1.0, 10.0)],
+    family="blur",
+    tags=("imagenet-c",),
+)
+def defocus_blur(x: Tensor, radius: Tensor) -> Tensor:
+    """ImageNet-C defocus blur: disc kernel (radius 3, 4, 6, 8, 10 at 224 px) + slight Gaussian.
+
+    Shape: x (B, C, H, W); radius (B,) pixels.
+    """
+    return blur_sigma(_disc_blur(x, radius), torch.full_like(radius, 0.5))
+
+
+def _jitter_pixels(x: Tensor, amount: Tensor, seed: Tensor, mode: str = "nearest") -> Tensor:
+    """Move every pixel by a random offset uniform in +-amount pixels (per sample)."""
+    b, _, h, w = x.shape
+    off = (seeded_uniform((2, h, w), seed, x) * 2 - 1) * amount.view(-1, 1, 1, 1)
+    ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
+    xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    grid = torch.stack([gx + off[:, 0] * 2 / max(w - 1, 1), gy + off[:, 1] * 2 / max(h - 1, 1)], -1)
+    return F.grid_sample(x, grid, mode=mode, padding_mode="reflection", align_corners=True)
+
+
+@register(
+    "glass_blur",
+    [
+        Param("sigma", (0.7, 0.9, 1.0, 1.1, 1.5), 0.5, 1.5),
+        Param("delta", (1.0, 2.0, 2.0, 3.0, 4.0), 1.0, 4.0),
+        Param("iterations", (2, 1, 3, 2, 2), 1, 3, kind="int"),
+        seed_param(),
+    ],
+    family="blur",
+    tags=("imagenet-c",),
+)
+def glass_blur(
+    x: Tensor, sigma: Tensor, delta: Tensor, iterations: Tensor, seed: Tensor | None = None
+) -> Tensor:
+    """ImageNet-C glass blur: blur, local random pixel displacement (``iterations`` times, up to
+    ``delta`` px), blur again. The displacement is a vectorised stand-in for IN-C's sequential
+    pixel swaps (same reach, no Python loop over pixels).
+
+    Shape: x (B, C, H, W); sigma, delta (B,); iterations (B,) int; seed (B,).
+    """
+    y = blur_sigma(x, sigma)
+
+    def run(xs: Tensor, idx: Tensor, n: int) -> Tensor:
+        for it in range(n):
+            xs = _jitter_pixels(xs, delta[idx], seed[idx.cpu()] + it)
+        return xs
+
+    y = grouped(y, iterations.tolist(), run)
+    return blur_sigma(y, sigma)
+
+
+@register(
+    "zoom_blur",
+    [Param("zoom", (1.11, 1.16, 1.21, 1.26, 1.33), 1.02, 1.35)],
+    family="blur",
+    tags=("imagenet-c",),
+)
+def zoom_blur(x: Tensor, zoom: Tensor) -> Tensor:
+    """ImageNet-C zoom blur: mean of the image and 10 centre zooms up to ``zoom``.
+
+    Shape: x (B, C, H, W); zoom (B,) >= 1.
+    """
+    b = x.shape[0]
+    acc = x.clone()
+    steps = 10
+    for j in range(1, steps + 1):
+        s = 1 + (zoom - 1) * j / steps
+        theta = torch.zeros(b, 2, 3, device=x.device, dtype=x.dtype)
+        theta[:, 0, 0] = 1 / s
+        theta[:, 1, 1] = 1 / s
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        acc += F.grid_sample(
+            x, grid, mode="bilinear", padding_mode="reflection", align_corners=False
+        )
+    return acc / (steps + 1)
+
+
+LensBlur = module_form("LensBlur", "lens_blur")
+
+MotionBlur = module_form("MotionBlur", "motion_blur")
+
+DefocusBlur = module_form("DefocusBlur", "defocus_blur")
+
+GlassBlur = module_form("GlassBlur", "glass_blur")
+
+ZoomBlur = module_form("ZoomBlur", "zoom_blur")

@@ -1,0 +1,325 @@
+"""Colour and tone ops (kornia.enhance / kornia.color, per-sample factors).
+
+QPT V2 colour jitter and colour-space transform; KADID brighten, darken, mean shift,
+contrast change, saturation 1 and 2, colour diffusion, colour shift, quantisation;
+ImageNet-C saturate.
+"""
+
+from __future__ import annotations
+
+import torch
+from kornia.color import hsv_to_rgb, lab_to_rgb, rgb_to_hsv, rgb_to_lab, rgb_to_ycbcr, ycbcr_to_rgb
+from kornia.enhance import adjust_contrast_with_mean_subtraction, adjust_saturation
+from kornia.geometry.transform import translate
+from torch import Tensor
+
+from degrade._random import bcast, generators
+from degrade.ops.blur import blur_sigma
+from degrade.registry import Param, module_form, register, seed_param
+
+__all__ = [
+    "color_jitter",
+    "color_space_transform",
+    "brighten",
+    "darken",
+    "mean_shift",
+    "contrast_change",
+    "color_saturation_1",
+    "color_saturation_2",
+    "saturate",
+    "color_diffusion",
+    "color_shift",
+    "color_quantization",
+    "quantization",
+    "ColorJitter",
+    "ColorSpaceTransform",
+    "Brighten",
+    "Darken",
+    "MeanShift",
+    "ContrastChange",
+    "ColorSaturation1",
+    "ColorSaturation2",
+    "Saturate",
+    "ColorDiffusion",
+    "ColorShift",
+    "ColorQuantization",
+    "Quantization",
+]
+
+
+@register(
+    "color_jitter",
+    [
+        Param("brightness", (0.03, 0.06, 0.1, 0.15, 0.2), -0.2, 0.2),
+        Param("contrast", (0.9, 0.8, 0.7, 0.6, 0.5), 0.5, 1.5),
+        Param("saturation", (0.9, 0.75, 0.6, 0.45, 0.3), 0.3, 1.7),
+        Param("hue", (0.02, 0.05, 0.08, 0.12, 0.16), -0.16, 0.16),
+    ],
+    family="color",
+    tags=("qpt-v2",),
+    color=True,
+)
+def color_jitter(
+    x: Tensor, brightness: Tensor, contrast: Tensor, saturation: Tensor, hue: Tensor
+) -> Tensor:
+    """Colour jitter as one per-sample affine colour transform (fast, batched).
+
+    In order: brightness (additive offset), contrast (factor around the mean luma),
+    saturation (blend towards luma, as torchvision), hue (rotation by ``hue`` turns of the
+    chroma plane in YIQ, the classic linear hue shift). The steps are linear, so they are
+    folded into ``y = contrast * (H S) x + offset`` and applied with a single einsum; unlike
+    torchvision there is no clipping between steps (only at the end), and hue is the YIQ
+    rotation rather than an HSV shift.
+
+    Shape: x (B, 3, H, W); each parameter (B,).
+    """
+    luma = _LUMA.to(x)
+    m = torch.einsum("c,bchw->b", luma, x) / (x.shape[2] * x.shape[3]) + brightness
+    s = saturation.to(x)[:, None, None]
+    sat = s * torch.eye(3, device=x.device, dtype=x.dtype) + (1 - s) * luma[None, None, :]
+    a = hue.to(x) * 2 * torch.pi
+    rot = torch.zeros(len(a), 3, 3, device=x.device, dtype=x.dtype)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2] = torch.cos(a), -torch.sin(a)
+    rot[:, 2, 1], rot[:, 2, 2] = torch.sin(a), torch.cos(a)
+    yiq = _YIQ.to(x)
+    mat = torch.linalg.inv(yiq) @ rot @ yiq @ sat * bcast(contrast)[:, :, :, 0]
+    off = contrast * brightness + (1 - contrast) * m
+    return torch.einsum("bij,bjhw->bihw", mat, x) + bcast(off)
+
+
+_LUMA = torch.tensor([0.299, 0.587, 0.114])
+_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+
+
+@register(
+    "color_space_transform",
+    [Param("strength", (0.05, 0.1, 0.18, 0.28, 0.4), 0.0, 0.4), seed_param()],
+    family="color",
+    tags=("qpt-v2",),
+    color=True,
+)
+def color_space_transform(x: Tensor, strength: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Random linear colour-space transform: pixels times ``I + strength * R``.
+
+    R is a per-sample random 3x3 matrix (normal entries / 3, from ``seed``); rows of the
+    result are renormalised so that grey stays grey in brightness. Models camera/ISP colour
+    matrices (the QPT V2 "colour-space transformation").
+
+    Shape: x (B, 3, H, W); strength (B,); seed (B,).
+    """
+    r = torch.stack([torch.randn(3, 3, generator=g) / 3 for g in generators(seed, "cpu")])
+    m = torch.eye(3) + strength.cpu().to(r.dtype)[:, None, None] * r
+    m = m / m.sum(-1, keepdim=True).clamp_min(0.2)
+    return torch.einsum("bij,bjhw->bihw", m.to(x), x)
+
+
+ColorJitter = module_form("ColorJitter", "color_jitter")
+
+ColorSpaceTransform = module_form("ColorSpaceTransform", "color_space_transform")
+
+
+def _gamma(x: Tensor, gamma: Tensor) -> Tensor:
+    return x.clamp_min(0).pow(bcast(gamma))
+
+
+@register(
+    "brighten",
+    [Param("gamma", (0.8, 0.65, 0.5, 0.38, 0.28), 0.25, 1.0)],
+    family="tone",
+    tags=("kadid", "imagenet-c"),
+)
+def brighten(x: Tensor, gamma: Tensor) -> Tensor:
+    """Brighten with a gamma curve ``x ** gamma`` (gamma < 1) applied to every channel.
+
+    Shape: x (B, C, H, W); gamma (B,) in (0, 1].
+    """
+    return _gamma(x, gamma)
+
+
+@register(
+    "darken",
+    [Param("gamma", (1.3, 1.7, 2.2, 2.9, 3.8), 1.0, 4.0)],
+    family="tone",
+    tags=("kadid",),
+)
+def darken(x: Tensor, gamma: Tensor) -> Tensor:
+    """Darken with a gamma curve ``x ** gamma`` (gamma > 1).
+
+    Shape: x (B, C, H, W); gamma (B,) >= 1.
+    """
+    return _gamma(x, gamma)
+
+
+@register(
+    "mean_shift",
+    [Param("shift", (0.05, 0.1, 0.16, 0.23, 0.3), -0.3, 0.3)],
+    family="tone",
+    tags=("kadid",),
+)
+def mean_shift(x: Tensor, shift: Tensor) -> Tensor:
+    """Add a constant ``shift`` to every pixel (KADID mean shift; negative darkens).
+
+    Shape: x (B, C, H, W); shift (B,) in [-1, 1].
+    """
+    return x + bcast(shift)
+
+
+@register(
+    "contrast_change",
+    [Param("factor", (0.75, 0.6, 0.45, 0.32, 0.2), 0.2, 1.8)],
+    family="tone",
+    tags=("kadid", "imagenet-c"),
+)
+def contrast_change(x: Tensor, factor: Tensor) -> Tensor:
+    """Scale contrast around each image's mean grey level (factor < 1 flattens).
+
+    Shape: x (B, C, H, W); factor (B,).
+    """
+    if x.shape[1] == 1:
+        m = x.mean((1, 2, 3), keepdim=True)
+        return m + (x - m) * bcast(factor)
+    return adjust_contrast_with_mean_subtraction(x, factor)
+
+
+@register(
+    "color_saturation_1",
+    [Param("factor", (0.7, 0.5, 0.3, 0.15, 0.0), 0.0, 1.0)],
+    family="color",
+    tags=("kadid",),
+    color=True,
+)
+def color_saturation_1(x: Tensor, factor: Tensor) -> Tensor:
+    """Desaturate: multiply the HSV saturation by ``factor`` (0 = grey).
+
+    Shape: x (B, 3, H, W); factor (B,).
+    """
+    return adjust_saturation(x, factor)
+
+
+def _scale_ab(x: Tensor, factor: Tensor) -> Tensor:
+    lab = rgb_to_lab(x)
+    lab = torch.cat([lab[:, :1], lab[:, 1:] * bcast(factor)], 1)
+    return lab_to_rgb(lab, clip=True)
+
+
+@register(
+    "color_saturation_2",
+    [Param("factor", (1.5, 2.0, 2.7, 3.6, 4.8), 1.0, 5.0)],
+    family="color",
+    tags=("kadid",),
+    color=True,
+)
+def color_saturation_2(x: Tensor, factor: Tensor) -> Tensor:
+    """Over-saturate: multiply the CIELAB a*, b* channels by ``factor`` (> 1).
+
+    Shape: x (B, 3, H, W); factor (B,).
+    """
+    return _scale_ab(x, factor)
+
+
+@register(
+    "saturate",
+    [Param("factor", (1.8, 3.0, 5.0, 9.0, 16.0), 1.0, 20.0)],
+    family="color",
+    tags=("imagenet-c",),
+    color=True,
+)
+def saturate(x: Tensor, factor: Tensor) -> Tensor:
+    """ImageNet-C saturate: HSV saturation times ``factor`` (clipped to 1).
+
+    ImageNet-C's own table mixes desaturation (levels 1-2) and saturation (3-5); here the
+    levels are monotone over-saturation, desaturation being ``color_saturation_1``.
+
+    Shape: x (B, 3, H, W); factor (B,).
+    """
+    hsv = rgb_to_hsv(x)
+    s = (hsv[:, 1:2] * bcast(factor)).clamp(0, 1)
+    return hsv_to_rgb(torch.cat([hsv[:, :1], s, hsv[:, 2:]], 1))
+
+
+@register(
+    "color_diffusion",
+    [Param("sigma", (1.0, 2.5, 5.0, 8.0, 12.0), 0.5, 12.0)],
+    family="color",
+    tags=("kadid",),
+    color=True,
+)
+def color_diffusion(x: Tensor, sigma: Tensor) -> Tensor:
+    """Colour diffusion: Gaussian blur of the CIELAB a*, b* channels only (colour bleeding).
+
+    Shape: x (B, 3, H, W); sigma (B,) pixels.
+    """
+    lab = rgb_to_lab(x)
+    ab = blur_sigma(lab[:, 1:], sigma)
+    return lab_to_rgb(torch.cat([lab[:, :1], ab], 1), clip=True)
+
+
+@register(
+    "color_shift",
+    [Param("shift", (2.0, 4.0, 7.0, 11.0, 16.0), 1.0, 16.0), Param("angle", (), 0.0, 360.0)],
+    family="color",
+    tags=("kadid",),
+    color=True,
+)
+def color_shift(x: Tensor, shift: Tensor, angle: Tensor) -> Tensor:
+    """Colour shift (misregistration): translate the green channel by ``shift`` pixels at
+    ``angle`` degrees (kornia ``translate``, reflected border).
+
+    Shape: x (B, 3, H, W); shift, angle (B,).
+    """
+    a = torch.deg2rad(angle)
+    t = torch.stack([shift * torch.cos(a), shift * torch.sin(a)], -1)
+    g = translate(x[:, 1:2], t.to(x.dtype), padding_mode="reflection", align_corners=True)
+    return torch.cat([x[:, :1], g, x[:, 2:]], 1)
+
+
+def _quantize(v: Tensor, levels: Tensor) -> Tensor:
+    """Round to ``levels`` uniform values in [0, 1]. The level tables use 2^k + 1 values, so
+    each severity's grid contains the next one's and the error can only grow."""
+    n = bcast(levels.to(v.dtype)) - 1
+    return torch.round(v.clamp(0, 1) * n) / n
+
+
+@register(
+    "color_quantization",
+    [Param("levels", (33, 17, 9, 5, 3), 2, 33, kind="int")],
+    family="color",
+    tags=("kadid",),
+)
+def color_quantization(x: Tensor, levels: Tensor) -> Tensor:
+    """Colour quantisation: each RGB channel rounded to ``levels`` uniform values.
+
+    Shape: x (B, C, H, W); levels (B,) int >= 2.
+    """
+    return _quantize(x, levels)
+
+
+@register(
+    "quantization",
+    [Param("levels", (17, 9, 5, 3, 2), 2, 33, kind="int")],
+    family="tone",
+    tags=("kadid",),
+)
+def quantization(x: Tensor, levels: Tensor) -> Tensor:
+    """Grey-level quantisation: the luma (YCbCr Y) rounded to ``levels`` values, chroma kept.
+
+    Shape: x (B, C, H, W); levels (B,) int >= 2.
+    """
+    if x.shape[1] == 1:
+        return _quantize(x, levels)
+    ycc = rgb_to_ycbcr(x)
+    return ycbcr_to_rgb(torch.cat([_quantize(ycc[:, :1], levels), ycc[:, 1:]], 1))
+
+
+Brighten = module_form("Brighten", "brighten")
+Darken = module_form("Darken", "darken")
+MeanShift = module_form("MeanShift", "mean_shift")
+ContrastChange = module_form("ContrastChange", "contrast_change")
+ColorSaturation1 = module_form("ColorSaturation1", "color_saturation_1")
+ColorSaturation2 = module_form("ColorSaturation2", "color_saturation_2")
+Saturate = module_form("Saturate", "saturate")
+ColorDiffusion = module_form("ColorDiffusion", "color_diffusion")
+ColorShift = module_form("ColorShift", "color_shift")
+ColorQuantization = module_form("ColorQuantization", "color_quantization")
+Quantization = module_form("Quantization", "quantization")

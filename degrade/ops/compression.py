@@ -1,0 +1,99 @@
+"""Codec ops: JPEG (real codec via torchvision.io, nvjpeg on CUDA), differentiable JPEG
+(kornia), JPEG2000 (CPU round trip through Pillow/OpenJPEG: the one op that imports Pillow,
+lazily, because neither torch, torchvision nor kornia encode JPEG2000)."""
+
+from __future__ import annotations
+
+import io
+
+import torch
+from kornia.enhance import jpeg_codec_differentiable
+from torch import Tensor
+from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
+
+from degrade._batch import grouped
+from degrade.registry import Param, module_form, register
+
+__all__ = ["jpeg", "jpeg_differentiable", "jpeg2000", "JPEG", "JPEGDifferentiable", "JPEG2000"]
+
+
+def _to_u8(x: Tensor) -> Tensor:
+    return x.clamp(0, 1).mul(255.0).round_().to(torch.uint8)
+
+
+@register(
+    "jpeg",
+    [Param("quality", (43, 36, 24, 7, 2), 1, 95, kind="int")],
+    family="compression",
+    tags=("kadid", "realesrgan", "qpt-v2", "imagenet-c"),
+)
+def jpeg(x: Tensor, quality: Tensor) -> Tensor:
+    """JPEG encode + decode at per-sample quality (1-100) with the real codec.
+
+    Uses ``torchvision.io.encode_jpeg``/``decode_jpeg`` on lists (batched; nvjpeg when ``x``
+    is on CUDA). Values are rounded to 8 bits first, as any JPEG file is.
+
+    Shape: x (B, C, H, W), C in {1, 3}; quality (B,) int.
+    """
+
+    def run(xs: Tensor, idx: Tensor, q: int) -> Tensor:
+        data = encode_jpeg(list(_to_u8(xs)), quality=q)
+        dec = decode_jpeg([d.cpu() for d in data], mode=ImageReadMode.UNCHANGED, device=x.device)
+        return torch.stack(dec).to(x.dtype).div_(255.0)
+
+    return grouped(x, quality.clamp(1, 100).tolist(), run)
+
+
+@register(
+    "jpeg_differentiable",
+    [Param("quality", (43, 36, 24, 7, 2), 1, 95, kind="float")],
+    family="compression",
+    color=True,
+)
+def jpeg_differentiable(x: Tensor, quality: Tensor) -> Tensor:
+    """Differentiable JPEG approximation (kornia ``jpeg_codec_differentiable``), RGB only.
+
+    Shape: x (B, 3, H, W); quality (B,) in [1, 100]. Gradients flow to ``x`` and ``quality``.
+    """
+    return jpeg_codec_differentiable(x, quality.clamp(1, 100))
+
+
+@register(
+    "jpeg2000",
+    [Param("rate", (12.0, 24.0, 48.0, 96.0, 160.0), 4.0, 200.0)],
+    family="compression",
+    tags=("kadid",),
+    cpu_only=True,
+)
+def jpeg2000(x: Tensor, rate: Tensor) -> Tensor:
+    """JPEG2000 encode + decode at per-sample compression ratio ``rate`` (Pillow/OpenJPEG).
+
+    CPU round trip: no GPU codec exists in torch/torchvision/kornia, so CUDA batches are
+    copied to the CPU and back. Shape: x (B, C, H, W); rate (B,) (e.g. 100 = 100:1).
+    """
+    from PIL import Image  # lazy: the only non-torch import in degrade (see module doc)
+
+    u8 = _to_u8(x).permute(0, 2, 3, 1).cpu().numpy()
+    out = torch.empty_like(x)
+    for i, r in enumerate(rate.tolist()):
+        arr = u8[i, :, :, 0] if u8.shape[-1] == 1 else u8[i]
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(
+            buf,
+            format="JPEG2000",
+            quality_mode="rates",
+            quality_layers=[max(1.0, float(r))],
+            irreversible=True,
+        )
+        buf.seek(0)
+        with Image.open(buf) as im:
+            dec = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
+        out[i] = dec.view(x.shape[2], x.shape[3], x.shape[1]).permute(2, 0, 1).to(out)
+    return out.div_(255.0)
+
+
+JPEG = module_form("JPEG", "jpeg")
+
+JPEGDifferentiable = module_form("JPEGDifferentiable", "jpeg_differentiable")
+
+JPEG2000 = module_form("JPEG2000", "jpeg2000")

@@ -1,0 +1,216 @@
+"""Noise ops: white (Gaussian) noise, grey noise, Poisson/shot, impulse, multiplicative."""
+
+from __future__ import annotations
+
+import torch
+from kornia.color import rgb_to_grayscale, rgb_to_ycbcr, ycbcr_to_rgb
+from torch import Tensor
+
+from degrade._random import bcast, seeded_normal, seeded_uniform
+from degrade.registry import Param, module_form, register, register_variant, seed_param
+
+__all__ = [
+    "gaussian_noise",
+    "gray_gaussian_noise",
+    "poisson_noise",
+    "gray_poisson_noise",
+    "shot_noise",
+    "GaussianNoise",
+    "GrayGaussianNoise",
+    "PoissonNoise",
+    "GrayPoissonNoise",
+    "ShotNoise",
+    "white_noise_color_component",
+    "impulse_noise",
+    "multiplicative_noise",
+    "speckle_noise",
+    "denoise",
+    "WhiteNoiseColorComponent",
+    "ImpulseNoise",
+    "MultiplicativeNoise",
+    "SpeckleNoise",
+    "Denoise",
+]
+
+
+#: white-noise sigma (fraction of the [0, 1] range) at levels 1-5, and its sampling range
+NOISE_SIGMA = Param("sigma", (0.02, 0.04, 0.07, 0.11, 0.16), 0.0, 0.2)
+#: Real-ESRGAN Poisson noise scale at levels 1-5 (range as in the paper: 0.05-3)
+POISSON_SCALE = Param("scale", (0.3, 0.7, 1.2, 2.0, 3.0), 0.05, 3.0)
+
+
+@register(
+    "gaussian_noise",
+    [NOISE_SIGMA, seed_param()],
+    family="noise",
+    tags=("kadid", "qpt-v2", "realesrgan", "imagenet-c"),
+)
+def gaussian_noise(x: Tensor, sigma: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Additive white Gaussian noise, independent per channel (KADID "white noise").
+
+    Shape: x (B, C, H, W); sigma (B,) in [0, 1] units; seed (B,) int64 (drawn if None).
+    """
+    return x + bcast(sigma) * seeded_normal(x.shape[1:], seed, x)
+
+
+@register(
+    "gray_gaussian_noise",
+    [NOISE_SIGMA, seed_param()],
+    family="noise",
+    tags=("realesrgan",),
+)
+def gray_gaussian_noise(x: Tensor, sigma: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Additive Gaussian noise shared by all channels (Real-ESRGAN "grey noise").
+
+    Shape: x (B, C, H, W); sigma (B,); seed (B,).
+    """
+    return x + bcast(sigma) * seeded_normal((1, *x.shape[2:]), seed, x)
+
+
+GaussianNoise = module_form("GaussianNoise", "gaussian_noise")
+
+GrayGaussianNoise = module_form("GrayGaussianNoise", "gray_gaussian_noise")
+
+
+def _seeded_poisson(lam: Tensor, seeds: Tensor) -> Tensor:
+    """Poisson draws, sample i from seeds[i]. lam: (B, ...)."""
+    from degrade._random import generators
+
+    return torch.stack(
+        [
+            torch.poisson(l_, generator=g)
+            for l_, g in zip(lam, generators(seeds, lam.device), strict=True)
+        ]
+    )
+
+
+@register(
+    "poisson_noise",
+    [POISSON_SCALE, seed_param()],
+    family="noise",
+    tags=("realesrgan",),
+)
+def poisson_noise(x: Tensor, scale: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Real-ESRGAN Poisson noise: ``x + scale * (Poisson(255 x) / 255 - x)``, per channel.
+
+    Shape: x (B, C, H, W); scale (B,); seed (B,).
+    """
+    noise = _seeded_poisson(x * 255.0, seed) / 255.0 - x
+    return x + bcast(scale) * noise
+
+
+@register(
+    "gray_poisson_noise",
+    [POISSON_SCALE, seed_param()],
+    family="noise",
+    tags=("realesrgan",),
+)
+def gray_poisson_noise(x: Tensor, scale: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Real-ESRGAN grey Poisson noise: the noise of the luma image added to every channel.
+
+    Shape: x (B, C, H, W); scale (B,); seed (B,).
+    """
+    grey = x.mean(1, keepdim=True) if x.shape[1] == 1 else rgb_to_grayscale(x)
+    noise = _seeded_poisson(grey * 255.0, seed) / 255.0 - grey
+    return x + bcast(scale) * noise
+
+
+@register(
+    "shot_noise",
+    [Param("photons", (60.0, 25.0, 12.0, 5.0, 3.0), 3.0, 100.0), seed_param()],
+    family="noise",
+    tags=("imagenet-c",),
+)
+def shot_noise(x: Tensor, photons: Tensor, seed: Tensor | None = None) -> Tensor:
+    """ImageNet-C shot noise: ``Poisson(x * photons) / photons`` (fewer photons, more noise).
+
+    Shape: x (B, C, H, W); photons (B,); seed (B,).
+    """
+    lam = bcast(photons)
+    return _seeded_poisson(x * lam, seed) / lam
+
+
+PoissonNoise = module_form("PoissonNoise", "poisson_noise")
+
+GrayPoissonNoise = module_form("GrayPoissonNoise", "gray_poisson_noise")
+
+ShotNoise = module_form("ShotNoise", "shot_noise")
+
+
+@register(
+    "white_noise_color_component",
+    [NOISE_SIGMA, seed_param()],
+    family="noise",
+    tags=("kadid",),
+    color=True,
+)
+def white_noise_color_component(x: Tensor, sigma: Tensor, seed: Tensor | None = None) -> Tensor:
+    """White noise in the colour components: Gaussian noise on YCbCr Cb and Cr only.
+
+    Shape: x (B, 3, H, W); sigma (B,); seed (B,).
+    """
+    ycc = rgb_to_ycbcr(x)
+    n = bcast(sigma) * seeded_normal((2, *x.shape[2:]), seed, x)
+    return ycbcr_to_rgb(torch.cat([ycc[:, :1], ycc[:, 1:] + n], 1))
+
+
+@register(
+    "impulse_noise",
+    [Param("amount", (0.01, 0.03, 0.06, 0.1, 0.16), 0.0, 0.27), seed_param()],
+    family="noise",
+    tags=("kadid", "imagenet-c"),
+)
+def impulse_noise(x: Tensor, amount: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Salt-and-pepper noise: a fraction ``amount`` of values set to 0 or 1 (half each).
+
+    Shape: x (B, C, H, W); amount (B,) in [0, 1]; seed (B,).
+    """
+    u = seeded_uniform((2, *x.shape[1:]), seed, x)
+    hit = u[:, 0] < bcast(amount)
+    return torch.where(hit, (u[:, 1] < 0.5).to(x.dtype), x)
+
+
+@register(
+    "multiplicative_noise",
+    [Param("sigma", (0.05, 0.1, 0.18, 0.28, 0.4), 0.0, 0.6), seed_param()],
+    family="noise",
+    tags=("kadid",),
+)
+def multiplicative_noise(x: Tensor, sigma: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Multiplicative (speckle) noise ``x * (1 + sigma * N(0, 1))``.
+
+    Shape: x (B, C, H, W); sigma (B,); seed (B,).
+    """
+    return x * (1 + bcast(sigma) * seeded_normal(x.shape[1:], seed, x))
+
+
+@register(
+    "denoise",
+    [Param("sigma", (0.03, 0.05, 0.08, 0.12, 0.18), 0.0, 0.2), seed_param()],
+    family="noise",
+    tags=("kadid",),
+)
+def denoise(x: Tensor, sigma: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Denoising artefacts: white noise of ``sigma`` then a Gaussian low-pass "denoiser" whose
+    strength follows the noise (blur sigma = 12 * noise sigma px): smooth, detail-less
+    patches with residual noise (KADID's BM3D-style denoise, cheaply).
+
+    Shape: x (B, C, H, W); sigma (B,); seed (B,).
+    """
+    from degrade.ops.blur import blur_sigma
+
+    noisy = x + bcast(sigma) * seeded_normal(x.shape[1:], seed, x)
+    return blur_sigma(noisy, 12 * sigma)
+
+
+WhiteNoiseColorComponent = module_form("WhiteNoiseColorComponent", "white_noise_color_component")
+ImpulseNoise = module_form("ImpulseNoise", "impulse_noise")
+MultiplicativeNoise = module_form("MultiplicativeNoise", "multiplicative_noise")
+Denoise = module_form("Denoise", "denoise")
+speckle_noise = register_variant(
+    "speckle_noise",
+    "multiplicative_noise",
+    {"sigma": (0.15, 0.2, 0.35, 0.45, 0.6)},
+    ("imagenet-c",),
+)
+SpeckleNoise = module_form("SpeckleNoise", "speckle_noise")

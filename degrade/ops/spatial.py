@@ -1,0 +1,132 @@
+"""Spatial ops: pixel jitter, non-eccentricity patches, colour blocks (KADID), elastic (IN-C)."""
+
+from __future__ import annotations
+
+import torch
+from kornia.geometry.transform import elastic_transform2d
+from torch import Tensor
+
+from degrade._random import generators, seeded_normal
+from degrade.kernels import odd
+from degrade.ops.blur import _jitter_pixels
+from degrade.registry import Param, module_form, register, seed_param
+
+__all__ = [
+    "jitter",
+    "non_eccentricity_patch",
+    "color_block",
+    "elastic",
+    "Jitter",
+    "NonEccentricityPatch",
+    "ColorBlock",
+    "Elastic",
+]
+
+
+@register(
+    "jitter",
+    [Param("amount", (0.6, 1.0, 1.6, 2.4, 3.5), 0.3, 4.0), seed_param()],
+    family="spatial",
+    tags=("kadid",),
+)
+def jitter(x: Tensor, amount: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Pixel jitter: every pixel taken from a random neighbour up to ``amount`` px away.
+
+    Shape: x (B, C, H, W); amount (B,) pixels; seed (B,).
+    """
+    return _jitter_pixels(x, amount, seed)
+
+
+def _boxes(g: torch.Generator, n: int, size: int, h: int, w: int, extra: int) -> tuple[Tensor, ...]:
+    """n random top-left corners (y, x) of size x size boxes inside (h, w), plus ``extra``
+    uniform values per box. Drawn row by row, so the first k boxes do not depend on n (more
+    boxes at a higher level add to the same ones: severities stay monotone)."""
+    u = torch.rand(n, 2 + extra, generator=g)
+    ys = (u[:, 0] * max(1, h - size + 1)).long()
+    xs = (u[:, 1] * max(1, w - size + 1)).long()
+    return ys, xs, u[:, 2:]
+
+
+def _patch_size(h: int, w: int) -> int:
+    return max(2, min(h, w) // 10)
+
+
+@register(
+    "non_eccentricity_patch",
+    [Param("patches", (4, 8, 14, 22, 32), 1, 40, kind="int"), seed_param()],
+    family="spatial",
+    tags=("kadid",),
+)
+def non_eccentricity_patch(x: Tensor, patches: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Non-eccentricity patches: ``patches`` squares (side min(H, W) / 10) of the clean image,
+    taken one patch-width away in a random direction (clamped inside), pasted in turn.
+
+    Shape: x (B, C, H, W); patches (B,) int; seed (B,).
+    """
+    b, c, h, w = x.shape
+    s = _patch_size(h, w)
+    out = x.clone()
+    for i, (n, g) in enumerate(zip(patches.tolist(), generators(seed, "cpu"), strict=True)):
+        ys, xs, u = _boxes(g, max(0, n), s, h, w, 1)
+        ang = u[:, 0] * 2 * torch.pi
+        sy = (ys + (torch.sin(ang) * s).round().long()).clamp(0, h - s).tolist()
+        sx = (xs + (torch.cos(ang) * s).round().long()).clamp(0, w - s).tolist()
+        for y0, x0, y1, x1 in zip(ys.tolist(), xs.tolist(), sy, sx, strict=True):
+            out[i, :, y0 : y0 + s, x0 : x0 + s] = x[i, :, y1 : y1 + s, x1 : x1 + s]
+    return out
+
+
+@register(
+    "color_block",
+    [Param("blocks", (2, 4, 7, 11, 16), 1, 20, kind="int"), seed_param()],
+    family="spatial",
+    tags=("kadid",),
+)
+def color_block(x: Tensor, blocks: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Colour blocks: ``blocks`` uniformly coloured squares (side min(H, W) / 10) at random
+    places, painted in turn.
+
+    Shape: x (B, C, H, W); blocks (B,) int; seed (B,).
+    """
+    b, c, h, w = x.shape
+    s = _patch_size(h, w)
+    out = x.clone()
+    for i, (n, g) in enumerate(zip(blocks.tolist(), generators(seed, "cpu"), strict=True)):
+        ys, xs, colours = _boxes(g, max(0, n), s, h, w, c)
+        colours = colours.to(x)
+        for k, (y0, x0) in enumerate(zip(ys.tolist(), xs.tolist(), strict=True)):
+            out[i, :, y0 : y0 + s, x0 : x0 + s] = colours[k].view(c, 1, 1)
+    return out
+
+
+@register(
+    "elastic",
+    [Param("alpha", (0.02, 0.035, 0.05, 0.07, 0.09), 0.0, 0.1), seed_param()],
+    family="spatial",
+    tags=("imagenet-c",),
+)
+def elastic(x: Tensor, alpha: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Elastic deformation (kornia ``elastic_transform2d``): smooth random displacement field
+    (Gaussian-filtered noise, sigma = min(H, W) / 20) scaled by ``alpha`` (fraction of the
+    half-size).
+
+    Shape: x (B, C, H, W); alpha (B,); seed (B,).
+    """
+    h, w = x.shape[-2:]
+    sigma = max(1.0, min(h, w) / 20)
+    k = min(odd(4 * sigma), odd(min(h, w)) - 2)
+    noise = seeded_normal((2, h, w), seed, x) * alpha.view(-1, 1, 1, 1) * sigma * 2
+    return elastic_transform2d(
+        x,
+        noise,
+        kernel_size=(k, k),
+        sigma=(sigma, sigma),
+        alpha=(1.0, 1.0),
+        padding_mode="reflection",
+    )
+
+
+Jitter = module_form("Jitter", "jitter")
+NonEccentricityPatch = module_form("NonEccentricityPatch", "non_eccentricity_patch")
+ColorBlock = module_form("ColorBlock", "color_block")
+Elastic = module_form("Elastic", "elastic")

@@ -1,0 +1,147 @@
+"""ImageNet-C weather-like corruptions made procedurally: fog, snow, frost-like, spatter.
+
+ImageNet-C draws fog from a plasma fractal and frost from photographs of frost; here both
+come from seeded fractal (multi-octave) noise so no image files are needed. Severity tables
+follow ImageNet-C's where the parameters map (fog density, frost mix), otherwise they are
+chosen so damage grows with the level.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from kornia.color import rgb_to_grayscale
+from torch import Tensor
+
+from degrade._random import bcast, generators
+from degrade.kernels import motion_kernel, odd
+from degrade.ops.blur import blur_sigma
+from degrade.ops.kernel_blur import filter_per_sample
+from degrade.registry import Param, module_form, register, seed_param
+
+__all__ = ["fog", "snow", "frost", "spatter", "fractal_noise", "Fog", "Snow", "Frost", "Spatter"]
+
+IN_C = ("imagenet-c",)
+
+
+def fractal_noise(
+    h: int, w: int, seeds: Tensor, like: Tensor, decay: float, octaves: int = 6
+) -> Tensor:
+    """(B, 1, H, W) multi-octave value noise in [0, 1]: octave o is a (2^(o+2))^2 normal grid
+    upsampled bicubically, weighted ``decay ** o`` (small decay: smooth; near 1: fine grain)."""
+    out = []
+    for g in generators(seeds, "cpu"):
+        acc = torch.zeros(1, 1, h, w)
+        for o in range(octaves):
+            n = 2 ** (o + 2)
+            grid = torch.randn(1, 1, n, n, generator=g)
+            acc += decay**o * F.interpolate(grid, size=(h, w), mode="bicubic", align_corners=False)
+        acc -= acc.amin()
+        out.append(acc / acc.amax().clamp_min(1e-8))
+    return torch.cat(out).to(like)
+
+
+def _gray(x: Tensor) -> Tensor:
+    return rgb_to_grayscale(x) if x.shape[1] == 3 else x
+
+
+@register(
+    "fog",
+    [Param("density", (1.0, 1.5, 2.0, 2.5, 3.0), 0.5, 3.0), seed_param()],
+    family="weather",
+    tags=IN_C,
+)
+def fog(x: Tensor, density: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Fog: add a smooth fractal haze of ``density``, renormalised as ImageNet-C does
+    (``(x + d * fog) * max(x) / (max(x) + d)``).
+
+    Shape: x (B, C, H, W); density (B,); seed (B,).
+    """
+    h, w = x.shape[-2:]
+    haze = fractal_noise(h, w, seed, x, decay=0.55)
+    d = bcast(density)
+    mx = x.amax((1, 2, 3), keepdim=True)
+    return (x + d * haze) * mx / (mx + d)
+
+
+@register(
+    "frost",
+    [
+        Param("image", (1.0, 0.8, 0.7, 0.65, 0.6), 0.6, 1.0),
+        Param("frost", (0.4, 0.6, 0.7, 0.75, 0.8), 0.3, 0.8),
+        seed_param(),
+    ],
+    family="weather",
+    tags=IN_C,
+)
+def frost(x: Tensor, image: Tensor, frost: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Frost-like: ``image * x + frost * texture`` (ImageNet-C's mix weights), the texture a
+    fine-grained, contrast-stretched fractal tinted ice-blue instead of a frost photograph.
+
+    Shape: x (B, C, H, W); image, frost (B,); seed (B,).
+    """
+    h, w = x.shape[-2:]
+    tex = (fractal_noise(h, w, seed, x, decay=0.85) - 0.35).clamp_min(0) / 0.65
+    tint = torch.tensor([0.85, 0.92, 1.0], device=x.device, dtype=x.dtype)
+    tex = tex * (tint.view(1, 3, 1, 1) if x.shape[1] == 3 else 0.92)
+    return bcast(image) * x + bcast(frost) * tex
+
+
+@register(
+    "snow",
+    [
+        Param("amount", (0.15, 0.3, 0.45, 0.6, 0.8), 0.05, 0.8),
+        Param("angle", (), -135.0, -45.0),
+        seed_param(),
+    ],
+    family="weather",
+    tags=IN_C,
+)
+def snow(x: Tensor, amount: Tensor, angle: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Snow: the image whitened like ImageNet-C (towards ``max(x, 1.5 grey + 0.5)``), then
+    falling flakes: sparse seeded dots, motion-blurred along ``angle`` degrees.
+
+    Shape: x (B, C, H, W); amount (B,) in [0, 1]; angle (B,); seed (B,).
+    """
+    h, w = x.shape[-2:]
+    a = bcast(amount)
+    white = torch.maximum(x, _gray(x) * 1.5 + 0.5)
+    x = (1 - 0.6 * a) * x + 0.6 * a * white
+    u = torch.stack([torch.rand(1, h, w, generator=g) for g in generators(seed, "cpu")]).to(x)
+    flakes = (u < 0.004 + 0.03 * a).to(x.dtype)
+    k = odd(6 + 14 * float(amount.max()))
+    length = 4 + 12 * amount
+    flakes = filter_per_sample(flakes, motion_kernel(k, length.to(x.dtype), angle.to(x.dtype)))
+    return x + flakes * 3.0
+
+
+@register(
+    "spatter",
+    [Param("coverage", (0.06, 0.12, 0.2, 0.3, 0.42), 0.02, 0.45), seed_param()],
+    family="weather",
+    tags=IN_C,
+)
+def spatter(x: Tensor, coverage: Tensor, seed: Tensor | None = None) -> Tensor:
+    """Spatter: mud blobs covering a fraction ``coverage`` of the image (a blurred seeded
+    normal field thresholded at its (1 - coverage) quantile), blended at 70 % opacity.
+
+    Shape: x (B, C, H, W); coverage (B,) in (0, 1); seed (B,).
+    """
+    h, w = x.shape[-2:]
+    field = torch.stack([torch.randn(1, h, w, generator=g) for g in generators(seed, "cpu")]).to(x)
+    field = blur_sigma(field, torch.full_like(coverage, max(1.0, min(h, w) / 40)).to(x))
+    field = (field - field.mean((2, 3), keepdim=True)) / field.std((2, 3), keepdim=True).clamp_min(
+        1e-8
+    )
+    thr = bcast(torch.special.ndtri(1 - coverage.to(torch.float64)).to(x))
+    mask = ((field - thr) * 4).clamp(0, 1)
+    mud = torch.tensor([0.27, 0.2, 0.12], device=x.device, dtype=x.dtype)
+    mud = mud.view(1, 3, 1, 1) if x.shape[1] == 3 else mud.mean()
+    alpha = 0.7 * mask
+    return x * (1 - alpha) + alpha * mud
+
+
+Fog = module_form("Fog", "fog")
+Frost = module_form("Frost", "frost")
+Snow = module_form("Snow", "snow")
+Spatter = module_form("Spatter", "spatter")

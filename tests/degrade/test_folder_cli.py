@@ -1,0 +1,112 @@
+"""Folder degradation (resumable, accounted for), the ``qpt degrade`` CLI and the stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from degrade import Degrader
+from degrade.folder import degrade_folder, image_size, read_image
+
+
+@pytest.fixture()
+def folder(tmp_path: Path, photo: torch.Tensor) -> Path:
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    arr = (photo[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(arr[:64, :64]).save(src / "a.png")
+    Image.fromarray(arr[32:96, 16:96]).save(src / "sub" / "b.jpg", quality=95)
+    Image.fromarray(arr[:72, :72, 0]).save(src / "grey.png")
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    (src / "notes.txt").write_text("not an image")
+    return src
+
+
+def test_degrade_folder_accounts_and_replays(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stats = degrade_folder(folder, out, preset="kadid", seed=3)
+    assert stats == {"inputs": 4, "written": 3, "skipped": 0, "errors": 1}
+    recs = [json.loads(line) for line in (out / "params.jsonl").read_text().splitlines()]
+    assert sorted(r["source"] for r in recs) == ["a.png", "broken.png", "grey.png", "sub/b.jpg"]
+    bad = [r for r in recs if r["status"] == "error"]
+    assert len(bad) == 1 and "broken.png" in bad[0]["reason"]
+    for r in recs:
+        if r["status"] != "ok":
+            continue
+        x = read_image(folder / r["source"])
+        y = read_image(out / r["output"])
+        assert y.shape == x.shape
+        assert torch.equal(Degrader("kadid").replay(x, [{"ops": r["ops"]}]), y)
+    again = degrade_folder(folder, out, preset="kadid", seed=3)
+    assert again == {"inputs": 4, "written": 0, "skipped": 4, "errors": 0}
+    assert len((out / "params.jsonl").read_text().splitlines()) == 4
+
+
+def test_degrade_folder_resumes_after_crash(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    degrade_folder(folder, out, preset="qpt-v2", seed=1, copies=2)
+    lines = (out / "params.jsonl").read_text().splitlines()
+    full = {json.loads(x)["id"]: json.loads(x) for x in lines}
+    # simulate a crash: last record lost (half-written line), its output missing
+    (out / "params.jsonl").write_text("\n".join(lines[:-1]) + '\n{"id": "cut')
+    (out / full[json.loads(lines[-1])["id"]].get("output", "none")).unlink(missing_ok=True)
+    stats = degrade_folder(folder, out, preset="qpt-v2", seed=1, copies=2)
+    assert stats["written"] + stats["errors"] == 1 and stats["skipped"] == 7
+    redone = json.loads((out / "params.jsonl").read_text().splitlines()[-1])
+    assert redone == full[redone["id"]]  # same seed per image: same result after resume
+
+
+def test_read_image_rejects_bombs_and_junk(tmp_path: Path) -> None:
+    head = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + (100000).to_bytes(4, "big") * 2
+    (tmp_path / "bomb.png").write_bytes(head + b"\0" * 20)
+    with pytest.raises(ValueError, match="decompression bomb"):
+        read_image(tmp_path / "bomb.png")
+    (tmp_path / "x.png").write_bytes(b"hello")
+    with pytest.raises(ValueError, match="not a PNG"):
+        read_image(tmp_path / "x.png")
+    with pytest.raises(FileNotFoundError):
+        read_image(tmp_path / "missing.png")
+
+
+def test_image_size_headers(folder: Path) -> None:
+    assert image_size((folder / "a.png").read_bytes()) == (64, 64)
+    assert image_size((folder / "sub" / "b.jpg").read_bytes()) == (80, 64)
+
+
+def test_cli_degrade_and_gallery(folder: Path, tmp_path: Path) -> None:
+    from qpt.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["degrade", str(folder), str(out), "--preset", "realesrgan", "--json"]) == 0
+    assert len((out / "params.jsonl").read_text().splitlines()) == 4
+    png = tmp_path / "g.png"
+    rc = main(["degrade", "gallery", str(png), "--op", "jpeg", "--op", "fog", "--size", "48"])
+    assert rc == 0
+    with Image.open(png) as im:
+        assert im.size == (6 * 50 + 2, 2 * 50 + 2)
+    assert main(["degrade", str(folder), str(out), "--preset", "nope"]) == 2
+    assert main(["degrade", str(tmp_path / "missing"), str(out)]) == 2
+    assert main(["degrade", "gallery", str(png), "--op", "nope"]) == 2
+    assert main(["degrade", "ops", "--json"]) == 0
+
+
+def test_stage(folder: Path, tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from degrade.stage import DegradeParams, run_degrade
+    from qpt.stage import StageContext
+
+    with pytest.raises(ValidationError):
+        DegradeParams(input_dir=folder, preset="kadid", typo=1)
+    with pytest.raises(ValidationError, match="unknown preset"):
+        DegradeParams(input_dir=folder, preset="nope")
+    ctx = StageContext("p", "deg", "degrade", tmp_path, tmp_path / "deg", seed=5, json_mode=True)
+    ctx.out_dir.mkdir()
+    summary = run_degrade(ctx, DegradeParams(input_dir=folder, preset="imagenet-c"))
+    assert summary["seed"] == 5 and summary["written"] == 3 and summary["errors"] == 1
+    assert run_degrade(ctx, DegradeParams(input_dir=folder, preset="imagenet-c"))["skipped"] == 4

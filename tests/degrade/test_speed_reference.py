@@ -1,0 +1,32 @@
+"""The speed benchmark's per-image OpenCV/PIL loop does the same chain as ``degrade``: its
+reference ops cover both presets and agree with ours on deterministic ops (no timing here)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import degrade
+from bench.speed.degrade_speed import REFERENCE, photo_batch, reference_loop
+
+PRESET_OPS = sorted(set(degrade.list_ops("kadid")) | set(degrade.presets.QPT_OPS))
+
+
+def test_reference_covers_presets() -> None:
+    assert set(PRESET_OPS) <= set(REFERENCE)
+
+
+@pytest.mark.parametrize(
+    "op", [o for o in PRESET_OPS if not any(p.kind == "seed" for p in degrade.get_op(o).params)]
+)
+def test_reference_matches_degrade(op: str) -> None:
+    x = photo_batch(2, size=96)
+    y, params = degrade.apply(
+        x, op, level=3, generator=torch.Generator().manual_seed(0), return_params=True
+    )
+    ref = np.stack(reference_loop(x, [{"ops": [{"op": op, **p}]} for p in params]))
+    ours = y.permute(0, 2, 3, 1).numpy()
+    mse = float(np.mean((ours - ref) ** 2))
+    psnr = 10 * np.log10(1 / max(mse, 1e-12))
+    assert psnr >= 30, f"{op}: loop and degrade differ ({psnr:.1f} dB)"

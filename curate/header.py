@@ -1,0 +1,66 @@
+"""Header scan: format, size, frames and orientation of an encoded image without decoding it.
+
+PIL's ``Image.open`` reads only the header (pixels are decoded lazily by ``load``), so this
+is the cheap first look every candidate gets; the resolution filters run on it.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+# EXIF orientations 5..8 rotate by 90 degrees: the displayed image has width and height swapped.
+_TRANSPOSED = {5, 6, 7, 8}
+_ORIENTATION_TAG = 0x0112
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the header says about an image.
+
+    Attributes:
+        format: PIL format name (``JPEG``, ``PNG``, ``WEBP``, ...).
+        width: displayed width (after EXIF orientation).
+        height: displayed height (after EXIF orientation).
+        mode: PIL mode (``RGB``, ``CMYK``, ``I;16``, ``P``, ``RGBA``, ...).
+        frames: number of frames (``> 1`` for animations).
+        orientation: EXIF orientation (1 = as stored; readers of the original bytes should
+            apply it, e.g. ``PIL.ImageOps.exif_transpose``).
+    """
+
+    format: str
+    width: int
+    height: int
+    mode: str
+    frames: int
+    orientation: int = 1
+
+
+def scan_header(data: bytes) -> Header:
+    """Read the header of an encoded image.
+
+    Args:
+        data: the encoded file.
+
+    Returns:
+        its :class:`Header`.
+
+    Raises:
+        ValueError: the bytes are not an image PIL can identify (message: the reason).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # size checks are ours (max_pixels), not PIL's
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+                frames = int(getattr(im, "n_frames", 1))
+                orientation = im.getexif().get(_ORIENTATION_TAG, 1) if im.format == "JPEG" else 1
+                fmt, mode = im.format or "", im.mode
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+    if orientation in _TRANSPOSED:
+        width, height = height, width
+    return Header(fmt, width, height, mode, frames, int(orientation))

@@ -1,0 +1,59 @@
+"""``qpt curate`` / ``qpt shard`` glue: help with examples, one-line errors, JSON summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qpt.cli import main
+
+
+def test_help_has_examples(capsys) -> None:
+    for verb in ("curate", "shard"):
+        assert main([verb, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert "Examples" in out and f"qpt {verb}" in out
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    assert main(["curate", "--source", "folder", "--path", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "not a directory" in err and "\n" not in err
+    assert main(["shard", str(tmp_path / "none.parquet"), "-o", str(tmp_path / "s")]) == 2
+    assert "run 'qpt curate' first" in capsys.readouterr().err
+
+
+def test_curate_then_shard_json(tmp_path: Path, capsys, photos) -> None:
+    from PIL import Image
+
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for name, im in list(photos.items())[:3]:
+        Image.fromarray(im).save(src / f"{name}.png")
+    (src / "notes.txt").write_text("not an image")
+    code = main(["curate", "--source", "folder", "--path", str(src), "-o", str(tmp_path / "c"),
+                 "--no-richness", "--no-report", "--json"])  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["candidates"] == 4 and summary["rejected.not_image"] == 1
+    assert (
+        main(["shard", str(tmp_path / "c/manifest.parquet"), "-o", str(tmp_path / "s"), "--json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["samples"] == summary["kept"]
+
+
+@pytest.mark.ray
+def test_ray_executor_matches_local(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    from curate.params import CurateParams
+    from curate.pipeline import curate
+
+    common = dict(source="builtin", builtin_photos=["coffee"], richness=False, report=False,
+                  unit_size=8)  # fmt: skip
+    local = curate(CurateParams(**common), tmp_path / "local")
+    remote = curate(CurateParams(**common, executor="ray", workers=2), tmp_path / "ray")
+    for key in ("candidates", "kept", "rejected"):
+        assert local[key] == remote[key]

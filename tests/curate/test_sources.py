@@ -1,0 +1,166 @@
+"""LAION (parquet + img2dataset tar and files layouts) and SA-1B tars, in their real formats."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.params import CurateParams
+from curate.pipeline import curate
+from tests.curate.conftest import add_member, encode, sa1b_json, sa1b_tar
+
+
+def _img2dataset_sample(key: str, url: str, caption: str, jpg: bytes) -> dict[str, bytes]:
+    info = {"url": url, "caption": caption, "key": key, "status": "success", "error_message": None}
+    return {"jpg": jpg, "json": json.dumps(info).encode(), "txt": caption.encode()}
+
+
+@pytest.fixture(scope="module")
+def laion(tmp_path_factory, photos) -> tuple[Path, Path]:
+    """Metadata rows u0..u6 and an img2dataset output with shard 00000 (tar), 00001 (files)."""
+    root = tmp_path_factory.mktemp("laion")
+    ims = [im[:320, :480] for im in photos.values()]
+    url = "https://example.com/{}.jpg".format
+    rows = [  # URL, WIDTH, HEIGHT, similarity, punsafe, pwatermark
+        (url(0), 480, 320, 0.35, 0.01, 0.1),  # fetched, passes -> kept
+        (url(1), 480, 320, 0.35, 0.90, 0.1),  # fetched, unsafe
+        (url(2), 480, 320, 0.10, 0.01, 0.1),  # fetched, low similarity
+        (url(3), 480, 320, 0.35, 0.01, 0.1),  # never fetched
+        (url(4), 100, 80, 0.35, 0.01, 0.1),  # too small by metadata (not fetched either)
+        (url(5), 480, 320, 0.35, 0.01, 0.95),  # fetched (files layout), watermark
+        (url(6), 480, 320, 0.35, 0.01, 0.1),  # fetched (files layout), passes
+    ]
+    table = pa.table(
+        {
+            "URL": [r[0] for r in rows],
+            "TEXT": [f"caption {i}" for i in range(len(rows))],
+            "WIDTH": [r[1] for r in rows],
+            "HEIGHT": [r[2] for r in rows],
+            "similarity": [r[3] for r in rows],
+            "punsafe": [r[4] for r in rows],
+            "pwatermark": [r[5] for r in rows],
+        }
+    )
+    pq.write_table(table, root / "meta.parquet")
+    out = root / "images"
+    out.mkdir()
+    tar_items = [("000000000", 0), ("000000001", 1), ("000000002", 2), ("000000003", 99)]
+    with tarfile.open(out / "00000.tar", "w") as tar:
+        for key, i in tar_items:
+            u = url(i) if i != 99 else "https://elsewhere.org/x.jpg"  # not in the metadata
+            for ext, data in _img2dataset_sample(key, u, "c", encode(ims[i % len(ims)])).items():
+                add_member(tar, f"{key}.{ext}", data)
+    status = pa.table({"url": [url(i) for _, i in tar_items[:3]] + ["https://elsewhere.org/x.jpg"],
+                       "key": [k for k, _ in tar_items], "status": ["success"] * 4})  # fmt: skip
+    pq.write_table(status, out / "00000.parquet")
+    files = out / "00001"
+    files.mkdir()
+    for key, i in [("000010000", 5), ("000010001", 6)]:
+        for ext, data in _img2dataset_sample(
+            key, url(i), "c", encode(ims[(i + 1) % len(ims)])
+        ).items():
+            (files / f"{key}.{ext}").write_bytes(data)
+    return root / "meta.parquet", out
+
+
+def test_laion_join_and_metadata_filters(laion, tmp_path: Path) -> None:
+    meta, images = laion
+    params = CurateParams(
+        source="laion", path=images, metadata=meta, min_short_side=200, report=False
+    )
+    summary = curate(params, tmp_path / "out")
+    rows = pq.read_table(tmp_path / "out/manifest.parquet").to_pylist()
+    # 7 metadata rows + 1 fetched sample without metadata: all accounted for.
+    assert summary["candidates"] == len(rows) == 8
+    by_text = {r["text"]: r for r in rows if r["text"]}
+    assert by_text["caption 0"]["status"] == "kept" and by_text["caption 0"]["phash"]
+    assert by_text["caption 6"]["status"] == "kept"
+    assert by_text["caption 1"]["reason"] == "unsafe"
+    assert by_text["caption 2"]["reason"] == "low_similarity"
+    assert by_text["caption 3"]["reason"] == "not_fetched"
+    assert by_text["caption 4"]["reason"] == "too_small"
+    assert by_text["caption 5"]["reason"] == "watermark"
+    # Metadata rejects are settled before any image is opened.
+    for caption in ("caption 1", "caption 2", "caption 5"):
+        assert by_text[caption]["phash"] is None and by_text[caption]["format"] is None
+    assert [r["reason"] for r in rows if not r["text"]] == ["no_metadata"]
+    # The files layout row points at the file itself; the tar row at its member.
+    assert by_text["caption 6"]["uri"].endswith("00001/000010001.jpg")
+    assert by_text["caption 0"]["member"] == "000000000.jpg"
+
+
+def test_laion_missing_column_is_one_line_error(laion, tmp_path: Path) -> None:
+    meta, images = laion
+    broken = tmp_path / "broken.parquet"
+    pq.write_table(pq.read_table(meta).drop(["punsafe"]), broken)
+    params = CurateParams(source="laion", path=images, metadata=broken, report=False)
+    with pytest.raises(ValueError, match="missing column 'punsafe' needed by max_punsafe"):
+        curate(params, tmp_path / "out")
+    # Switching the threshold off makes the column optional.
+    params = CurateParams(
+        source="laion", path=images, metadata=broken, max_punsafe=None, report=False
+    )
+    assert curate(params, tmp_path / "out2")["candidates"] == 8
+
+
+@pytest.fixture(scope="module")
+def sa1b(tmp_path_factory, photos) -> Path:
+    root = tmp_path_factory.mktemp("sa1b")
+    ims = list(photos.values())
+    items = []
+    for i, im in enumerate(ims[:4]):
+        h, w = im.shape[:2]
+        items.append((f"sa_{i + 1}", encode(im), sa1b_json(f"sa_{i + 1}", w, h, 10 + 30 * i)))
+    items.append(("sa_90", encode(ims[4]), None))  # annotation JSON missing
+    items.append(("sa_91", encode(ims[4]), {"image": {}}))  # invalid annotation JSON
+    items.append(("sa_92", None, sa1b_json("sa_92", 10, 10, 1)))  # no image member
+    sa1b_tar(root / "sa_000000.tar", items)
+    # A second tar cut in the middle of a member (a broken download).
+    other = [
+        (f"sa_{100 + k}", encode(ims[k], quality=70), sa1b_json(f"sa_{100 + k}", 1, 1, 50))
+        for k in (4, 5)
+    ]
+    whole = sa1b_tar(root / "whole.tar", other).read_bytes()
+    (root / "sa_000001.tar").write_bytes(whole[: len(whole) * 3 // 4])
+    (root / "whole.tar").unlink()
+    return root
+
+
+def test_sa1b_exact_richness_and_broken_members(sa1b: Path, tmp_path: Path) -> None:
+    params = CurateParams(source="sa1b", path=sa1b, min_short_side=0, min_richness=35)
+    summary = curate(params, tmp_path / "out")
+    assert (tmp_path / "out/rejections.png").exists()  # thumbnails read from the broken tar too
+    rows = pq.read_table(tmp_path / "out/manifest.parquet").to_pylist()
+    assert summary["candidates"] == len(rows)
+    first = [r for r in rows if r["uri"].endswith("sa_000000.tar")]
+    by_stem = {r["member"].split(".")[0] or r["key"].split("-")[0]: r for r in first}
+    assert [by_stem[f"sa_{i}"]["richness"] for i in (1, 2, 3, 4)] == [10.0, 40.0, 70.0, 100.0]
+    assert all(by_stem[f"sa_{i}"]["richness_exact"] for i in (1, 2, 3, 4))
+    assert by_stem["sa_1"]["reason"] == "low_richness"
+    assert [by_stem[f"sa_{i}"]["status"] for i in (2, 3, 4)] == ["kept"] * 3
+    assert by_stem["sa_90"]["reason"] == by_stem["sa_91"]["reason"] == "bad_annotation"
+    assert by_stem["sa_92"]["reason"] == "unreadable"
+    # The cut tar: the sample before the break is read, the broken one is reported.
+    second = [r for r in rows if r["uri"].endswith("sa_000001.tar")]
+    assert second and second[-1]["reason"] == "unreadable"
+    assert "broken tar" in second[-1]["detail"]
+    assert len({r["key"] for r in rows}) == len(rows)
+    assert np.isfinite([r["richness"] for r in first if r["richness"] is not None]).all()
+
+
+def test_sa1b_kept_rows_shard_even_from_a_broken_tar(sa1b: Path, tmp_path: Path) -> None:
+    from curate.params import ShardParams
+    from curate.shard import write_shards
+
+    params = CurateParams(source="sa1b", path=sa1b, min_short_side=0, richness=False, report=False)
+    summary = curate(params, tmp_path / "c")
+    rows = pq.read_table(tmp_path / "c/manifest.parquet").to_pylist()
+    assert any(r["status"] == "kept" and r["uri"].endswith("sa_000001.tar") for r in rows)
+    shards = write_shards(tmp_path / "c/manifest.parquet", tmp_path / "s", ShardParams())
+    assert shards["samples"] == summary["kept"]

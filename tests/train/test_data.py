@@ -1,0 +1,131 @@
+"""train.data: shard resolution, decoding, native crops, epoch-seeded streaming."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from train.data import ShardStream, decode_image, make_loader, random_crop, resolve_shards
+
+from .conftest import write_shards
+
+
+def test_resolve_folder_pattern_glob_and_incomplete_shards(tmp_path: Path) -> None:
+    write_shards(tmp_path, n_shards=3, per_shard=2)
+    (tmp_path / "shard-000002.json").unlink()  # still being written: not used
+    assert [Path(u).name for u in resolve_shards(tmp_path)] == [
+        "shard-000000.tar",
+        "shard-000001.tar",
+    ]
+    assert len(resolve_shards(str(tmp_path / "shard-{000000..000002}.tar"))) == 3
+    assert len(resolve_shards(str(tmp_path / "*.tar"))) == 3
+    assert len(resolve_shards(str(tmp_path / "shard-000001.tar"))) == 1
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        resolve_shards(str(tmp_path / "nope"))
+    with pytest.raises(FileNotFoundError, match="no .tar shard"):
+        resolve_shards(str(tmp_path / "*.tgz"))
+
+
+def _encode(arr: np.ndarray, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_decode_png_exactly_and_refuse_bombs_and_garbage() -> None:
+    arr = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    img = decode_image(_encode(arr, "PNG"), max_pixels=10_000)
+    assert img.dtype == torch.uint8 and img.shape == (3, 40, 50)
+    assert torch.equal(img.permute(1, 2, 0), torch.from_numpy(arr))
+    assert decode_image(_encode(arr, "WEBP"), 10_000).shape == (3, 40, 50)
+    with pytest.raises(ValueError, match="pixel cap"):
+        decode_image(_encode(arr, "PNG"), max_pixels=1_999)
+    with pytest.raises(ValueError, match="unreadable"):
+        decode_image(b"not an image", 10_000)
+
+
+def test_native_crop_keeps_the_original_pixels() -> None:
+    img = torch.randint(0, 256, (3, 80, 100), dtype=torch.uint8)
+    crop, resampled = random_crop(img, 64, random.Random(0))
+    assert not resampled and crop.shape == (3, 64, 64)
+    # the crop is a window of the original, pixel for pixel
+    found = any(
+        torch.equal(crop, img[:, t : t + 64, s : s + 64]) for t in range(17) for s in range(37)
+    )
+    assert found
+
+
+def test_small_images_are_upscaled_and_resize_mode_resizes() -> None:
+    small = torch.randint(0, 256, (3, 40, 60), dtype=torch.uint8)
+    crop, resampled = random_crop(small, 64, random.Random(0))
+    assert resampled and crop.shape == (3, 64, 64)
+    big = torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8)
+    crop, resampled = random_crop(big, 64, random.Random(0), crop="resize", resize_to=96)
+    assert resampled and crop.shape == (3, 64, 64)
+
+
+def _keys(stream: ShardStream, epoch: int, workers: int) -> list[list[str]]:
+    stream.set_epoch(epoch)
+    return [b["keys"] for b in make_loader(stream, workers)]
+
+
+def _pixels(stream: ShardStream, epoch: int) -> torch.Tensor:
+    stream.set_epoch(epoch)
+    return torch.cat([b["images"] for b in make_loader(stream, 0)])
+
+
+def test_epochs_are_replayable_and_differ(shard_dir: Path) -> None:
+    stream = ShardStream(resolve_shards(shard_dir), 64, 3, batches_per_epoch=4, seed=7)
+    e0 = _keys(stream, 0, 0)
+    assert len(e0) == 4 and all(len(k) == 3 for k in e0)
+    assert _keys(stream, 0, 0) == e0
+    assert torch.equal(_pixels(stream, 0), _pixels(stream, 0))
+    assert not torch.equal(_pixels(stream, 1), _pixels(stream, 0))  # other crops, order
+    other_seed = ShardStream(resolve_shards(shard_dir), 64, 3, batches_per_epoch=4, seed=8)
+    assert not torch.equal(_pixels(other_seed, 0), _pixels(stream, 0))
+
+
+def test_workers_split_the_epoch_and_stay_replayable(shard_dir: Path) -> None:
+    stream = ShardStream(resolve_shards(shard_dir), 64, 2, batches_per_epoch=5, seed=0)
+    first = _keys(stream, 0, 2)
+    assert len(first) == 5  # 3 + 2 batches from the two workers
+    assert _keys(stream, 0, 2) == first
+    batch = next(iter(make_loader(stream, 0)))
+    assert batch["images"].dtype == torch.uint8 and batch["images"].shape == (2, 3, 64, 64)
+
+
+def test_resize_mode_needs_resize_to(shard_dir: Path) -> None:
+    with pytest.raises(ValueError, match="resize_to"):
+        ShardStream(resolve_shards(shard_dir), 64, 2, 1, crop="resize")
+
+
+def test_loader_side_degradation_is_batched_and_replayable(shard_dir: Path) -> None:
+    urls = resolve_shards(shard_dir)
+    stream = ShardStream(urls, 64, 4, batches_per_epoch=2, seed=0, degrade="qpt-v2")
+    first = list(make_loader(stream, 0))
+    again = list(make_loader(stream, 0))
+    for a, b in zip(first, again, strict=True):
+        y = a["degraded"]
+        assert y.dtype == torch.float32 and y.shape == (4, 3, 64, 64)
+        assert 0 <= y.min() and y.max() <= 1
+        assert torch.equal(y, b["degraded"])  # same epoch, same degradations
+    clean = torch.cat([b["images"] for b in first]).float() / 255
+    assert not torch.allclose(torch.cat([b["degraded"] for b in first]), clean, atol=1e-3)
+
+
+def test_exif_orientation_is_applied_when_decoding() -> None:
+    """Shards keep original bytes, so a rotated phone photo must be turned upright on decode."""
+    pixels = np.zeros((20, 40, 3), dtype=np.uint8)  # stored landscape, 40 wide
+    pixels[:, :20] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display": shown portrait, 20 wide x 40 high
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=95, exif=exif)
+    img = decode_image(buf.getvalue(), max_pixels=10_000)
+    assert tuple(img.shape) == (3, 40, 20)

@@ -1,0 +1,202 @@
+"""train.engine / train.stage: learning, exact resume, bad input, checkpoints, export."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from train.checkpoint import latest_checkpoint, load_backbone
+from train.config import PretrainParams, recipe
+from train.distributed import DistInfo
+from train.engine import Trainer, pretrain
+
+from .conftest import tiny_params as tiny
+from .conftest import write_shards
+
+CPU = DistInfo(0, 1, 0, torch.device("cpu"), False)
+
+
+def _photo_batch(n: int = 4, size: int = 64) -> torch.Tensor:
+    from skimage import data
+
+    photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
+    crops = [
+        torch.from_numpy(p[100 : 100 + size, 100 : 100 + size]).permute(2, 0, 1) for p in photos
+    ]
+    return torch.stack(crops[:n]).contiguous()
+
+
+def test_overfits_a_handful_of_images() -> None:
+    params = tiny(steps=80, warmup_steps=5, blr=0.02, clip_grad=1.0)
+    trainer = Trainer(params, CPU, seed=0)
+    trainer.reseed(0, 0)
+    batch = _photo_batch()
+    losses = [trainer.step([batch]).loss for _ in range(params.steps)]
+    start, end = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert end < 0.6 * start, (start, end)
+
+
+def test_run_writes_checkpoints_metrics_pictures_and_export(
+    shard_dir: Path, tmp_path: Path
+) -> None:
+    summary = pretrain(tiny(), tmp_path, shard_dir, progress=False)
+    assert summary["complete"] and summary["steps"] == 6 and summary["images_seen"] == 24
+    rows = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert sorted(p.name for p in (tmp_path / "images").glob("*.png")) == [
+        "step-00000003.png",
+        "step-00000006.png",
+    ]
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+    assert latest_checkpoint(tmp_path / "checkpoints").name == "step-00000006"
+    enc, cfg = load_backbone(tmp_path / "export")
+    assert cfg["model"] == "hivit_nano" and cfg["img_size"] == 64
+    weights = load_file(str(latest_checkpoint(tmp_path / "checkpoints") / "model.safetensors"))
+    assert torch.equal(
+        enc.state_dict()["blocks.0.attn.qkv.weight"], weights["encoder.blocks.0.attn.qkv.weight"]
+    )
+    # a second call finds the run complete and does not train again
+    again = pretrain(tiny(), tmp_path, shard_dir, progress=False)
+    assert again["steps"] == 6 and again["resumed_from"].endswith("step-00000006")
+
+
+@pytest.mark.parametrize("stop_after", [3, 2])  # at a checkpoint boundary, and mid-epoch
+def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
+    shard_dir: Path, tmp_path: Path, stop_after: int
+) -> None:
+    params = tiny(degrade="qpt-v2", drop_path_rate=0.1)
+    pretrain(params, tmp_path / "a", shard_dir, progress=False)
+    first = pretrain(params, tmp_path / "b", shard_dir, progress=False, stop_after=stop_after)
+    assert not first["complete"] and first["steps"] == stop_after
+    assert (tmp_path / "b" / "export").exists() is False
+    # a crash after the checkpoint leaves later metric lines, the last one cut short
+    with (tmp_path / "b" / "metrics.jsonl").open("a") as f:
+        f.write('{"step": 5, "loss": 9.0, "lr": 0.1}\n{"step": 6, "lo')
+    second = pretrain(params, tmp_path / "b", shard_dir, progress=False)
+    assert second["complete"] and second["resumed_from"]
+    wa = load_file(str(tmp_path / "a/checkpoints/step-00000006/model.safetensors"))
+    wb = load_file(str(tmp_path / "b/checkpoints/step-00000006/model.safetensors"))
+    for k in wa:
+        torch.testing.assert_close(wb[k], wa[k], rtol=1e-5, atol=1e-6)
+    la = [json.loads(r)["loss"] for r in (tmp_path / "a/metrics.jsonl").read_text().splitlines()]
+    lb = [json.loads(r)["loss"] for r in (tmp_path / "b/metrics.jsonl").read_text().splitlines()]
+    assert lb == pytest.approx(la, rel=1e-5)
+
+
+def test_corrupt_samples_are_skipped_and_counted(tmp_path: Path) -> None:
+    write_shards(tmp_path / "s", n_shards=1, per_shard=6, corrupt_keys=("000001", "000004"))
+    summary = pretrain(tiny(steps=3), tmp_path / "run", tmp_path / "s", progress=False)
+    assert summary["complete"]
+    # 12 good images consumed: every pass over the shard meets both corrupt samples
+    assert summary["skipped_by_reason"]["corrupt"] >= 4
+    assert summary["skipped_samples"] == sum(summary["skipped_by_reason"].values())
+
+
+def test_all_corrupt_shards_fail_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import train.data
+
+    monkeypatch.setattr(train.data, "MAX_CONSECUTIVE_FAILURES", 5)
+    keys = tuple(f"000{i:03d}" for i in range(4))
+    write_shards(tmp_path / "s", n_shards=1, per_shard=4, corrupt_keys=keys)
+    with pytest.raises(ValueError, match="no decodable image"):
+        pretrain(tiny(steps=1), tmp_path / "run", tmp_path / "s", progress=False)
+
+
+def test_missing_and_empty_shards(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no .tar shard"):
+        pretrain(tiny(), tmp_path / "run", tmp_path, progress=False)
+    with pytest.raises(FileNotFoundError, match="shard-000008.tar: not found \\(2 missing\\)"):
+        pretrain(tiny(), tmp_path / "run", str(tmp_path / "shard-{000008..000009}.tar"))
+
+
+def test_non_finite_loss_stops_with_step_and_checkpoint(
+    shard_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import train.models.mae as mae
+
+    real, calls = mae.masked_mse, {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls["n"] == 5 else loss
+
+    monkeypatch.setattr(mae, "masked_mse", poisoned)
+    with pytest.raises(ValueError, match="non-finite loss .* at step 5;"):
+        pretrain(tiny(), tmp_path, shard_dir, progress=False)
+    ckpt = latest_checkpoint(tmp_path / "checkpoints")
+    assert ckpt.name == "step-00000004"
+    assert all(torch.isfinite(t).all() for t in load_file(str(ckpt / "model.safetensors")).values())
+
+
+def test_resume_with_another_model_config_names_the_mismatch(
+    shard_dir: Path, tmp_path: Path
+) -> None:
+    pretrain(tiny(steps=3), tmp_path, shard_dir, progress=False, stop_after=3)
+    with pytest.raises(ValueError, match="decoder_dim=None, this run has decoder_dim=64"):
+        pretrain(tiny(steps=3, decoder_dim=64), tmp_path, shard_dir, progress=False)
+    with pytest.raises(ValueError, match="steps=3, this run has steps=30"):
+        pretrain(tiny(steps=30), tmp_path, shard_dir, progress=False)
+    # harmless changes are fine: logging cadence, workers
+    done = pretrain(tiny(steps=3, log_every=2, num_workers=1), tmp_path, shard_dir, progress=False)
+    assert done["steps"] == 3 and done["resumed_from"]
+
+
+def test_params_and_recipes_validate() -> None:
+    assert recipe("cpu-smoke").model == "mae_hivit_nano"
+    assert recipe("hivit-base-8gpu").model == "mae_hivit_base"
+    with pytest.raises(ValueError, match="unknown pretrain recipe"):
+        recipe("nope")
+    with pytest.raises(ValueError, match="mae_"):
+        PretrainParams(model="hivit_tiny")
+    with pytest.raises(ValueError, match="resize_to"):
+        PretrainParams(crop="resize")
+    with pytest.raises(ValueError, match="extra"):
+        PretrainParams(stepz=3)
+
+
+def test_stage_uses_the_shard_stage_output(shard_dir: Path, tmp_path: Path) -> None:
+    from qpt.stage import StageContext
+    from train.stage import run_pretrain
+
+    ctx = StageContext(
+        pipeline="t",
+        stage="pretrain",
+        kind="pretrain",
+        run_dir=tmp_path,
+        out_dir=tmp_path / "pretrain",
+        inputs={"shard": shard_dir},
+        kinds={"shard": "shard"},
+        json_mode=True,
+    )
+    summary = run_pretrain(ctx, tiny(steps=2, ckpt_every=2))
+    assert summary["complete"] and (tmp_path / "pretrain" / "export" / "config.json").is_file()
+    ctx.inputs, ctx.kinds = {}, {}
+    with pytest.raises(ValueError, match="needs an earlier 'shard' stage"):
+        run_pretrain(ctx, tiny())
+
+
+def test_time_budget_stops_early_but_completes(shard_dir: Path, tmp_path: Path) -> None:
+    summary = pretrain(tiny(steps=50, time_budget_s=1e-3), tmp_path, shard_dir, progress=False)
+    assert summary["complete"] and summary["stopped_by"] == "time_budget"
+    assert summary["steps"] == 1 and (tmp_path / "export" / "encoder.safetensors").is_file()
+
+
+@pytest.mark.parametrize("where", ["device", "loader"])
+def test_degradation_site_and_clean_target(where: str) -> None:
+    trainer = Trainer(tiny(degrade="qpt-v2", degrade_on=where, target="clean"), CPU, seed=0)
+    trainer.reseed(0, 0)
+    batch = _photo_batch()
+    clean, degraded = trainer.prepare(batch)
+    if where == "device":
+        assert not torch.allclose(clean, degraded, atol=1e-3)
+    else:  # the loader degrades; bare images arrive undegraded
+        assert trainer.degrader is None and torch.equal(clean, degraded)
+        given = torch.rand(4, 3, 64, 64)
+        assert torch.equal(trainer.prepare({"images": batch, "degraded": given})[1], given)
+    assert math.isfinite(trainer.step([batch]).loss)

@@ -1,0 +1,9 @@
+"""MIM pretraining for quality-aware backbones (QPT V2): models, shard streaming, engine, DDP.
+
+* :mod:`train.models`: HiViT / ViT encoders, the MSFF masked autoencoder and the score head,
+  registered by name (``create_model``, ``create_backbone``, ``list_models``).
+* :mod:`train.checkpoint`: safetensors checkpoints, resume, export and ``load_backbone``.
+* :mod:`train.data`: WebDataset shard streaming (resampled, split by rank and worker).
+* :mod:`train.engine`: the training loop (AdamW, cosine, accumulation, AMP, DDP).
+* :mod:`train.stage`: the ``pretrain`` pipeline stage.
+"""

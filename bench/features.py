@@ -1,0 +1,162 @@
+"""Frozen features of a dataset through a backbone, cached on disk for resumption.
+
+One row per sample: the mean of the backbone's pooled features over the sample's views
+(native-resolution crops of an image; crops of each sampled frame of a video, i.e. mean
+pooling over space and time). Samples that cannot be decoded are skipped, counted and named
+in the result (``ok`` is False for them); they never stop the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.backbones import Backbone
+from bench.datasets.base import BenchDataset
+from bench.media import CropMode, UnreadableMedia, make_crops, read_image, read_video_frames
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How samples become backbone inputs.
+
+    Attributes:
+        crops: views per image (or per video frame) at test time, averaged.
+        mode: ``crops`` (native resolution) or ``resize`` (squash).
+        frames: frames sampled per video.
+        batch_size: views per forward pass.
+    """
+
+    crops: int = 1
+    mode: CropMode = "crops"
+    frames: int = 8
+    batch_size: int = 32
+
+
+@dataclass
+class FeatureSet:
+    """``features``: (N, D) float32 (zeros where ``ok`` is False); ``unreadable``: key -> why."""
+
+    features: np.ndarray
+    ok: np.ndarray
+    unreadable: dict[str, str]
+
+
+def load_pixels(dataset: BenchDataset, index: int, frames: int) -> list[np.ndarray]:
+    """The RGB frames of sample ``index``: one for an image, ``frames`` for a video.
+
+    Raises:
+        UnreadableMedia: the file cannot be decoded.
+    """
+    if dataset.reader is not None:
+        return [dataset.reader(index)]
+    path = dataset.samples[index].path
+    if path is None:
+        raise UnreadableMedia(f"{dataset.samples[index].key}: no file")
+    if dataset.media == "video":
+        return read_video_frames(path, frames)
+    return [read_image(path)]
+
+
+def extract_features(
+    backbone: Backbone,
+    dataset: BenchDataset,
+    config: InputConfig,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> FeatureSet:
+    """Features of every sample of ``dataset`` (see the module docstring).
+
+    Args:
+        progress: called with the number of samples just finished (for a progress bar).
+    """
+    model_device = torch.device(device)
+    backbone.model.to(model_device)
+    n = len(dataset)
+    feats = np.zeros((n, backbone.num_features), dtype=np.float32)
+    ok = np.zeros(n, dtype=bool)
+    unreadable: dict[str, str] = {}
+    pending: list[tuple[int, torch.Tensor]] = []  # (sample index, views)
+
+    def flush() -> None:
+        views = torch.cat([v for _, v in pending]).to(model_device)
+        out = torch.cat(
+            [
+                backbone.features(views[i : i + config.batch_size])
+                for i in range(0, len(views), config.batch_size)
+            ]
+        ).cpu()
+        start = 0
+        for index, v in pending:
+            feats[index] = out[start : start + len(v)].mean(0).numpy()
+            ok[index] = True
+            start += len(v)
+        if progress:
+            progress(len(pending))
+        pending.clear()
+
+    queued = 0
+    for index in range(n):
+        try:
+            frames = load_pixels(dataset, index, config.frames)
+        except UnreadableMedia as exc:
+            unreadable[dataset.samples[index].key] = str(exc)
+            if progress:
+                progress(1)
+            continue
+        views = torch.cat(
+            [make_crops(f, backbone.img_size, config.crops, config.mode) for f in frames]
+        )
+        pending.append((index, views))
+        queued += len(views)
+        if queued >= config.batch_size:
+            flush()
+            queued = 0
+    if pending:
+        flush()
+    return FeatureSet(feats, ok, unreadable)
+
+
+def fingerprint(*parts: object) -> str:
+    """A short stable hash of JSON-able parts (cache and resume keys)."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cached_features(
+    cache_dir: Path,
+    backbone: Backbone,
+    dataset: BenchDataset,
+    config: InputConfig,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int], None] | None = None,
+) -> FeatureSet:
+    """:func:`extract_features`, reusing ``cache_dir/<key>.npz`` written by an earlier run.
+
+    The key covers the backbone (name, source, architecture), the dataset's sample keys and the
+    input config, so a changed checkpoint or setting never reuses stale features.
+    """
+    keys = [s.key for s in dataset.samples]
+    cfg = asdict(config)
+    cfg.pop("batch_size")
+    key = fingerprint(backbone.name, backbone.source, backbone.arch, dataset.name, keys, cfg)
+    path = cache_dir / f"{dataset.name}-{backbone.name}-{key}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            unreadable = json.loads(str(data["unreadable"]))
+            if progress:
+                progress(len(dataset))
+            return FeatureSet(data["features"], data["ok"], unreadable)
+    result = extract_features(backbone, dataset, config, device, progress)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
+    np.savez(tmp, features=result.features, ok=result.ok, unreadable=json.dumps(result.unreadable))
+    os.replace(tmp, path)
+    return result

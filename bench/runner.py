@@ -1,0 +1,323 @@
+"""Run backbones x datasets x splits x heads, resumable, and collect the results.
+
+Work is saved as it finishes, so a crashed or interrupted run picks up where it stopped:
+
+* ``features/<dataset>-<backbone>-<key>.npz``: frozen features (key = backbone, samples and
+  input settings, so a changed checkpoint or setting never reuses stale ones);
+* ``parts/<backbone>/<dataset>/<head>/<split>.json``: the metrics of one (dataset, split,
+  head), with the fingerprint of everything that produced them; a part whose fingerprint
+  differs from the current settings is recomputed.
+
+Datasets: ``synthetic`` (always available) and every registered benchmark found under
+``data_root`` (see :func:`bench.datasets.find_datasets`); the ones not found are listed with
+their expected layout. With ``strict=False`` a dataset that fails to load is recorded in
+``errors`` and the others still run (``qpt bench --all``); with ``strict=True`` the error is
+raised (a dataset asked for by name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench.backbones import Backbone
+from bench.datasets import expected_layout, find_datasets, get_spec, load_dataset
+from bench.datasets.base import BenchDataset
+from bench.datasets.synthetic import build_synthetic
+from bench.features import InputConfig, cached_features, fingerprint
+from bench.finetune import FinetuneConfig, finetune_predict
+from bench.metrics import compute_metrics, summarize
+from bench.protocols import linear_probe, make_splits
+
+HEADS = ("linear", "finetune")
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """The ``synthetic`` benchmark (see :func:`bench.datasets.synthetic.build_synthetic`)."""
+
+    photos: str = "builtin"
+    n_photos: int | None = 8
+    ops: tuple[str, ...] | None = None
+    max_ops: int | None = 6
+    size: int = 256
+
+
+@dataclass
+class BenchConfig:
+    """Everything that decides what runs and what the numbers mean.
+
+    Attributes:
+        datasets: names to run; ``["all"]`` = synthetic + every benchmark found.
+        data_root: where to look for the official releases (``None``: synthetic only).
+        heads: ``linear`` (frozen-feature ridge probe) and/or ``finetune``.
+        n_splits: random 80/20 splits where no official split exists.
+        max_items: cap on samples per dataset (a seeded random subset, reported as such).
+        fit: PLCC/RMSE on raw predictions (``none``) or after a 4-parameter logistic.
+        strict: raise on a dataset that fails to load instead of recording it.
+    """
+
+    datasets: list[str] = field(default_factory=lambda: ["all"])
+    data_root: Path | None = None
+    heads: tuple[str, ...] = ("linear",)
+    n_splits: int = 10
+    test_fraction: float = 0.2
+    seed: int = 0
+    max_items: int | None = None
+    fit: str = "none"
+    allow_partial: bool = False
+    strict: bool = False
+    device: str = "cpu"
+    inputs: InputConfig = field(default_factory=InputConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+    def check(self) -> None:
+        """``ValueError`` on values that cannot work."""
+        bad = [h for h in self.heads if h not in HEADS]
+        if bad or not self.heads:
+            raise ValueError(f"bench: heads must be among {HEADS}, got {list(self.heads)}")
+        if self.n_splits < 1:
+            raise ValueError(f"bench: n_splits must be >= 1, got {self.n_splits}")
+        if self.max_items is not None and self.max_items < 10:
+            raise ValueError(f"bench: max_items must be >= 10, got {self.max_items}")
+        if self.fit not in ("none", "logistic4"):
+            raise ValueError(f"bench: fit must be 'none' or 'logistic4', got '{self.fit}'")
+        if self.inputs.crops < 1 or self.inputs.frames < 1:
+            raise ValueError("bench: crops and frames must be >= 1")
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def _read_part(path: Path, key: str) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and data.get("fingerprint") == key else None
+
+
+def plan_datasets(cfg: BenchConfig) -> tuple[dict[str, Path | None], list[dict[str, str]]]:
+    """Datasets to run (``{name: release folder}``, synthetic -> None) and the missing ones."""
+    found, missing_specs = ({}, []) if cfg.data_root is None else find_datasets(cfg.data_root)
+    wanted = list(cfg.datasets)
+    plan: dict[str, Path | None] = {}
+    missing: list[dict[str, str]] = []
+    if "all" in wanted:
+        plan["synthetic"] = None
+        plan.update(found)
+        for spec in missing_specs:
+            missing.append({"name": spec.name, "layout": expected_layout(spec)})
+        if cfg.data_root is None:
+            missing.append({"name": "*", "layout": "no data root given: only 'synthetic' runs"})
+        return plan, missing
+    for name in wanted:
+        if name == "synthetic":
+            plan[name] = None
+            continue
+        spec = get_spec(name)
+        if name in found:
+            plan[name] = found[name]
+        else:
+            missing.append({"name": name, "layout": expected_layout(spec)})
+    return plan, missing
+
+
+def _load(name: str, root: Path | None, cfg: BenchConfig) -> tuple[BenchDataset, int]:
+    if name == "synthetic":
+        s = cfg.synthetic
+        ds = build_synthetic(
+            s.photos,
+            n_photos=s.n_photos,
+            ops=list(s.ops) if s.ops else None,
+            max_ops=s.max_ops,
+            size=s.size,
+            seed=cfg.seed,
+        )
+    else:
+        assert root is not None
+        ds = load_dataset(name, root, cfg.allow_partial)
+    n_total = len(ds)
+    if cfg.max_items is not None and n_total > cfg.max_items:
+        rng = np.random.default_rng(cfg.seed)
+        ds = ds.subset(np.sort(rng.choice(n_total, cfg.max_items, replace=False)))
+    return ds, n_total
+
+
+def run_suite(
+    backbones: list[Backbone],
+    cfg: BenchConfig,
+    out_dir: Path,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Run every (backbone, dataset, split, head) and return the ``results.json`` content.
+
+    Raises:
+        ValueError: bad config; with ``strict``, a dataset that cannot be read.
+    """
+    cfg.check()
+    console = console or Console(stderr=True)
+    out_dir = Path(out_dir)
+    plan, missing = plan_datasets(cfg)
+    results: dict[str, Any] = {
+        "config": {
+            **{
+                k: v for k, v in asdict(cfg).items() if k not in ("inputs", "finetune", "synthetic")
+            },
+            "inputs": asdict(cfg.inputs),
+            "finetune": asdict(cfg.finetune),
+            "synthetic": asdict(cfg.synthetic),
+        },
+        "backbones": {
+            b.name: {"source": b.source, "arch": b.arch, "img_size": b.img_size} for b in backbones
+        },
+        "datasets": {},
+        "results": [],
+        "missing": missing,
+        "errors": [],
+    }
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    started = time.perf_counter()
+    for name, root in plan.items():
+        try:
+            dataset, n_total = _load(name, root, cfg)
+        except (ValueError, FileNotFoundError) as exc:
+            if cfg.strict:
+                raise
+            results["errors"].append({"dataset": name, "error": str(exc)})
+            console.print(f"[red]{name}: {exc}[/red]")
+            continue
+        info: dict[str, Any] = {
+            "root": str(root) if root else None,
+            "task": dataset.task,
+            "media": dataset.media,
+            "higher_better": dataset.higher_better,
+            "score_range": list(dataset.score_range),
+            "protocol": "official"
+            if dataset.official_split
+            else f"random {1 - cfg.test_fraction:.0%}/{cfg.test_fraction:.0%} x {cfg.n_splits}",
+            "n_total": n_total,
+            "n_used": len(dataset),
+            "subsampled": len(dataset) < n_total,
+            "n_missing": len(dataset.missing),
+            "missing_examples": dataset.missing[:10],
+        }
+        results["datasets"][name] = info
+        keys_hash = fingerprint([(s.key, s.score) for s in dataset.samples])
+        t0 = time.perf_counter()
+        for backbone in backbones:
+            with Progress(*columns, console=console, transient=True) as bar:
+                task = bar.add_task(f"{name} / {backbone.name}: features", total=len(dataset))
+                feats = cached_features(
+                    out_dir / "features",
+                    backbone,
+                    dataset,
+                    cfg.inputs,
+                    cfg.device,
+                    lambda k, task=task: bar.advance(task, k),
+                )
+            info["n_unreadable"] = len(feats.unreadable)
+            info["unreadable"] = dict(list(feats.unreadable.items())[:20])
+            try:
+                splits = make_splits(dataset, cfg.n_splits, cfg.seed, cfg.test_fraction, feats.ok)
+            except ValueError as exc:
+                if cfg.strict:
+                    raise
+                results["errors"].append({"dataset": name, "error": str(exc)})
+                break
+            bb_key = [backbone.name, backbone.source, backbone.arch]
+            for head in cfg.heads:
+                head_cfg = (
+                    asdict(cfg.finetune) if head == "finetune" else {"alphas": "ridgecv-1e-3..1e5"}
+                )
+                rows = []
+                for split in splits:
+                    key = fingerprint(
+                        bb_key, name, keys_hash, asdict(cfg.inputs) | {"batch_size": 0},
+                        head, head_cfg,
+                        cfg.fit, split.train.tolist(), split.test.tolist(),
+                    )  # fmt: skip
+                    part = out_dir / "parts" / backbone.name / name / head / f"{split.name}.json"
+                    row = _read_part(part, key)
+                    if row is None:
+                        row = _evaluate(
+                            backbone, dataset, split, head, feats.features, cfg, console
+                        )
+                        row = {"fingerprint": key, "split": split.name, **row}
+                        _write_json(part, row)
+                    rows.append(row)
+                summary = summarize(rows)
+                results["results"].append(
+                    {
+                        "backbone": backbone.name,
+                        "dataset": name,
+                        "task": dataset.task,
+                        "head": head,
+                        "protocol": info["protocol"],
+                        "n_train": int(np.median([r["n_train"] for r in rows])),
+                        "n_test": int(np.median([r["n_test"] for r in rows])),
+                        "splits": [
+                            {k: v for k, v in r.items() if k != "fingerprint"} for r in rows
+                        ],
+                        "summary": summary,
+                    }
+                )
+                srcc, plcc = summary["srcc"]["median"], summary["plcc"]["median"]
+                console.print(
+                    f"{name:>12} {backbone.name:>12} {head:>8}: SRCC {srcc:.3f} PLCC {plcc:.3f} "
+                    f"({len(rows)} split(s))"
+                )
+        info["seconds"] = round(time.perf_counter() - t0, 1)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    return results
+
+
+def _evaluate(
+    backbone: Backbone,
+    dataset: BenchDataset,
+    split,
+    head: str,
+    features: np.ndarray,
+    cfg: BenchConfig,
+    console: Console,
+) -> dict[str, Any]:
+    y = dataset.scores
+    extra: dict[str, Any] = {}
+    if head == "linear":
+        pred, extra = linear_probe(features[split.train], y[split.train], features[split.test])
+    else:
+        total = cfg.finetune.epochs * len(split.train) + len(split.test)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(
+                f"{dataset.name} / {backbone.name}: fine-tune {split.name}", total=total
+            )
+            pred = finetune_predict(
+                backbone, dataset, split.train, split.test, cfg.inputs, cfg.finetune, cfg.device,
+                lambda k: bar.advance(task, k),
+            )  # fmt: skip
+    metrics = compute_metrics(pred, y[split.test], fit=cfg.fit)
+    return {"n_train": int(len(split.train)), "n_test": int(len(split.test)), **metrics, **extra}

@@ -1,0 +1,240 @@
+"""``qpt bench``: score a backbone on IQA / IAA / VQA benchmarks (science lives in ``bench``).
+
+``qpt bench --all`` runs every benchmark found, ``qpt bench run NAME...`` named ones,
+``qpt bench list`` shows what is found and the layout expected for the rest. The group leaves
+room for more subcommands (``qpt bench speed ...``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+BENCH_HELP = """\
+Score a pretrained backbone (and its random-init twin) on quality / aesthetics benchmarks.
+
+Datasets are read in the layout their authors ship (no conversion): [cyan]qpt bench list[/cyan] shows the expected files. [cyan]synthetic[/cyan] (built-in photos x degrade ops x 5 levels) always runs. Results go to OUT/results.json, results.md and results.png; an interrupted run resumes per (dataset, split, head).
+
+[bold]Examples[/bold]
+
+\b
+  qpt bench --all -c runs/default/pretrain/export --data-root ~/datasets
+  qpt bench run livec koniq -c export/ --splits 10 --max-items 0 --crops 5
+  qpt bench run synthetic -c random:hivit_nano --head linear --head finetune
+  qpt bench run livec -c export/ --extra handcrafted   # classical NR floor row
+  qpt bench run ava -c timm:resnet50=weights/resnet50.safetensors
+  qpt bench list --data-root ~/datasets
+"""
+
+DEFAULT_EXPORT = Path("runs/default/pretrain/export")
+
+Checkpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--checkpoint",
+        "-c",
+        help="Backbone: export folder, random:NAME, timm:NAME=FILE or open_clip:NAME=FILE "
+        f"(default: {DEFAULT_EXPORT}).",
+    ),
+]
+Extra = Annotated[
+    list[str],
+    typer.Option("--extra", help="More backbone rows (handcrafted, timm:NAME=FILE, ...)."),
+]
+DataRoot = Annotated[
+    Path | None,
+    typer.Option(help="Folder holding the dataset releases (default: ../shared/data if present)."),
+]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+Heads = Annotated[
+    list[str],
+    typer.Option("--head", help="linear (frozen features, ridge) and/or finetune; repeatable."),
+]
+Splits = Annotated[int, typer.Option(help="Random 80/20 splits where no official split exists.")]
+MaxItems = Annotated[int, typer.Option(help="Cap per dataset, seeded subset (0: use all).")]
+Crops = Annotated[int, typer.Option(help="Native-resolution crops per image at test, averaged.")]
+Frames = Annotated[int, typer.Option(help="Frames sampled per video (features mean-pooled).")]
+InputMode = Annotated[str, typer.Option(help="crops (native resolution) or resize (squash).")]
+Fit = Annotated[str, typer.Option(help="PLCC on raw predictions (none) or after logistic4.")]
+Partial = Annotated[
+    bool, typer.Option("--allow-partial", help="Run on the files present when some are missing.")
+]
+Photos = Annotated[str, typer.Option(help="Synthetic benchmark photos: builtin or a folder.")]
+Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")]
+Seed = Annotated[int, typer.Option(help="Seed of splits, subsets and the random-init twin.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print results.json on stdout.")]
+
+
+bench_app = typer.Typer(
+    help=BENCH_HELP,
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode="rich",
+)
+"""The ``qpt bench`` group; more subcommands attach here (``bench_app.add_typer(speed, ...)``)."""
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``bench`` group to the root app."""
+    app.add_typer(bench_app, name="bench")
+
+
+def _execute(
+    datasets: list[str],
+    checkpoint: str | None,
+    extra: list[str],
+    data_root: Path | None,
+    out: Path,
+    heads: list[str],
+    splits: int,
+    max_items: int,
+    crops: int,
+    frames: int,
+    input_mode: str,
+    fit: str,
+    allow_partial: bool,
+    photos: str,
+    device: str,
+    seed: int,
+    json_out: bool,
+) -> None:
+    from rich.console import Console
+
+    from bench.stage import BenchParams, run_bench
+    from qpt.stage import StageContext
+
+    if checkpoint is None:
+        if not DEFAULT_EXPORT.is_dir():
+            raise ValueError(
+                f"bench: no --checkpoint given and {DEFAULT_EXPORT} does not exist "
+                "(run `qpt run` first or pass -c)"
+            )
+        checkpoint = str(DEFAULT_EXPORT)
+    params = BenchParams(
+        checkpoint=checkpoint,
+        extra_backbones=extra,
+        datasets=datasets,
+        data_root=str(data_root) if data_root else "auto",
+        heads=heads or ["linear"],
+        n_splits=splits,
+        max_items=max_items or None,
+        crops=crops,
+        frames=frames,
+        input_mode=input_mode,
+        fit=fit,
+        allow_partial=allow_partial,
+        synthetic_photos=photos,
+        device=device,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = StageContext(
+        "cli", "bench", "bench", out.parent, out, seed=seed, console=Console(stderr=True)
+    )
+    run_bench(ctx, params)
+    if json_out:
+        typer.echo((out / "results.json").read_text())
+
+
+@bench_app.callback(invoke_without_command=True)
+def bench_all(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="Run every benchmark found.")] = False,
+    checkpoint: Checkpoint = None,
+    extra: Extra = [],  # noqa: B006  (typer reads the default, never mutates it)
+    data_root: DataRoot = None,
+    out: Out = Path("runs/bench"),
+    heads: Heads = [],  # noqa: B006  (typer reads the default, never mutates it)
+    splits: Splits = 10,
+    max_items: MaxItems = 0,
+    crops: Crops = 3,
+    frames: Frames = 8,
+    input_mode: InputMode = "crops",
+    fit: Fit = "none",
+    allow_partial: Partial = False,
+    photos: Photos = "builtin",
+    device: Device = "auto",
+    seed: Seed = 0,
+    json_out: JsonOut = False,
+) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    if not all_:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    _execute(
+        ["all"], checkpoint, extra, data_root, out, heads, splits, max_items, crops, frames,
+        input_mode, fit, allow_partial, photos, device, seed, json_out,
+    )  # fmt: skip
+
+
+@bench_app.command("run", help="Run named benchmarks: " + BENCH_HELP)
+def bench_run(
+    datasets: Annotated[list[str], typer.Argument(help="Benchmark names (qpt bench list).")],
+    checkpoint: Checkpoint = None,
+    extra: Extra = [],  # noqa: B006  (typer reads the default, never mutates it)
+    data_root: DataRoot = None,
+    out: Out = Path("runs/bench"),
+    heads: Heads = [],  # noqa: B006
+    splits: Splits = 10,
+    max_items: MaxItems = 0,
+    crops: Crops = 3,
+    frames: Frames = 8,
+    input_mode: InputMode = "crops",
+    fit: Fit = "none",
+    allow_partial: Partial = False,
+    photos: Photos = "builtin",
+    device: Device = "auto",
+    seed: Seed = 0,
+    json_out: JsonOut = False,
+) -> None:
+    _execute(
+        datasets, checkpoint, extra, data_root, out, heads, splits, max_items, crops, frames,
+        input_mode, fit, allow_partial, photos, device, seed, json_out,
+    )  # fmt: skip
+
+
+@bench_app.command("list", help="List benchmarks: found under --data-root, or their layout.")
+def bench_list(
+    data_root: DataRoot = None,
+    json_out: JsonOut = False,
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bench.datasets import expected_layout, find_datasets, list_specs
+    from bench.stage import default_data_root
+
+    root = data_root or default_data_root()
+    if data_root is not None and not data_root.is_dir():
+        raise FileNotFoundError(f"bench: data root {data_root} not found")
+    found, _ = find_datasets(root) if root else ({}, [])
+    rows = [
+        {
+            "name": s.name,
+            "title": s.title,
+            "task": s.task,
+            "protocol": s.protocol,
+            "found": str(found[s.name]) if s.name in found else None,
+            "layout": expected_layout(s),
+        }
+        for s in list_specs()
+    ]
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    console = Console()
+    table = Table(title=f"benchmarks under {root or '(no data root)'}")
+    for col in ("name", "title", "task", "protocol", "found at"):
+        table.add_column(col)
+    table.add_row("synthetic", "built-in photos x degrade", "iqa", "random", "(always)")
+    for r in rows:
+        table.add_row(
+            r["name"], r["title"], r["task"], r["protocol"], r["found"] or "[yellow]missing[/]"
+        )
+    console.print(table)
+    for r in rows:
+        if r["found"] is None:
+            console.print(r["layout"], highlight=False)

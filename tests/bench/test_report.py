@@ -1,0 +1,41 @@
+"""Reports: NaN correlations become null / n/a, and every row reaches the table and chart."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from bench.metrics import summarize
+from bench.report import to_markdown, write_reports
+
+
+def _results() -> dict:
+    rows = [
+        {"srcc": 0.5, "plcc": 0.4, "krcc": 0.3, "rmse": 1.0},
+        {"srcc": math.nan, "plcc": math.nan, "krcc": math.nan, "rmse": 2.0},
+    ]
+    entry = {
+        "dataset": "toy", "task": "iqa", "head": "linear", "protocol": "random 80%/20% x 2",
+        "n_train": 8, "n_test": 2, "splits": rows, "summary": summarize(rows),
+    }  # fmt: skip
+    return {
+        "config": {"heads": ["linear"], "fit": "none", "max_items": None,
+                   "inputs": {"crops": 1, "mode": "crops", "frames": 4}},
+        "datasets": {"toy": {"task": "iqa", "higher_better": False, "n_used": 10, "n_total": 12,
+                             "n_missing": 2, "n_unreadable": 1}},
+        "results": [{**entry, "backbone": "pretrained"}, {**entry, "backbone": "random_init"}],
+        "missing": [{"name": "ava", "layout": "ava (AVA): AVA.txt ..."}],
+        "errors": [{"dataset": "kadid", "error": "kadid: dmos.csv not found"}],
+    }  # fmt: skip
+
+
+def test_nan_is_null_in_json_and_counted_in_markdown(tmp_path):
+    paths = write_reports(_results(), tmp_path)
+    data = json.loads(paths["json"].read_text())  # strict JSON: no NaN token
+    assert data["results"][0]["splits"][1]["srcc"] is None
+    assert "NaN" not in paths["json"].read_text()
+    md = to_markdown(_results())
+    assert md.count("| toy |") == 2 and "(3 NaN split-metrics)" in md
+    assert "2 listed but missing on disk" in md and "1 unreadable (skipped)" in md
+    assert "lower is better" in md and "kadid: dmos.csv not found" in md and "AVA.txt" in md
+    assert paths["png"].stat().st_size > 1000

@@ -31,10 +31,16 @@ class BenchParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     checkpoint: str | None = Field(
-        None, description="backbone spec; default: the pretrain stage's export folder"
+        None,
+        description="backbone spec, or 'stage:NAME' for the export of an earlier pretrain "
+        "stage; default: the pretrain stage's export folder",
+    )
+    checkpoint_name: str | None = Field(
+        None, description="row label of the checkpoint (default: 'pretrained', or NAME)"
     )
     extra_backbones: list[str] = Field(
-        [], description="more rows, e.g. 'handcrafted' or 'timm:resnet50=FILE'"
+        [],
+        description="more rows, e.g. 'handcrafted', 'stage:NAME' or 'timm:resnet50=FILE'",
     )
     datasets: list[str] = Field(["all"], description="names, or 'all' (synthetic + found ones)")
     data_root: str | None = Field(
@@ -151,10 +157,22 @@ def run_bench(ctx: StageContext, params: BenchParams) -> dict:
     from bench.report import print_table, write_reports
     from bench.runner import run_suite
 
+    def resolve(spec: str, name: str | None = None):
+        # ``stage:NAME`` is the export of an earlier pretrain stage of this pipeline.
+        if spec.startswith("stage:"):
+            stage = spec.removeprefix("stage:")
+            if stage not in ctx.inputs:
+                raise ValueError(
+                    f"bench: '{spec}' names no earlier stage (earlier: {', '.join(ctx.inputs)})"
+                )
+            return parse_backbone(str(ctx.inputs[stage] / "export"), name=name or stage)
+        return parse_backbone(spec, name=name)
+
     spec = params.checkpoint or str(ctx.input_of("pretrain") / "export")
-    pretrained = parse_backbone(spec, name="pretrained")
+    label = params.checkpoint_name or (None if spec.startswith("stage:") else "pretrained")
+    pretrained = resolve(spec, name=label)
     backbones = [pretrained, random_init_like(pretrained, seed=ctx.seed + 1)]
-    backbones += [parse_backbone(spec) for spec in params.extra_backbones]
+    backbones += [resolve(spec) for spec in params.extra_backbones]
     names = [b.name for b in backbones]
     if len(set(names)) != len(names):
         raise ValueError(f"bench: backbone names must be unique, got {names}")

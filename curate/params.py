@@ -52,6 +52,10 @@ class CurateParams(BaseModel):
         workers: processes for the map (``0``: in this process).
         executor: ``process`` (local pool) or ``ray``.
         address: Ray cluster address (``None``: start a local Ray instance).
+        extra_folders: more directory trees whose files join the candidates of any source
+            (as ``folder`` rows); a folder that does not exist is skipped and counted in the
+            summary as ``extra_folders_missing`` (e.g. ``../shared/data/photos`` on a clone
+            without shared data).
         report: write ``report.png`` and ``rejections.png``.
         examples_per_reason: thumbnails per rejection reason on the contact sheet.
     """
@@ -62,6 +66,7 @@ class CurateParams(BaseModel):
     path: Path | None = None
     metadata: Path | None = None
     builtin_photos: list[str] | None = None
+    extra_folders: list[Path] = []
 
     min_short_side: int = Field(256, ge=0)
     min_pixels: int = Field(0, ge=0)

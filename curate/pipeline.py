@@ -52,7 +52,7 @@ def curate(params: CurateParams, out_dir: Path, console: Console | None = None) 
     Raises:
         FileNotFoundError / ValueError: missing or unusable input (one-line messages).
     """
-    from curate.sources import plan
+    from curate.sources import existing_extra_folders, plan
 
     console = console or Console(stderr=True)
     start = time.perf_counter()
@@ -104,6 +104,7 @@ def curate(params: CurateParams, out_dir: Path, console: Console | None = None) 
         "candidates_per_s": round(len(records) / max(seconds, 1e-9), 1),
         "units": len(units),
         "units_resumed": len(units) - len(todo),
+        "extra_folders_missing": len(params.extra_folders) - len(existing_extra_folders(params)),
         "manifest": str(out_dir / "manifest.parquet"),
     }
 

@@ -114,5 +114,12 @@ for _kind in (
         "run_bench",
         "score a backbone on quality/aesthetics benchmarks",
     ),
+    StageKind(
+        "ablation_report",
+        "bench.ablation",
+        "AblationReportParams",
+        "run_ablation_report",
+        "one table and figures comparing the pretrain variants of a run",
+    ),
 ):
     register_stage(_kind)

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class PretrainParams(BaseModel):
@@ -31,7 +38,9 @@ class PretrainParams(BaseModel):
     mask_ratio: float = Field(0.75, ge=0.0, lt=1.0)
     norm_pix_loss: bool = True
     target: Literal["degraded", "clean"] = "degraded"
-    degrade: str | None = Field("qpt-v2", description="degrade preset; null = no degradation")
+    degrade: str | None = Field(
+        "qpt-v2", description="degrade preset; 'none' (TOML has no null) = no degradation"
+    )
     degrade_on: Literal["auto", "device", "loader"] = Field(
         "auto",
         description="where batches are degraded: the training device (auto on CUDA) or the "
@@ -66,6 +75,11 @@ class PretrainParams(BaseModel):
     keep_ckpts: int = Field(2, ge=1)
     log_every: int = Field(10, ge=1)
     image_every: int = Field(200, ge=1)
+
+    @field_validator("degrade", mode="before")
+    @classmethod
+    def _none_means_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.lower() in ("none", "off", "") else value
 
     @model_validator(mode="after")
     def _check(self) -> PretrainParams:

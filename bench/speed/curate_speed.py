@@ -102,7 +102,7 @@ def run(quick: bool = True) -> dict:
     table.add_column("value", justify="right")
     for name, value in out.items():
         table.add_row(name, f"{value:,.2f}")
-    Console().print(table)
+    Console(stderr=True).print(table)
     return out
 
 

@@ -235,7 +235,10 @@ def run(device: str = "cpu", quick: bool = True) -> dict:
             verdict = "DATA PATH IS THE BOTTLENECK: the step waits for batches"
         else:
             verdict = "the step rarely waits for data; the loss is CPU cores shared with workers"
-        print(f"{r['model']}: pipeline / model = {r['pipeline_ratio']:.2f} ({verdict})")
+        print(
+            f"{r['model']}: pipeline / model = {r['pipeline_ratio']:.2f} ({verdict})",
+            file=sys.stderr,
+        )
     return {"device": device, "quick": quick, "results": results}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from curate.candidate import Candidate, Unit
 from curate.params import CurateParams
+from curate.sources import folder
 
 
 def plan(params: CurateParams, work_dir: Path) -> tuple[list[Unit], list[Candidate]]:
@@ -24,7 +25,20 @@ def plan(params: CurateParams, work_dir: Path) -> tuple[list[Unit], list[Candida
         FileNotFoundError: missing input.
         ValueError: unusable input (e.g. LAION metadata missing a needed column).
     """
-    from curate.sources import folder, laion, sa1b
+    units, settled = _plan_source(params, work_dir)
+    for extra in existing_extra_folders(params):
+        first = max((u.index for u in units), default=-1) + 1
+        units += folder.list_units(extra, params.unit_size, first_index=first, salt=str(extra))
+    return units, settled
+
+
+def existing_extra_folders(params: CurateParams) -> list[Path]:
+    """The ``extra_folders`` that exist (missing ones are reported, not fatal)."""
+    return [p for p in params.extra_folders if p.is_dir()]
+
+
+def _plan_source(params: CurateParams, work_dir: Path) -> tuple[list[Unit], list[Candidate]]:
+    from curate.sources import laion, sa1b
 
     if params.source == "builtin":
         from curate.sources.builtin import INDEX_NAME, materialize

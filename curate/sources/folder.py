@@ -35,11 +35,27 @@ def list_files(root: Path, exclude: frozenset[str] = frozenset()) -> list[str]:
     return sorted(found)
 
 
-def list_units(root: Path, unit_size: int, exclude: frozenset[str] = frozenset()) -> list[Unit]:
-    """Chunks of ``unit_size`` files, in sorted order."""
+def list_units(
+    root: Path,
+    unit_size: int,
+    exclude: frozenset[str] = frozenset(),
+    first_index: int = 0,
+    salt: str = "",
+) -> list[Unit]:
+    """Chunks of ``unit_size`` files, in sorted order.
+
+    Args:
+        first_index: index of the first unit (units of several folders stay distinct).
+        salt: mixed into every key, so equal relative paths under two roots never collide.
+    """
     files = list_files(root, exclude)
     return [
-        Unit(i, SOURCE, f"{root.name}[{start}:{start + unit_size}]", (str(root), tuple(chunk)))
+        Unit(
+            first_index + i,
+            SOURCE,
+            f"{root.name}[{start}:{start + unit_size}]",
+            (str(root), tuple(chunk), salt),
+        )
         for i, start in enumerate(range(0, len(files), unit_size))
         for chunk in [files[start : start + unit_size]]
     ]
@@ -47,10 +63,10 @@ def list_units(root: Path, unit_size: int, exclude: frozenset[str] = frozenset()
 
 def iter_candidates(unit: Unit) -> Iterator[Candidate]:
     """Read the unit's files one at a time; a read error becomes an ``unreadable`` row."""
-    root, rels = unit.payload
+    root, rels, salt = unit.payload
     for rel in rels:
         path = Path(root) / rel
-        cand = Candidate(key=make_key(rel), source=SOURCE, uri=str(path))
+        cand = Candidate(key=make_key(rel, salt), source=SOURCE, uri=str(path))
         try:
             cand.data = path.read_bytes()
         except OSError as exc:

@@ -79,6 +79,9 @@ bench_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     """Add the ``bench`` group to the root app."""
+    from qpt.commands import speed_cmd
+
+    speed_cmd.register(bench_app)
     app.add_typer(bench_app, name="bench")
 
 

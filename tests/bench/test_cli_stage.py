@@ -114,3 +114,26 @@ def test_stage_uses_the_pretrain_export_and_the_random_twin(tmp_path, root, expo
     no_pretrain = StageContext("test", "bench", "bench", tmp_path, out)
     with pytest.raises(ValueError, match="needs an earlier 'pretrain' stage"):
         run_bench(no_pretrain, params)
+
+
+def test_stage_prefix_names_earlier_pretrain_stages(tmp_path, export, photo_dir):
+    out = tmp_path / "bench_stage_ref"
+    out.mkdir()
+    ctx = StageContext(
+        "test", "bench", "bench", tmp_path, out,
+        inputs={"pt_a": export.parent}, kinds={"pt_a": "pretrain"},
+    )  # fmt: skip
+    params = BenchParams(
+        checkpoint="stage:pt_a",
+        datasets=["synthetic"],
+        data_root=None,
+        n_splits=2,
+        synthetic_photos=str(photo_dir),
+        synthetic_n_photos=4,
+        synthetic_ops=["gaussian_blur"],
+    )
+    summary = run_bench(ctx, params)
+    assert {k.split("/")[1] for k in summary if k.endswith("/srcc")} == {"pt_a", "random_init"}
+    bad = params.model_copy(update={"extra_backbones": ["stage:nope"]})
+    with pytest.raises(ValueError, match="'stage:nope' names no earlier stage"):
+        run_bench(ctx, bad)

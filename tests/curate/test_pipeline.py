@@ -102,3 +102,28 @@ def test_changed_parameters_do_not_reuse_parts(builtin_run, tmp_path: Path) -> N
     strict = curate(_params(unit_size=16, report=False, richness=False), out)
     assert strict["units_resumed"] == 0
     assert strict["kept"] < loose["kept"] and "rejected.too_small" not in loose
+
+
+def test_extra_folders_join_with_distinct_keys_and_missing_ones_are_counted(
+    tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    roots = [tmp_path / "a", tmp_path / "b"]
+    for i, root in enumerate(roots):
+        root.mkdir()
+        # The same relative name under both roots, different pixels.
+        Image.new("RGB", (300, 300), (40 * i, 90, 200)).save(root / "same.png")
+    params = CurateParams(
+        source="folder",
+        path=roots[0],
+        extra_folders=[roots[1], tmp_path / "absent"],
+        richness=False,
+        phash_radius=None,
+        report=False,
+    )
+    summary = curate(params, tmp_path / "out", console=None)
+    rows = pq.read_table(tmp_path / "out" / "manifest.parquet").to_pylist()
+    assert summary["candidates"] == 2 and summary["extra_folders_missing"] == 1
+    assert len({r["key"] for r in rows}) == 2
+    assert {Path(r["uri"]).parent.name for r in rows} == {"a", "b"}

@@ -85,3 +85,20 @@ def test_list_shows_pipelines(capsys, pipelines_file: Path) -> None:
     code, _, err = _main(capsys, "run", "--list", "--config", str(pipelines_file))
     assert code == 0
     assert "chain (default)" in err and "grandchild" in err
+
+
+def test_bench_speed_lists_each_stage_benchmark(capsys) -> None:
+    code, out, _ = _main(capsys, "bench", "speed", "--help")
+    assert code == 0
+    for name in ("degrade", "curate", "pretrain", "all"):
+        assert f" {name} " in out
+
+
+def test_bench_speed_on_a_missing_gpu_is_a_one_line_error(capsys) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    code, _, err = _main(capsys, "bench", "speed", "degrade", "--device", "cuda", "--batch", "2")
+    assert code == 2
+    assert err.strip().splitlines() == ["error: degrade speed: CUDA requested but not available"]

@@ -200,3 +200,11 @@ def test_degradation_site_and_clean_target(where: str) -> None:
         given = torch.rand(4, 3, 64, 64)
         assert torch.equal(trainer.prepare({"images": batch, "degraded": given})[1], given)
     assert math.isfinite(trainer.step([batch]).loss)
+
+
+def test_degrade_none_from_toml_turns_degradation_off() -> None:
+    from train.config import PretrainParams
+
+    assert PretrainParams(degrade="none").degrade is None
+    assert PretrainParams(degrade="Off").degrade is None
+    assert PretrainParams(degrade="kadid").degrade == "kadid"

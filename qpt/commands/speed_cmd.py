@@ -1,0 +1,94 @@
+"""``qpt bench speed``: the speed benchmarks of each stage (ratios against a reference
+measured in the same run; never part of the test suite)."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+SPEED_HELP = """\
+Speed benchmarks: each prints rates and the ratio against a reference measured in the same run on the same machine (no absolute targets are asserted).
+
+[bold]Examples[/bold]
+
+\b
+  qpt bench speed degrade                # presets vs a per-image loop
+  qpt bench speed degrade --device cuda  # the same, batched on the GPU
+  qpt bench speed curate --full          # header scan, pHash, dedup, shards
+  qpt bench speed pretrain               # model alone vs the data pipeline
+  qpt bench speed all --json             # everything, JSON on stdout
+"""
+
+speed_app = typer.Typer(help=SPEED_HELP, no_args_is_help=True, rich_markup_mode="rich")
+
+
+def register(bench_app: typer.Typer) -> None:
+    bench_app.add_typer(speed_app, name="speed")
+
+
+def _emit(result: dict, json_out: bool) -> None:
+    if json_out:
+        typer.echo(json.dumps(result, indent=2, default=str))
+
+
+@speed_app.command(
+    "degrade", help="Presets qpt-v2 and kadid, batched vs a per-image OpenCV/PIL loop."
+)
+def degrade_speed(
+    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
+    batch: int = typer.Option(64, min=1, help="Images per batch (3 x 224 x 224)."),
+    repeats: int = typer.Option(3, min=1, help="Timed repeats (the best is kept)."),
+    threads: int = typer.Option(1, min=0, help="CPU threads on both sides (0: library default)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    from bench.speed import degrade_speed as speed
+
+    result = speed.run(device, batch, repeats, threads or None)
+    typer.echo(speed.report(result), err=json_out)
+    _emit(result, json_out)
+
+
+@speed_app.command(
+    "curate", help="Header scan vs full decode, pHash, dedup scaling, shard writing vs copy."
+)
+def curate_speed(
+    full: bool = typer.Option(
+        False, "--full", help="Larger sizes (1M-hash dedup, 100k embeddings)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    from bench.speed import curate_speed as speed
+
+    _emit(speed.run(quick=not full), json_out)
+
+
+@speed_app.command(
+    "pretrain", help="Training img/s: model alone vs the full data pipeline (and MFU on CUDA)."
+)
+def pretrain_speed(
+    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
+    full: bool = typer.Option(False, "--full", help="More steps; adds HiViT-T at 224 on CPU."),
+    json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    from bench.speed import pretrain_speed as speed
+
+    _emit(speed.run(device, quick=not full), json_out)
+
+
+@speed_app.command("all", help="Every speed benchmark in turn.")
+def all_speed(
+    device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
+    full: bool = typer.Option(False, "--full", help="The larger sizes of each benchmark."),
+    json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    from bench.speed import curate_speed, degrade_speed, pretrain_speed
+
+    deg = degrade_speed.run(device)
+    typer.echo(degrade_speed.report(deg), err=json_out)
+    result = {
+        "degrade": deg,
+        "curate": curate_speed.run(quick=not full),
+        "pretrain": pretrain_speed.run(device, quick=not full),
+    }
+    _emit(result, json_out)

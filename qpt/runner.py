@@ -165,6 +165,7 @@ def run_pipeline(
                 reason="completed earlier",
                 summary=done["summary"],
                 seconds=0.0,
+                seconds_when_run=done.get("seconds"),
                 completed=done.get("finished"),
             )
             console.print(

@@ -39,6 +39,8 @@ def test_rerun_skips_completed_stages(pipelines_file: Path) -> None:
     assert len(calls(run_dir)) == 3
     assert [s["status"] for s in record["stages"].values()] == ["skipped"] * 3
     assert record["stages"]["c"]["summary"]["total"] == 112
+    # The time the stage took when it ran is kept, not lost to the 0 s skip.
+    assert all(s["seconds_when_run"] is not None for s in record["stages"].values())
 
 
 def test_force_redoes_every_stage(pipelines_file: Path) -> None:

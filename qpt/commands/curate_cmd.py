@@ -55,6 +55,10 @@ def curate_command(
         Path | None, typer.Option(help="Input folder / tar(s) / img2dataset output.")
     ] = None,
     metadata: Annotated[Path | None, typer.Option(help="LAION parquet file or folder.")] = None,
+    extra_folder: Annotated[
+        list[Path] | None,
+        typer.Option(help="Another folder tree whose files join the candidates; repeatable."),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("runs/curate"),
     min_short_side: Annotated[int, typer.Option(help="Reject below this short side (px).")] = _C[
         "min_short_side"
@@ -111,6 +115,7 @@ def curate_command(
         source=source,
         path=path,
         metadata=metadata,
+        extra_folders=extra_folder or [],
         min_short_side=min_short_side,
         min_pixels=min_pixels,
         max_aspect=max_aspect or None,

@@ -45,6 +45,21 @@ def test_curate_then_shard_json(tmp_path: Path, capsys, photos) -> None:
     assert json.loads(capsys.readouterr().out)["samples"] == summary["kept"]
 
 
+def test_extra_folder_flag_adds_candidates(tmp_path: Path, capsys, photos) -> None:
+    from PIL import Image
+
+    roots = [tmp_path / "a", tmp_path / "b"]
+    for root, (name, im) in zip(roots, list(photos.items())[:2], strict=True):
+        root.mkdir()
+        Image.fromarray(im).save(root / f"{name}.png")
+    code = main(["curate", "--source", "folder", "--path", str(roots[0]),
+                 "--extra-folder", str(roots[1]), "-o", str(tmp_path / "c"),
+                 "--no-richness", "--no-report", "--json"])  # fmt: skip
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["candidates"] == 2 and summary["extra_folders_missing"] == 0
+
+
 @pytest.mark.ray
 def test_ray_executor_matches_local(tmp_path: Path) -> None:
     pytest.importorskip("ray")

@@ -17,11 +17,15 @@ File layout::
     # inputs = { shard = "shard_b" }  # optional: which earlier stage feeds each input kind
     #                                 # (default: the latest earlier stage of that kind)
 
+    [pipeline.default.defaults.pretrain]   # optional: parameters shared by every stage
+    img_size = 96                          # of a kind (a stage's own table wins)
+
     [pipeline.quick]
     extends = "default"         # same stages ...
     set = { "pretrain.steps" = 20 }   # ... with these parameters changed
 
-Precedence, lowest first: the stage table, each ``set`` down the ``extends`` chain, then the
+Precedence, lowest first: ``defaults`` of the stage's kind (down the ``extends`` chain), the
+stage table, each ``set`` down the ``extends`` chain, then the
 command line's ``--set stage.key=value``. Every error names the file and the key.
 """
 
@@ -60,6 +64,7 @@ class _PipelineEntry(BaseModel):
     description: str = ""
     extends: str | None = None
     seed: int | None = None
+    defaults: dict[str, dict[str, Any]] = Field(default_factory=dict)
     stage: list[_StageEntry] = Field(default_factory=list)
     set: dict[str, Any] = Field(default_factory=dict)
 
@@ -144,7 +149,9 @@ class PipelinesConfig:
         if not stages:
             raise ValueError(f"{self.path}: pipeline.{base} has no [[pipeline.{base}.stage]]")
         by_name: dict[str, dict[str, Any]] = {}
+        defaults = self._defaults(chain)
         for index, stage in enumerate(stages):
+            stage = {**copy.deepcopy(defaults.get(stage["kind"], {})), **stage}
             stage_name = stage.pop("name") or stage["kind"]
             if stage_name in by_name:
                 raise ValueError(
@@ -199,6 +206,20 @@ class PipelinesConfig:
             stages=resolved,
             source=self.path,
         )
+
+    def _defaults(self, chain: list[str]) -> dict[str, dict[str, Any]]:
+        """``defaults`` tables by stage kind, merged down ``chain`` (later links win)."""
+        merged: dict[str, dict[str, Any]] = {}
+        for link in chain:
+            for kind, table in self.data.pipeline[link].defaults.items():
+                fixed = {"kind", "name", "inputs"} & set(table)
+                if fixed:
+                    raise ValueError(
+                        f"{self.path}: pipeline.{link}.defaults.{kind}: {sorted(fixed)} "
+                        "cannot be defaults (they belong to each stage)"
+                    )
+                merged[kind] = {**merged.get(kind, {}), **table}
+        return merged
 
     def _chain(self, name: str) -> list[str]:
         """``[root base, ..., name]`` following ``extends``."""

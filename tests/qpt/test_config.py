@@ -127,3 +127,38 @@ def test_shipped_pipelines_file_validates() -> None:
     assert cfg.default in cfg.names()
     for name in cfg.names():
         assert cfg.resolve(name).stages
+
+
+DEFAULTS = """
+[pipeline.p]
+[pipeline.p.defaults.fake]
+value = 5
+label = "shared"
+[[pipeline.p.stage]]
+kind = "fake"
+name = "a"
+[[pipeline.p.stage]]
+kind = "fake"
+name = "b"
+label = "own"
+[pipeline.q]
+extends = "p"
+defaults = { fake = { value = 9 } }
+set = { "a.label" = "from-set" }
+"""
+
+
+def test_kind_defaults_sit_under_stage_tables_and_sets(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, DEFAULTS))
+    p = cfg.resolve("p")
+    assert (_params(p, "a")["value"], _params(p, "a")["label"]) == (5, "shared")
+    assert (_params(p, "b")["value"], _params(p, "b")["label"]) == (5, "own")
+    q = cfg.resolve("q")  # the child's defaults win over the base's, sets over both
+    assert (_params(q, "a")["value"], _params(q, "a")["label"]) == (9, "from-set")
+    assert _params(q, "b")["label"] == "own"
+
+
+def test_defaults_cannot_carry_stage_identity(tmp_path: Path) -> None:
+    path = _write(tmp_path, DEFAULTS.replace("value = 5\n", 'value = 5\nname = "x"\n', 1))
+    with pytest.raises(ValueError, match=r"pipeline.p.defaults.fake: \['name'\] cannot be"):
+        load_config(path).resolve("p")

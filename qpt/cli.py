@@ -1,7 +1,6 @@
 """The ``qpt`` command line: one verb per pipeline stage, plus ``run`` for whole pipelines.
 
-Verb modules live in ``qpt/commands/``; each exposes ``register(app)``. A verb whose stage
-package is not built yet is still listed and says so when called.
+Verb modules live in ``qpt/commands/``; each exposes ``register(app)``.
 """
 
 from __future__ import annotations
@@ -40,13 +39,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# verb -> (command module, issue that builds it)
-VERBS: dict[str, tuple[str, str]] = {
-    "curate": ("qpt.commands.curate_cmd", "curation (issue 4)"),
-    "shard": ("qpt.commands.curate_cmd", "sharding (issue 4)"),
-    "pretrain": ("qpt.commands.pretrain_cmd", "pretraining (issue 5)"),
-    "bench": ("qpt.commands.bench_cmd", "benchmarking (issue 6)"),
-    "degrade": ("qpt.commands.degrade_cmd", "the degradation library (issue 3)"),
+# verb -> the command module that registers it (one module may register several verbs)
+VERBS: dict[str, str] = {
+    "curate": "qpt.commands.curate_cmd",
+    "shard": "qpt.commands.curate_cmd",
+    "pretrain": "qpt.commands.pretrain_cmd",
+    "bench": "qpt.commands.bench_cmd",
+    "degrade": "qpt.commands.degrade_cmd",
 }
 
 
@@ -65,34 +64,12 @@ def _root(
     """qpt: quality- and aesthetics-aware pretraining (QPT V2) as a toolkit."""
 
 
-def _placeholder(verb: str, what: str) -> None:
-    @app.command(
-        verb,
-        help=f"[not built yet] {what}.",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    )
-    def _missing(ctx: typer.Context) -> None:
-        typer.echo(f"error: `qpt {verb}` is not built yet: {what}", err=True)
-        raise typer.Exit(1)
-
-
 def _register_all() -> None:
     from qpt.commands import run_cmd
 
     run_cmd.register(app)
-    registered: set[str] = set()
-    for verb, (module, what) in VERBS.items():
-        if module in registered:
-            continue
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            _placeholder(verb, what)
-            continue
-        mod.register(app)
-        registered.add(module)
+    for module in dict.fromkeys(VERBS.values()):
+        importlib.import_module(module).register(app)
 
 
 _register_all()

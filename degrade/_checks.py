@@ -62,6 +62,13 @@ def restore_dtype(y: Tensor, dtype: torch.dtype) -> Tensor:
     return y.to(dtype)
 
 
+def from_float_(y: Tensor, dtype: torch.dtype) -> Tensor:
+    """:func:`restore_dtype` for a float result already in [0, 1] that may be overwritten."""
+    if dtype == torch.uint8:
+        return y.mul_(255.0).round_().to(torch.uint8)
+    return y.to(dtype)
+
+
 def per_sample(v: float | Sequence[float] | Tensor, x: Tensor, name: str, op: str) -> Tensor:
     """A per-sample parameter as a (B,) float tensor on ``x``'s device.
 

@@ -125,8 +125,9 @@ def plan(node: Node, rng: random.Random, color: bool = True) -> list[dict[str, A
 
 
 def execute(x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
-    """Run per-sample plans on a float batch (B, C, H, W); returns a new tensor."""
-    y = x.clone()
+    """Run per-sample plans on a float batch (B, C, H, W); returns a new tensor (or ``x``
+    itself when no sample has a step: ops never write into their input)."""
+    y, owned = x, False
     depth = max((len(p) for p in plans), default=0)
     for k in range(depth):
         groups: dict[str, list[int]] = {}
@@ -137,8 +138,10 @@ def execute(x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
             spec = get_op(name)
             values = [plans[i][k] for i in idx]
             if len(idx) == len(plans):
-                y = spec.run(y, values)
+                y, owned = spec.run(y, values), True
             else:
+                if not owned:
+                    y, owned = y.clone(), True
                 it = torch.tensor(idx, device=x.device)
                 y[it] = spec.run(y[it], values)
     return y

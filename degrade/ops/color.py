@@ -8,11 +8,12 @@ ImageNet-C saturate.
 from __future__ import annotations
 
 import torch
-from kornia.color import hsv_to_rgb, lab_to_rgb, rgb_to_hsv, rgb_to_lab, rgb_to_ycbcr, ycbcr_to_rgb
+from kornia.color import hsv_to_rgb, rgb_to_hsv, rgb_to_ycbcr, ycbcr_to_rgb
 from kornia.enhance import adjust_contrast_with_mean_subtraction, adjust_saturation
 from kornia.geometry.transform import translate
 from torch import Tensor
 
+from degrade._lab import lab_to_rgb, rgb_to_lab
 from degrade._random import bcast, generators
 from degrade.ops.blur import blur_sigma
 from degrade.registry import Param, module_form, register, seed_param
@@ -120,7 +121,8 @@ ColorSpaceTransform = module_form("ColorSpaceTransform", "color_space_transform"
 
 
 def _gamma(x: Tensor, gamma: Tensor) -> Tensor:
-    return x.clamp_min(0).pow(bcast(gamma))
+    # exp(g log x) is ~2x faster than pow on CPU; log(0) = -inf gives exp(-inf) = 0 as 0**g
+    return x.clamp_min(0).log_().mul_(bcast(gamma)).exp_()
 
 
 @register(
@@ -200,7 +202,7 @@ def color_saturation_1(x: Tensor, factor: Tensor) -> Tensor:
 def _scale_ab(x: Tensor, factor: Tensor) -> Tensor:
     lab = rgb_to_lab(x)
     lab = torch.cat([lab[:, :1], lab[:, 1:] * bcast(factor)], 1)
-    return lab_to_rgb(lab, clip=True)
+    return lab_to_rgb(lab)
 
 
 @register(
@@ -252,7 +254,7 @@ def color_diffusion(x: Tensor, sigma: Tensor) -> Tensor:
     """
     lab = rgb_to_lab(x)
     ab = blur_sigma(lab[:, 1:], sigma)
-    return lab_to_rgb(torch.cat([lab[:, :1], ab], 1), clip=True)
+    return lab_to_rgb(torch.cat([lab[:, :1], ab], 1))
 
 
 @register(

@@ -11,6 +11,7 @@ from kornia.filters import filter2d
 from torch import Tensor
 
 from degrade._batch import grouped
+from degrade._cpu_filters import FFT_MIN_KSIZE, fft_filter2d
 from degrade._linear import gaussian_blur_separable
 from degrade.kernels import (
     gaussian_kernel,
@@ -41,14 +42,21 @@ THETA = Param("theta", (), -math.pi, math.pi)
 
 
 def filter_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
-    """Correlate each sample with its own kernel (reflect border). kernels: (B, k, k)."""
+    """Correlate each sample with its own kernel (reflect border). kernels: (B, k, k).
+
+    kornia's ``filter2d``; on CPU from :data:`~degrade._cpu_filters.FFT_MIN_KSIZE` taps on,
+    an FFT per sample (constant cost in k, 3-20x faster for 11-27 taps there).
+    """
     k = kernels.shape[-1]
     limit = 2 * min(x.shape[-2:]) - 1  # reflect padding must be smaller than the image
     if k > limit:
         c = (k - limit) // 2 + 1
         kernels = kernels[:, c:-c, c:-c]
         kernels = kernels / kernels.sum((-2, -1), keepdim=True)
-    return filter2d(x, kernels.to(x.dtype), border_type="reflect")
+    kernels = kernels.to(x.dtype)
+    if not x.is_cuda and kernels.shape[-1] >= FFT_MIN_KSIZE:
+        return torch.stack([fft_filter2d(xi, ki) for xi, ki in zip(x, kernels, strict=True)])
+    return filter2d(x, kernels, border_type="reflect")
 
 
 def _ksizes(sigma: Tensor, extra: int = 0) -> list[int]:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from degrade._batch import grouped
+from degrade._cpu_filters import resize_roundtrip_image
 from degrade._linear import resize_roundtrip
 from degrade.registry import Param, module_form, register
 
@@ -39,9 +40,10 @@ def resize(x: Tensor, scale: Tensor, mode: list[str]) -> Tensor:
 
     Up-scaling (scale > 1) then down again is nearly lossless; scale < 1 loses detail. The
     size is restored with the same mode (bilinear after ``area``), Real-ESRGAN style. Both
-    resizes are ``F.interpolate`` (antialiased when shrinking): per sample on CPU, and on CUDA
-    written as per-sample matrices (:func:`degrade._linear.resize_roundtrip`, one batched
-    product, equal to float rounding).
+    resizes are ``F.interpolate``'s operators (antialiased when shrinking) written as
+    matrices: on CUDA one batched product (:func:`degrade._linear.resize_roundtrip`), on CPU
+    a band tap loop per sample (:func:`degrade._cpu_filters.resize_roundtrip_image`), equal
+    to ``F.interpolate`` down and up to float rounding.
 
     Shape: x (B, C, H, W); scale (B,); mode: B names in {area, bilinear, bicubic}.
     """
@@ -49,10 +51,9 @@ def resize(x: Tensor, scale: Tensor, mode: list[str]) -> Tensor:
     sizes = [(max(1, round(h * s)), max(1, round(w * s))) for s in scale.tolist()]
     if x.is_cuda:  # one batched product beats B small kernels on a GPU
         return resize_roundtrip(x, sizes, mode)
-    out = torch.empty_like(x)  # on CPU, per-sample interpolate is 1.5-3x faster than matrices
+    out = torch.empty_like(x)  # on CPU, per sample: band matrices as tap loops (cache-sized)
     for i, (size, m) in enumerate(zip(sizes, mode, strict=True)):
-        small = resize_to(x[i : i + 1], size, m)
-        out[i] = resize_to(small, (h, w), "bilinear" if m == "area" else m)[0]
+        out[i] = resize_roundtrip_image(x[i], size, m)
     return out
 
 

@@ -1,0 +1,114 @@
+"""The CPU forms of the linear filters and colour spaces equal the library forms they replace
+(kornia, F.interpolate), so the CPU and CUDA paths compute the same operator."""
+
+from __future__ import annotations
+
+import kornia
+import pytest
+import torch
+import torch.nn.functional as F
+
+import degrade
+from degrade._cpu_filters import (
+    band_taps,
+    banded_separable,
+    fft_filter2d,
+    resize_roundtrip_image,
+    separable_taps,
+)
+from degrade._lab import lab_to_rgb, rgb_to_lab
+from degrade._linear import _roundtrip, gaussian_taps
+from degrade.kernels import disc_kernel, motion_kernel
+from degrade.ops.resize import resize_to
+
+
+@pytest.mark.parametrize("sigma", [0.3, 1.0, 2.5, 6.0])
+def test_separable_taps_equals_kornia(photo: torch.Tensor, sigma: float) -> None:
+    taps = gaussian_taps(torch.tensor([sigma]))
+    ref = kornia.filters.filter2d_separable(photo, taps, taps, border_type="reflect")
+    torch.testing.assert_close(
+        separable_taps(photo[0], taps[0].tolist()), ref[0], atol=1e-6, rtol=0
+    )
+
+
+def test_separable_taps_handles_asymmetric_taps(photo: torch.Tensor) -> None:
+    taps = torch.tensor([[0.1, 0.5, 0.2, 0.15, 0.05]])
+    ref = kornia.filters.filter2d_separable(photo, taps, taps, border_type="reflect")
+    torch.testing.assert_close(
+        separable_taps(photo[0], taps[0].tolist()), ref[0], atol=1e-6, rtol=0
+    )
+
+
+@pytest.mark.parametrize("mode", ["area", "bilinear", "bicubic"])
+@pytest.mark.parametrize("size", [(100, 57), (30, 121), (19, 19)])
+def test_resize_roundtrip_image_equals_interpolate(
+    photo: torch.Tensor, mode: str, size: tuple[int, int]
+) -> None:
+    """Both CPU forms (band tap loop, matrices) equal F.interpolate down and back up."""
+    back = "bilinear" if mode == "area" else mode
+    ref = resize_to(resize_to(photo, size, mode), (128, 128), back)[0]
+    torch.testing.assert_close(resize_roundtrip_image(photo[0], size, mode), ref, atol=2e-5, rtol=0)
+    th, lo_h = band_taps(_roundtrip(128, size[0], mode, "cpu", torch.float32))
+    tw, lo_w = band_taps(_roundtrip(128, size[1], mode, "cpu", torch.float32))
+    torch.testing.assert_close(
+        banded_separable(photo[0], th, lo_h, tw, lo_w), ref, atol=2e-5, rtol=0
+    )
+
+
+def test_band_taps_reconstruct_the_matrix() -> None:
+    m = torch.zeros(6, 6)
+    m[0, :2], m[3, 4], m[5, 2] = torch.tensor([0.5, 0.5]), 1.0, 0.25
+    taps, lo = band_taps(m)
+    assert lo == -3 and taps.shape == (6, 5)
+    x = torch.rand(1, 6, 6)
+    torch.testing.assert_close(banded_separable(x, taps, lo, taps, lo), m @ x @ m.T)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        disc_kernel(11, torch.tensor([4.0]))[0],
+        motion_kernel(23, torch.tensor([18.0]), torch.tensor([30.0]))[0],
+    ],
+)
+def test_fft_filter2d_equals_kornia(photo: torch.Tensor, kernel: torch.Tensor) -> None:
+    ref = kornia.filters.filter2d(photo, kernel[None], border_type="reflect")[0]
+    torch.testing.assert_close(fft_filter2d(photo[0], kernel), ref, atol=1e-5, rtol=0)
+
+
+def test_lab_matches_kornia(photo: torch.Tensor) -> None:
+    x = torch.cat([photo, torch.rand(1, 3, 128, 128), torch.zeros(1, 3, 128, 128)])
+    lab = rgb_to_lab(x)
+    torch.testing.assert_close(lab, kornia.color.rgb_to_lab(x), atol=2e-4, rtol=0)
+    lab[:, 1:] *= 3  # out of gamut: the clipping branch
+    ref = kornia.color.lab_to_rgb(lab, clip=True)
+    torch.testing.assert_close(lab_to_rgb(lab), ref, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("preset", ["qpt-v2", "kadid", "realesrgan"])
+def test_degrader_leaves_its_input_untouched(photos: torch.Tensor, preset: str) -> None:
+    """Ops run in place on their own results, never on the caller's batch (also when a step
+    touches only some samples, or none)."""
+    x = photos.repeat(3, 1, 1, 1)
+    before = x.clone()
+    for chunk in (1, 4, None):
+        degrade.Degrader(preset, chunk=chunk)(x, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(x, before)
+    u8 = (x * 255).round().to(torch.uint8)
+    u8_before = u8.clone()
+    y, _ = degrade.Degrader(preset)(u8, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(u8, u8_before) and y.dtype == torch.uint8
+
+
+def test_empty_plans_return_a_copy(photos: torch.Tensor) -> None:
+    d = degrade.Degrader(degrade.Op("gaussian_blur", p=0.0))
+    y, params = d(photos)
+    assert all(p["ops"] == [] for p in params)
+    assert torch.equal(y, photos) and y.data_ptr() != photos.data_ptr()
+
+
+def test_interpolate_reference_is_antialiased(photo: torch.Tensor) -> None:
+    """Guard for the reference used above: shrinking uses antialias, like resize's docs say."""
+    a = resize_to(photo, (32, 32), "bilinear")
+    b = F.interpolate(photo, size=(32, 32), mode="bilinear", align_corners=False, antialias=True)
+    assert torch.equal(a, b)

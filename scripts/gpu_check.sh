@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One short check on a GPU machine (about 6-8 minutes): the CUDA tests and the GPU speed
-# benchmarks, everything logged under ${OUT:-gpu_out}/. Prepare with scripts/gpu_wheels.sh.
+# One short check on a GPU machine (about 5-7 minutes): the CUDA tests and the GPU speed
+# benchmarks, logged under ${OUT:-gpu_out}/ (8 files). Prepare with scripts/gpu_wheels.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_out}
@@ -12,9 +12,15 @@ else
   export PYTHONPATH=$PWD
 fi
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$OUT/gpu.txt"
-timeout 240 python3 -m pytest -p no:cacheprovider -o addopts="" -m gpu -q tests 2>&1 | tee "$OUT/pytest_gpu.log"
-timeout 150 python3 -m qpt bench speed degrade --device cuda --json > "$OUT/degrade_speed.json" 2> "$OUT/degrade_speed.log"
-timeout 200 python3 -m qpt bench speed pretrain --device cuda --json > "$OUT/pretrain_speed.json" 2> "$OUT/pretrain_speed.log"
-tail -n 5 "$OUT"/*.log
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  python3 -c "import torch, kornia; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'kornia', kornia.__version__)"
+  lscpu | grep -E 'Model name|^CPU\(s\)'; } 2>&1 | tee "$OUT/gpu.txt"
+timeout 200 python3 -m pytest -p no:cacheprovider -o addopts="" -m gpu -q tests 2>&1 | tee "$OUT/pytest_gpu.log" | tail -n 3
+speed() { timeout "$1" python3 -m qpt bench speed degrade "${@:2}" --json; }
+{ speed 60 --device cuda > "$OUT/degrade_b64.json"
+  speed 90 --device cuda --batch 256 > "$OUT/degrade_b256.json"
+  speed 90 --device cuda --per-op > "$OUT/degrade_per_op.json"
+  speed 60 --device cpu > /dev/null; } 2> "$OUT/degrade.log"
+cat "$OUT/degrade.log"
+timeout 170 python3 -m qpt bench speed pretrain --device cuda --json > "$OUT/pretrain.json" 2> "$OUT/pretrain.log"
+tail -n 8 "$OUT/pretrain.log"

@@ -324,6 +324,58 @@ def _run(device: str, batch: int, repeats: int, sync: Callable[[], None]) -> dic
     return result
 
 
+def per_op(
+    device: str = "cpu", batch: int = 64, repeats: int = 3, threads: int | None = 1, level: int = 3
+) -> dict[str, Any]:
+    """Each op that has a reference, alone at severity ``level``: batched vs the loop.
+
+    Returns:
+        ``{"device", "batch", "level", "ops": {name: {"batched_img_s", "loop_img_s",
+        "ratio"}}}``, where the presets' ratios come from.
+    """
+    import random
+
+    import degrade
+
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    saved = torch.get_num_threads(), cv2.getNumThreads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+    try:
+        x_cpu = photo_batch(batch)
+        x = x_cpu.to(device)
+        ops: dict[str, Any] = {}
+        for name in sorted(REFERENCE):
+            spec = degrade.get_op(name)
+            rng = random.Random(0)
+            values = [{"op": name, "level": level, **spec.sample(rng, level)} for _ in x]
+            plans = [{"ops": [v]} for v in values]
+            runner = degrade.Degrader()
+            runner.replay(x, plans)  # warm-up (kernels, cached matrices)
+            t_b = _best(lambda p=plans, r=runner: r.replay(x, p), repeats, sync)
+            t_l = _best(lambda p=plans: reference_loop(x_cpu, p), repeats, lambda: None)
+            ops[name] = {
+                "batched_img_s": batch / t_b,
+                "loop_img_s": batch / t_l,
+                "ratio": t_l / t_b,
+            }
+        return {"device": device, "batch": batch, "level": level, "ops": ops}
+    finally:
+        torch.set_num_threads(saved[0])
+        cv2.setNumThreads(saved[1])
+
+
+def report_per_op(res: dict[str, Any]) -> str:
+    lines = [f"degrade per op on {res['device']}, level {res['level']}, batch {res['batch']}:"]
+    for name, r in sorted(res["ops"].items(), key=lambda kv: kv[1]["ratio"]):
+        lines.append(
+            f"  {name:28s} batched {r['batched_img_s']:9.1f} img/s   loop "
+            f"{r['loop_img_s']:7.1f} img/s   ratio {r['ratio']:7.2f}x"
+        )
+    return "\n".join(lines)
+
+
 def report(res: dict[str, Any]) -> str:
     lines = [
         f"degrade speed on {res['device']} (batch {res['batch']} x 3 x 224 x 224, "
@@ -344,8 +396,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (0: library default)")
+    ap.add_argument("--per-op", action="store_true", help="each op alone at level 3")
     a = ap.parse_args()
-    print(report(run(a.device, a.batch, a.repeats, a.threads or None)))
+    if a.per_op:
+        print(report_per_op(per_op(a.device, a.batch, a.repeats, a.threads or None)))
+    else:
+        print(report(run(a.device, a.batch, a.repeats, a.threads or None)))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Speed benchmarks: each prints rates and the ratio against a reference measured i
 \b
   qpt bench speed degrade                # presets vs a per-image loop
   qpt bench speed degrade --device cuda  # the same, batched on the GPU
+  qpt bench speed degrade --per-op       # each op alone, worst ratio first
   qpt bench speed curate --full          # header scan, pHash, dedup, shards
   qpt bench speed pretrain               # model alone vs the data pipeline
   qpt bench speed all --json             # everything, JSON on stdout
@@ -40,12 +41,19 @@ def degrade_speed(
     batch: int = typer.Option(64, min=1, help="Images per batch (3 x 224 x 224)."),
     repeats: int = typer.Option(3, min=1, help="Timed repeats (the best is kept)."),
     threads: int = typer.Option(1, min=0, help="CPU threads on both sides (0: library default)."),
+    per_op: bool = typer.Option(
+        False, "--per-op", help="Each op alone at level 3 instead (where the ratios come from)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     from bench.speed import degrade_speed as speed
 
-    result = speed.run(device, batch, repeats, threads or None)
-    typer.echo(speed.report(result), err=json_out)
+    if per_op:
+        result = speed.per_op(device, batch, repeats, threads or None)
+        typer.echo(speed.report_per_op(result), err=json_out)
+    else:
+        result = speed.run(device, batch, repeats, threads or None)
+        typer.echo(speed.report(result), err=json_out)
     _emit(result, json_out)
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from degrade._checks import to_device
+
 
 def grouped(x: Tensor, keys: Sequence[int], fn: Callable[[Tensor, Tensor, int], Tensor]) -> Tensor:
     """``fn(x[idx], idx, key)`` for each distinct key; results reassembled in batch order.
@@ -27,6 +29,6 @@ def grouped(x: Tensor, keys: Sequence[int], fn: Callable[[Tensor, Tensor, int], 
         return fn(x, torch.arange(x.shape[0], device=x.device), uniq[0])
     out = torch.empty_like(x)
     for k in uniq:
-        idx = torch.tensor([i for i, v in enumerate(keys) if v == k], device=x.device)
+        idx = to_device(torch.tensor([i for i, v in enumerate(keys) if v == k]), x.device)
         out[idx] = fn(x[idx], idx, k)
     return out

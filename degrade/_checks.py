@@ -77,14 +77,22 @@ def per_sample(v: float | Sequence[float] | Tensor, x: Tensor, name: str, op: st
         x: (B, C, H, W) batch the parameter belongs to.
     """
     t = torch.as_tensor(v, dtype=x.dtype if x.is_floating_point() else torch.float32)
-    t = t.to(x.device)
     if t.ndim != 0 and t.shape != (x.shape[0],):
         raise ValueError(
             f"{op}: '{name}' must be a scalar or have shape ({x.shape[0]},), got {tuple(t.shape)}"
         )
-    if not torch.isfinite(t).all():
+    if not torch.isfinite(t).all():  # checked before the copy: no GPU sync for host values
         raise ValueError(f"{op}: '{name}' contains NaN or inf")
+    t = to_device(t, x.device)
     return t.expand(x.shape[0]) if t.ndim == 0 else t
+
+
+def to_device(t: Tensor, device: torch.device) -> Tensor:
+    """Move a small host tensor to ``device`` without a stream sync (pinned, non-blocking);
+    a copy from pageable memory would wait for every queued kernel first."""
+    if t.device == device or device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def need_color(x: Tensor, op: str) -> None:

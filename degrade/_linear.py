@@ -11,7 +11,6 @@ product instead of B interpolations).
 from __future__ import annotations
 
 import functools
-import math
 
 import torch
 import torch.nn.functional as F
@@ -85,16 +84,10 @@ def _trim(taps: list[float]) -> list[float]:
 def gaussian_blur_separable(x: Tensor, sigma: Tensor) -> Tensor:
     """Per-sample isotropic Gaussian blur (reflect-101 borders). x (B, C, H, W), sigma (B,).
 
-    Samples are bucketed by kernel radius (steps of 4 px) so that a small sigma does not pay
-    for the largest kernel of the batch (zero taps cost as much as real ones).
+    One call for the whole batch: on CUDA, taps zero-padded to the largest kernel cost less
+    than a call per kernel size; on CPU each sample runs its own kernel length anyway.
     """
-    from degrade._batch import grouped
-
-    sigma = sigma.to(x.dtype)
-    if not x.is_cuda:  # the CPU path runs per sample with its own kernel length already
-        return blur_separable(x, gaussian_taps(sigma))
-    keys = [math.ceil(math.ceil(3 * s) / 4) for s in sigma.tolist()]
-    return grouped(x, keys, lambda xs, idx, _: blur_separable(xs, gaussian_taps(sigma[idx])))
+    return blur_separable(x, gaussian_taps(sigma.to(x.dtype)))
 
 
 @functools.lru_cache(maxsize=512)

@@ -10,8 +10,9 @@ Nodes (all frozen dataclasses, so presets are plain data):
 
 Every node has a probability ``p`` of being applied at all (skip). :func:`plan` turns the tree
 into one flat list of steps per sample (``{"op": name, "level": l, **values}``);
-:func:`execute` runs the plans batched: at step k, the samples whose k-th op is the same are
-processed together, so per-sample orders cost one op call per distinct op and position.
+:func:`execute` runs the plans batched: samples whose next op is the same are processed
+together (:func:`schedule`), so per-sample orders cost about one op call per distinct op
+and position.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any, Union
 import torch
 from torch import Tensor
 
+from degrade._checks import to_device
 from degrade.registry import get_op
 
 
@@ -124,24 +126,59 @@ def plan(node: Node, rng: random.Random, color: bool = True) -> list[dict[str, A
     return [s for _ in range(k) for s in plan(node.node, rng, color)]
 
 
-def execute(x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
-    """Run per-sample plans on a float batch (B, C, H, W); returns a new tensor (or ``x``
-    itself when no sample has a step: ops never write into their input)."""
-    y, owned = x, False
+#: one op call: the op's name and the (sample, step) pairs it advances
+Round = tuple[str, list[tuple[int, int]]]
+
+
+def schedule(plans: list[list[dict[str, Any]]]) -> list[Round]:
+    """Order the op calls that run ``plans``, respecting each sample's own order.
+
+    Samples are independent, so a call may group samples that are at different positions
+    of their plans. Two schedules are built and the one with fewer calls is kept (each call
+    costs a fixed overhead, which dominates on a GPU):
+
+    * by position: step k of every sample, one call per distinct op (fixed structures such
+      as ``realesrgan``);
+    * greedy: repeatedly the op that the most samples have next (random orders such as
+      ``qpt-v2``, 35 -> 21 calls for 64 samples).
+    """
     depth = max((len(p) for p in plans), default=0)
+    by_pos: list[Round] = []
     for k in range(depth):
-        groups: dict[str, list[int]] = {}
+        groups: dict[str, list[tuple[int, int]]] = {}
         for i, p in enumerate(plans):
             if k < len(p):
-                groups.setdefault(p[k]["op"], []).append(i)
-        for name, idx in groups.items():
-            spec = get_op(name)
-            values = [plans[i][k] for i in idx]
-            if len(idx) == len(plans):
-                y, owned = spec.run(y, values), True
-            else:
-                if not owned:
-                    y, owned = y.clone(), True
-                it = torch.tensor(idx, device=x.device)
-                y[it] = spec.run(y[it], values)
+                groups.setdefault(p[k]["op"], []).append((i, k))
+        by_pos.extend(groups.items())
+    greedy: list[Round] = []
+    pos = [0] * len(plans)
+    while len(greedy) < len(by_pos):
+        heads: dict[str, list[tuple[int, int]]] = {}
+        for i, p in enumerate(plans):
+            if pos[i] < len(p):
+                heads.setdefault(p[pos[i]]["op"], []).append((i, pos[i]))
+        if not heads:
+            return greedy
+        best = max(heads.items(), key=lambda kv: len(kv[1]))
+        for i, _ in best[1]:
+            pos[i] += 1
+        greedy.append(best)
+    return by_pos
+
+
+def execute(x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
+    """Run per-sample plans on a float batch (B, C, H, W) in the calls of :func:`schedule`;
+    returns a new tensor (or ``x`` itself when no sample has a step: ops never write into
+    their input)."""
+    y, owned = x, False
+    for name, steps in schedule(plans):
+        spec = get_op(name)
+        values = [plans[i][k] for i, k in steps]
+        if len(steps) == len(plans):
+            y, owned = spec.run(y, values), True
+        else:
+            if not owned:
+                y, owned = y.clone(), True
+            it = to_device(torch.tensor([i for i, _ in steps]), x.device)
+            y[it] = spec.run(y[it], values)
     return y

@@ -24,7 +24,15 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
-from degrade._checks import MIN_SIZE, check_batch, need_color, per_sample, restore_dtype, to_float
+from degrade._checks import (
+    MIN_SIZE,
+    check_batch,
+    need_color,
+    per_sample,
+    restore_dtype,
+    to_device,
+    to_float,
+)
 
 ParamKind = Literal["float", "int", "seed", "choice"]
 Level = int | Sequence[int] | Tensor | None
@@ -394,7 +402,7 @@ class DegradeOp(nn.Module):
         if len(idx) == x.shape[0]:
             return restore_dtype(self.spec.run(xf, values), x.dtype)  # type: ignore[arg-type]
         y = xf.clone()
-        it = torch.tensor(idx, device=x.device)
+        it = to_device(torch.tensor(idx), x.device)
         y[it] = self.spec.run(xf[it], [values[i] for i in idx])  # type: ignore[misc]
         return restore_dtype(y, x.dtype)
 

@@ -13,6 +13,7 @@ from kornia.enhance import adjust_contrast_with_mean_subtraction, adjust_saturat
 from kornia.geometry.transform import translate
 from torch import Tensor
 
+from degrade._checks import to_device
 from degrade._lab import lab_to_rgb, rgb_to_lab
 from degrade._random import bcast, generators
 from degrade.ops.blur import blur_sigma
@@ -74,7 +75,7 @@ def color_jitter(
 
     Shape: x (B, 3, H, W); each parameter (B,).
     """
-    luma = _LUMA.to(x)
+    luma = to_device(_LUMA.to(x.dtype), x.device)
     m = torch.einsum("c,bchw->b", luma, x) / (x.shape[2] * x.shape[3]) + brightness
     s = saturation.to(x)[:, None, None]
     sat = s * torch.eye(3, device=x.device, dtype=x.dtype) + (1 - s) * luma[None, None, :]
@@ -83,14 +84,15 @@ def color_jitter(
     rot[:, 0, 0] = 1
     rot[:, 1, 1], rot[:, 1, 2] = torch.cos(a), -torch.sin(a)
     rot[:, 2, 1], rot[:, 2, 2] = torch.sin(a), torch.cos(a)
-    yiq = _YIQ.to(x)
-    mat = torch.linalg.inv(yiq) @ rot @ yiq @ sat * bcast(contrast)[:, :, :, 0]
+    yiq, yiq_inv = (to_device(m.to(x.dtype), x.device) for m in (_YIQ, _YIQ_INV))
+    mat = yiq_inv @ rot @ yiq @ sat * bcast(contrast)[:, :, :, 0]
     off = contrast * brightness + (1 - contrast) * m
     return torch.einsum("bij,bjhw->bihw", mat, x) + bcast(off)
 
 
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ_INV = torch.linalg.inv(_YIQ.double()).float()  # once, on the host (no solver per call)
 
 
 @register(
@@ -112,7 +114,7 @@ def color_space_transform(x: Tensor, strength: Tensor, seed: Tensor | None = Non
     r = torch.stack([torch.randn(3, 3, generator=g) / 3 for g in generators(seed, "cpu")])
     m = torch.eye(3) + strength.cpu().to(r.dtype)[:, None, None] * r
     m = m / m.sum(-1, keepdim=True).clamp_min(0.2)
-    return torch.einsum("bij,bjhw->bihw", m.to(x), x)
+    return torch.einsum("bij,bjhw->bihw", to_device(m.to(x.dtype), x.device), x)
 
 
 ColorJitter = module_form("ColorJitter", "color_jitter")

@@ -37,7 +37,10 @@ def jpeg(x: Tensor, quality: Tensor) -> Tensor:
     """
 
     def run(xs: Tensor, idx: Tensor, q: int) -> Tensor:
-        data = encode_jpeg(list(_to_u8(xs)), quality=q)
+        u8 = _to_u8(xs)
+        if u8.is_cuda:  # nvjpeg encodes on its own stream: let it see finished pixels
+            torch.cuda.current_stream(u8.device).synchronize()  # (pytorch/vision#8587)
+        data = encode_jpeg(list(u8), quality=q)
         dec = decode_jpeg([d.cpu() for d in data], mode=ImageReadMode.UNCHANGED, device=x.device)
         return torch.stack(dec).to(x.dtype).div_(255.0)
 

@@ -27,4 +27,3 @@ def test_bf16_step_has_finite_loss_and_gradients(name: str) -> None:
     assert torch.isfinite(loss)
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
-

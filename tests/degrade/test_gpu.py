@@ -35,5 +35,10 @@ def test_op_cuda_matches_cpu(op: str, photos: torch.Tensor) -> None:
     if any(p.kind == "seed" for p in spec.params):
         assert y_gpu.shape == y_cpu.shape
         return
+    if op == "jpeg":  # nvjpeg's encoder is not libjpeg: the same quality, not the same bytes
+        err_gpu, err_cpu = (float((y - photos).abs().mean()) for y in (y_gpu, y_cpu))
+        assert err_gpu > 0 and abs(err_gpu - err_cpu) <= 0.4 * err_cpu
+        assert float((y_gpu - y_cpu).abs().mean()) <= 8 / 255
+        return
     tol = 2 / 255 if op.startswith("jpeg") else 1e-4
     assert float((y_gpu - y_cpu).abs().mean()) <= tol

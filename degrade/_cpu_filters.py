@@ -18,6 +18,8 @@ rounding. CUDA keeps those forms: there, one batched kernel beats B small ones.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +27,13 @@ from torch import Tensor
 
 #: from this kernel size on, the FFT is cheaper than kornia's convolution on CPU
 FFT_MIN_KSIZE = 11
+
+
+def per_image(x: Tensor, args: Sequence[Any], fn: Callable[[Tensor, Any], Tensor]) -> Tensor:
+    """``fn(x[i], args[i])`` for each image of ``x`` (B, C, H, W), stacked (no copy for B=1)."""
+    if x.shape[0] == 1:
+        return fn(x[0], args[0])[None]
+    return torch.stack([fn(xi, a) for xi, a in zip(x, args, strict=True)])
 
 
 def separable_taps(x: Tensor, taps: list[float]) -> Tensor:

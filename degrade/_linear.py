@@ -11,13 +11,14 @@ product instead of B interpolations).
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 import torch.nn.functional as F
 from kornia.filters import filter2d_separable
 from torch import Tensor
 
-from degrade._cpu_filters import separable_taps
+from degrade._cpu_filters import per_image, separable_taps
 
 
 def reflect_index(n: int, k: int, device: torch.device | str = "cpu") -> Tensor:
@@ -64,10 +65,7 @@ def blur_separable(x: Tensor, taps: Tensor) -> Tensor:
     """
     h, w = x.shape[-2:]
     if taps.shape[1] // 2 < min(h, w) and not x.is_cuda:
-        out = torch.empty_like(x)
-        for i, t in enumerate(taps.tolist()):
-            out[i] = separable_taps(x[i], _trim(t))
-        return out
+        return per_image(x, [_trim(t) for t in taps.tolist()], separable_taps)
     if taps.shape[1] // 2 < min(h, w):
         return filter2d_separable(x, taps.to(x.dtype), taps.to(x.dtype), border_type="reflect")
     return separable(x, filter_matrix(taps, h), filter_matrix(taps, w))
@@ -87,7 +85,19 @@ def gaussian_blur_separable(x: Tensor, sigma: Tensor) -> Tensor:
     One call for the whole batch: on CUDA, taps zero-padded to the largest kernel cost less
     than a call per kernel size; on CPU each sample runs its own kernel length anyway.
     """
-    return blur_separable(x, gaussian_taps(sigma.to(x.dtype)))
+    sigma = sigma.to(x.dtype)
+    radius = torch.ceil(3 * sigma).clamp_min(1).tolist()  # float32 rounding, as gaussian_taps
+    if x.is_cuda or max(radius) >= min(x.shape[-2:]):
+        return blur_separable(x, gaussian_taps(sigma))
+    taps = [_gauss(s, int(r)) for s, r in zip(sigma.tolist(), radius, strict=True)]
+    return per_image(x, taps, separable_taps)
+
+
+def _gauss(sigma: float, radius: int) -> list[float]:
+    """:func:`gaussian_taps` of one sample as Python floats (no tensor ops for 2r+1 numbers)."""
+    w = [math.exp(-0.5 * (t / sigma) ** 2) for t in range(-radius, radius + 1)]
+    total = sum(w)
+    return [v / total for v in w]
 
 
 @functools.lru_cache(maxsize=512)

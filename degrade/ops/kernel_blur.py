@@ -11,7 +11,7 @@ from kornia.filters import filter2d
 from torch import Tensor
 
 from degrade._batch import grouped
-from degrade._cpu_filters import FFT_MIN_KSIZE, fft_filter2d
+from degrade._cpu_filters import FFT_MIN_KSIZE, fft_filter2d, per_image
 from degrade._linear import gaussian_blur_separable
 from degrade.kernels import (
     gaussian_kernel,
@@ -55,7 +55,7 @@ def filter_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
         kernels = kernels / kernels.sum((-2, -1), keepdim=True)
     kernels = kernels.to(x.dtype)
     if not x.is_cuda and kernels.shape[-1] >= FFT_MIN_KSIZE:
-        return torch.stack([fft_filter2d(xi, ki) for xi, ki in zip(x, kernels, strict=True)])
+        return per_image(x, kernels, fft_filter2d)
     return filter2d(x, kernels, border_type="reflect")
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from degrade._batch import grouped
-from degrade._cpu_filters import resize_roundtrip_image
+from degrade._cpu_filters import per_image, resize_roundtrip_image
 from degrade._linear import resize_roundtrip
 from degrade.registry import Param, module_form, register
 
@@ -51,10 +50,10 @@ def resize(x: Tensor, scale: Tensor, mode: list[str]) -> Tensor:
     sizes = [(max(1, round(h * s)), max(1, round(w * s))) for s in scale.tolist()]
     if x.is_cuda:  # one batched product beats B small kernels on a GPU
         return resize_roundtrip(x, sizes, mode)
-    out = torch.empty_like(x)  # on CPU, per sample: band matrices as tap loops (cache-sized)
-    for i, (size, m) in enumerate(zip(sizes, mode, strict=True)):
-        out[i] = resize_roundtrip_image(x[i], size, m)
-    return out
+    # on CPU, per sample: band matrices as tap loops (cache-sized)
+    return per_image(
+        x, list(zip(sizes, mode, strict=True)), lambda xi, a: resize_roundtrip_image(xi, *a)
+    )
 
 
 def rescale(x: Tensor, scale: float, mode: str = "bicubic") -> Tensor:

@@ -112,3 +112,13 @@ def test_interpolate_reference_is_antialiased(photo: torch.Tensor) -> None:
     a = resize_to(photo, (32, 32), "bilinear")
     b = F.interpolate(photo, size=(32, 32), mode="bilinear", align_corners=False, antialias=True)
     assert torch.equal(a, b)
+
+
+def test_cpu_gaussian_blur_equals_the_cuda_form(photos: torch.Tensor) -> None:
+    """Per-image Python taps + tap loop (CPU) == zero-padded batch taps + kornia (CUDA form)."""
+    from degrade._linear import gaussian_blur_separable
+
+    sigma = torch.tensor([0.05, 1.0 / 3.0, 2.7])
+    taps = gaussian_taps(sigma)
+    ref = kornia.filters.filter2d_separable(photos, taps, taps, border_type="reflect")
+    torch.testing.assert_close(gaussian_blur_separable(photos, sigma), ref, atol=1e-6, rtol=0)

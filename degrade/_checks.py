@@ -6,6 +6,7 @@ converts ``uint8`` to float in [0, 1]; the result is converted back to the input
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -40,13 +41,11 @@ def check_batch(x: Tensor, op: str, min_size: int = MIN_SIZE) -> None:
         return
     if not x.is_floating_point():
         raise ValueError(f"{op}: expected float in [0, 1] or uint8, got {x.dtype}")
-    lo, hi = torch.aminmax(x)
-    if not (torch.isfinite(lo) and torch.isfinite(hi)):
+    lo, hi = torch.stack(torch.aminmax(x)).tolist()  # one device sync for both
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{op}: batch contains NaN or inf")
     if lo < 0 or hi > 1:
-        raise ValueError(
-            f"{op}: float values must be in [0, 1], got [{lo.item():.4g}, {hi.item():.4g}]"
-        )
+        raise ValueError(f"{op}: float values must be in [0, 1], got [{lo:.4g}, {hi:.4g}]")
 
 
 def to_float(x: Tensor) -> Tensor:
@@ -76,6 +75,16 @@ def per_sample(v: float | Sequence[float] | Tensor, x: Tensor, name: str, op: st
         v: a scalar (same value for every sample) or B values.
         x: (B, C, H, W) batch the parameter belongs to.
     """
+    if isinstance(v, list) and all(type(f) in (float, int) for f in v):
+        # the Degrader's path: plain numbers, checked without tensor ops (~4x cheaper)
+        if len(v) != x.shape[0]:
+            raise ValueError(
+                f"{op}: '{name}' must be a scalar or have shape ({x.shape[0]},), got ({len(v)},)"
+            )
+        if not all(math.isfinite(f) for f in v):
+            raise ValueError(f"{op}: '{name}' contains NaN or inf")
+        t = torch.tensor(v, dtype=x.dtype if x.is_floating_point() else torch.float32)
+        return to_device(t, x.device)
     t = torch.as_tensor(v, dtype=x.dtype if x.is_floating_point() else torch.float32)
     if t.ndim != 0 and t.shape != (x.shape[0],):
         raise ValueError(

@@ -86,8 +86,10 @@ def gaussian_blur_separable(x: Tensor, sigma: Tensor) -> Tensor:
     than a call per kernel size; on CPU each sample runs its own kernel length anyway.
     """
     sigma = sigma.to(x.dtype)
+    if x.is_cuda:
+        return blur_separable(x, gaussian_taps(sigma))
     radius = torch.ceil(3 * sigma).clamp_min(1).tolist()  # float32 rounding, as gaussian_taps
-    if x.is_cuda or max(radius) >= min(x.shape[-2:]):
+    if max(radius) >= min(x.shape[-2:]):
         return blur_separable(x, gaussian_taps(sigma))
     taps = [_gauss(s, int(r)) for s, r in zip(sigma.tolist(), radius, strict=True)]
     return per_image(x, taps, separable_taps)

@@ -95,7 +95,12 @@ class Degrader:
         names = {s["op"] for p in plans for s in p}
         for n in names:
             spec = get_op(n)
-            check_batch(x[:1], n, spec.min_size) if spec.min_size > 8 else None
+            h, w = x.shape[-2:]
+            if min(h, w) < spec.min_size:  # values were checked once for the whole batch
+                raise ValueError(
+                    f"{n}: image size {h}x{w} is too small "
+                    f"(needs at least {spec.min_size}x{spec.min_size})"
+                )
             if spec.color and x.shape[1] != 3:
                 raise ValueError(f"{n}: needs 3-channel RGB input, got {x.shape[1]} channel(s)")
 

@@ -112,9 +112,10 @@ def color_space_transform(x: Tensor, strength: Tensor, seed: Tensor | None = Non
     Shape: x (B, 3, H, W); strength (B,); seed (B,).
     """
     r = torch.stack([torch.randn(3, 3, generator=g) / 3 for g in generators(seed, "cpu")])
-    m = torch.eye(3) + strength.cpu().to(r.dtype)[:, None, None] * r
+    r = to_device(r.to(x.dtype), x.device)  # the matrices are built where the pixels are
+    m = torch.eye(3, dtype=x.dtype, device=x.device) + strength.to(x.dtype)[:, None, None] * r
     m = m / m.sum(-1, keepdim=True).clamp_min(0.2)
-    return torch.einsum("bij,bjhw->bihw", to_device(m.to(x.dtype), x.device), x)
+    return torch.einsum("bij,bjhw->bihw", m, x)
 
 
 ColorJitter = module_form("ColorJitter", "color_jitter")

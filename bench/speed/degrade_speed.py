@@ -12,10 +12,11 @@ Run: ``python -m bench.speed.degrade_speed [cpu|cuda] [--batch 64] [--repeats 3]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cv2
@@ -278,15 +279,26 @@ def run(
         "loop_img_s", "ratio"}}}``; ratio > 1 means the batched path is faster.
     """
 
+    with _threads(threads):
+        return _run(device, batch, repeats, _sync(device))
+
+
+def _sync(device: str) -> Callable[[], None]:
+    """What waits for ``device`` to finish its queued work (``ValueError`` without CUDA)."""
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("degrade speed: CUDA requested but not available")
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    return torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+
+@contextlib.contextmanager
+def _threads(threads: int | None) -> Iterator[None]:
+    """torch and OpenCV on ``threads`` CPU threads inside the block (None: unchanged)."""
     saved = torch.get_num_threads(), cv2.getNumThreads()
     if threads is not None:
         torch.set_num_threads(threads)
         cv2.setNumThreads(threads)
     try:
-        return _run(device, batch, repeats, sync)
+        yield
     finally:
         torch.set_num_threads(saved[0])
         cv2.setNumThreads(saved[1])
@@ -337,12 +349,8 @@ def per_op(
 
     import degrade
 
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    saved = torch.get_num_threads(), cv2.getNumThreads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-        cv2.setNumThreads(threads)
-    try:
+    sync = _sync(device)
+    with _threads(threads):
         x_cpu = photo_batch(batch)
         x = x_cpu.to(device)
         ops: dict[str, Any] = {}
@@ -361,9 +369,6 @@ def per_op(
                 "ratio": t_l / t_b,
             }
         return {"device": device, "batch": batch, "level": level, "ops": ops}
-    finally:
-        torch.set_num_threads(saved[0])
-        cv2.setNumThreads(saved[1])
 
 
 def report_per_op(res: dict[str, Any]) -> str:

@@ -106,12 +106,18 @@ def banded_separable(x: Tensor, th: Tensor, lo_h: int, tw: Tensor, lo_w: int) ->
     return out
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=4096)
 def roundtrip_taps(n: int, m: int, mode: str, dtype: torch.dtype) -> tuple[Tensor, int]:
-    """Band taps of the n -> m -> n resize round trip (:func:`degrade._linear._roundtrip`)."""
-    from degrade._linear import _roundtrip
+    """Band taps of the n -> m -> n resize round trip (:func:`degrade._linear._roundtrip`).
 
-    return band_taps(_roundtrip(n, m, mode, "cpu", dtype))
+    Only the band is cached (a few kB; random scales of 224 px images need ~900 entries):
+    the dense (n, n) operators it comes from are built uncached.
+    """
+    from degrade._linear import _resize_matrix
+
+    down = _resize_matrix.__wrapped__(n, m, mode, "cpu", dtype)
+    up = _resize_matrix.__wrapped__(m, n, "bilinear" if mode == "area" else mode, "cpu", dtype)
+    return band_taps(up @ down)
 
 
 def resize_roundtrip_image(x: Tensor, size: tuple[int, int], mode: str) -> Tensor:

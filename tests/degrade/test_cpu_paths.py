@@ -157,3 +157,16 @@ def test_shift_image_equals_kornia_translate(photos: torch.Tensor, t: tuple[floa
     x = photos[:1, 1:2]
     ref = translate(x, torch.tensor([t]), padding_mode="reflection", align_corners=True)
     torch.testing.assert_close(shift_image(x[0], *t)[None], ref, atol=1e-5, rtol=0)
+
+
+def test_cpu_resize_caches_only_band_taps(photo: torch.Tensor) -> None:
+    """Random scales make hundreds of distinct round trips: on CPU only their bands (kB) are
+    kept, not the dense (n, n) round-trip operators (hundreds of kB each)."""
+    from degrade._cpu_filters import roundtrip_taps
+    from degrade._linear import _roundtrip
+
+    dense_before = _roundtrip.cache_info().currsize
+    for scale, mode in [(0.8321, "bilinear"), (0.4321, "bicubic")]:
+        degrade.ops.resize(photo, scale, mode)
+        assert roundtrip_taps(128, round(128 * scale), mode, torch.float32)[0].shape[0] == 128
+    assert _roundtrip.cache_info().currsize == dense_before

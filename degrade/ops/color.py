@@ -87,7 +87,7 @@ def color_jitter(
     rot[:, 0, 0] = 1
     rot[:, 1, 1], rot[:, 1, 2] = torch.cos(a), -torch.sin(a)
     rot[:, 2, 1], rot[:, 2, 2] = torch.sin(a), torch.cos(a)
-    yiq, yiq_inv = (to_device(m.to(x.dtype), x.device) for m in (_YIQ, _YIQ_INV))
+    yiq, yiq_inv = (to_device(c.to(x.dtype), x.device) for c in (_YIQ, _YIQ_INV))
     mat = yiq_inv @ rot @ yiq @ sat * bcast(contrast)[:, :, :, 0]
     off = contrast * brightness + (1 - contrast) * m
     return color_matrix(x, mat).add_(bcast(off))
@@ -300,8 +300,7 @@ def color_shift(x: Tensor, shift: Tensor, angle: Tensor) -> Tensor:
     """
     a = torch.deg2rad(angle)
     t = torch.stack([shift * torch.cos(a), shift * torch.sin(a)], -1).to(x.dtype)
-    reach = int(shift.abs().max()) + 2
-    if x.is_cuda or reach >= min(x.shape[-2:]):
+    if x.is_cuda or int(shift.abs().max()) + 2 >= min(x.shape[-2:]):
         g = translate(x[:, 1:2], t, padding_mode="reflection", align_corners=True)
     else:  # per image, as two 2-tap filters: 5x faster than a warp on CPU
         g = per_image(x[:, 1:2], t.tolist(), lambda c, ti: shift_image(c, *ti))

@@ -153,8 +153,24 @@ def fft_filter2d(x: Tensor, kernel: Tensor) -> Tensor:
     r = kernel.shape[-1] // 2
     h, w = x.shape[-2:]
     p = F.pad(x[None], (r, r, r, r), mode="reflect")[0]
-    s = p.shape[-2:]
+    # 5-smooth sizes (zeros beyond the padded image) are ~1.5x faster than e.g. 234 = 2 3^2 13;
+    # the circular wrap only reaches the first 2r outputs, which are cut off anyway
+    s = (fast_len(p.shape[-2]), fast_len(p.shape[-1]))
     # correlation = convolution with the flipped kernel; the valid part starts at 2r
     fk = torch.fft.rfft2(kernel.flip(-1, -2), s=s)
-    y = torch.fft.irfft2(torch.fft.rfft2(p) * fk, s=s)
+    y = torch.fft.irfft2(torch.fft.rfft2(p, s=s) * fk, s=s)
     return y[:, 2 * r : 2 * r + h, 2 * r : 2 * r + w]
+
+
+@functools.lru_cache(maxsize=1024)
+def fast_len(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n (sizes the FFT handles fastest)."""
+    m = n
+    while True:
+        k = m
+        for f in (2, 3, 5):
+            while k % f == 0:
+                k //= f
+        if k == 1:
+            return m
+        m += 1

@@ -170,3 +170,17 @@ def test_cpu_resize_caches_only_band_taps(photo: torch.Tensor) -> None:
         degrade.ops.resize(photo, scale, mode)
         assert roundtrip_taps(128, round(128 * scale), mode, torch.float32)[0].shape[0] == 128
     assert _roundtrip.cache_info().currsize == dense_before
+
+
+def test_fast_len_is_the_next_5_smooth_size() -> None:
+    from degrade._cpu_filters import fast_len
+
+    def smooth(n: int) -> bool:
+        for f in (2, 3, 5):
+            while n % f == 0:
+                n //= f
+        return n == 1
+
+    for n in range(1, 400):
+        m = fast_len(n)
+        assert m >= n and smooth(m) and not any(smooth(k) for k in range(n, m))

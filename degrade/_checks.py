@@ -33,10 +33,7 @@ def check_batch(x: Tensor, op: str, min_size: int = MIN_SIZE) -> None:
         raise ValueError(f"{op}: empty batch")
     if c not in (1, 3):
         raise ValueError(f"{op}: expected 1 or 3 channels, got {c}")
-    if h < min_size or w < min_size:
-        raise ValueError(
-            f"{op}: image size {h}x{w} is too small (needs at least {min_size}x{min_size})"
-        )
+    check_size(x, op, min_size)
     if x.dtype == torch.uint8:
         return
     if not x.is_floating_point():
@@ -48,6 +45,15 @@ def check_batch(x: Tensor, op: str, min_size: int = MIN_SIZE) -> None:
         raise ValueError(f"{op}: float values must be in [0, 1], got [{lo:.4g}, {hi:.4g}]")
 
 
+def check_size(x: Tensor, op: str, min_size: int = MIN_SIZE) -> None:
+    """Raise ``ValueError`` naming ``op`` when H or W of ``x`` is below ``min_size``."""
+    h, w = x.shape[-2:]
+    if h < min_size or w < min_size:
+        raise ValueError(
+            f"{op}: image size {h}x{w} is too small (needs at least {min_size}x{min_size})"
+        )
+
+
 def to_float(x: Tensor) -> Tensor:
     """uint8 (0..255) to float32 in [0, 1]; float tensors pass through."""
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x
@@ -55,10 +61,7 @@ def to_float(x: Tensor) -> Tensor:
 
 def restore_dtype(y: Tensor, dtype: torch.dtype) -> Tensor:
     """Clamp to [0, 1] and convert back to ``dtype`` (uint8 is rounded)."""
-    y = y.clamp(0.0, 1.0)
-    if dtype == torch.uint8:
-        return y.mul(255.0).round_().to(torch.uint8)
-    return y.to(dtype)
+    return from_float_(y.clamp(0.0, 1.0), dtype)
 
 
 def from_float_(y: Tensor, dtype: torch.dtype) -> Tensor:
@@ -75,22 +78,15 @@ def per_sample(v: float | Sequence[float] | Tensor, x: Tensor, name: str, op: st
         v: a scalar (same value for every sample) or B values.
         x: (B, C, H, W) batch the parameter belongs to.
     """
-    if isinstance(v, list) and all(type(f) in (float, int) for f in v):
-        # the Degrader's path: plain numbers, checked without tensor ops (~4x cheaper)
-        if len(v) != x.shape[0]:
-            raise ValueError(
-                f"{op}: '{name}' must be a scalar or have shape ({x.shape[0]},), got ({len(v)},)"
-            )
-        if not all(math.isfinite(f) for f in v):
-            raise ValueError(f"{op}: '{name}' contains NaN or inf")
-        t = torch.tensor(v, dtype=x.dtype if x.is_floating_point() else torch.float32)
-        return to_device(t, x.device)
+    # plain numbers (the Degrader's path) are checked in Python: ~4x cheaper than tensor ops
+    plain = isinstance(v, list) and all(type(f) in (float, int) for f in v)
     t = torch.as_tensor(v, dtype=x.dtype if x.is_floating_point() else torch.float32)
     if t.ndim != 0 and t.shape != (x.shape[0],):
         raise ValueError(
             f"{op}: '{name}' must be a scalar or have shape ({x.shape[0]},), got {tuple(t.shape)}"
         )
-    if not torch.isfinite(t).all():  # checked before the copy: no GPU sync for host values
+    # checked before the copy: no GPU sync for host values
+    if not (all(math.isfinite(f) for f in v) if plain else torch.isfinite(t).all()):
         raise ValueError(f"{op}: '{name}' contains NaN or inf")
     t = to_device(t, x.device)
     return t.expand(x.shape[0]) if t.ndim == 0 else t

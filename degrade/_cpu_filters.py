@@ -49,23 +49,23 @@ def separable_taps(x: Tensor, taps: list[float]) -> Tensor:
     r = len(taps) // 2
     h, w = x.shape[-2:]
     p = F.pad(x[None], (r, r, r, r), mode="reflect")[0]
+    return _taps_pass(_taps_pass(p, taps, 1, h), taps, 2, w)
+
+
+def _taps_pass(p: Tensor, taps: list[float], dim: int, n: int) -> Tensor:
+    """``sum_i taps[i] * p.narrow(dim, i, n)``: one axis of :func:`separable_taps`."""
+    r = len(taps) // 2
     # taps come in symmetric pairs for a Gaussian; summing the pair first halves the products
     sym = all(taps[i] == taps[-1 - i] for i in range(r))
-    acc = p[:, r : r + h, :] * taps[r]
+    acc = p.narrow(dim, r, n) * taps[r]
     for i in range(r):
+        a, b = p.narrow(dim, i, n), p.narrow(dim, 2 * r - i, n)
         if sym:
-            acc.add_(p[:, i : i + h, :] + p[:, 2 * r - i : 2 * r - i + h, :], alpha=taps[i])
+            acc.add_(a + b, alpha=taps[i])
         else:
-            acc.add_(p[:, i : i + h, :], alpha=taps[i])
-            acc.add_(p[:, 2 * r - i : 2 * r - i + h, :], alpha=taps[-1 - i])
-    out = acc[..., r : r + w] * taps[r]
-    for i in range(r):
-        if sym:
-            out.add_(acc[..., i : i + w] + acc[..., 2 * r - i : 2 * r - i + w], alpha=taps[i])
-        else:
-            out.add_(acc[..., i : i + w], alpha=taps[i])
-            out.add_(acc[..., 2 * r - i : 2 * r - i + w], alpha=taps[-1 - i])
-    return out
+            acc.add_(a, alpha=taps[i])
+            acc.add_(b, alpha=taps[-1 - i])
+    return acc
 
 
 def band_taps(m: Tensor) -> tuple[Tensor, int]:
@@ -92,18 +92,20 @@ def banded_separable(x: Tensor, th: Tensor, lo_h: int, tw: Tensor, lo_w: int) ->
     Returns:
         (C, H, W).
     """
-    h, w = x.shape[-2:]
-    kh, kw = th.shape[1], tw.shape[1]
-    p = F.pad(x, (0, 0, -lo_h, kh - 1 + lo_h))  # zero rows: their taps are zero anyway
-    acc = p[:, 0:h, :] * th[:, 0:1]
-    for t in range(1, kh):
-        acc.addcmul_(p[:, t : t + h, :], th[:, t : t + 1])
-    p = F.pad(acc, (-lo_w, kw - 1 + lo_w))
-    twt = tw.t().contiguous()
-    out = p[..., 0:w] * twt[0]
-    for t in range(1, kw):
-        out.addcmul_(p[..., t : t + w], twt[t])
-    return out
+    rows = _band_pass(F.pad(x, (0, 0, -lo_h, th.shape[1] - 1 + lo_h)), th, 1)
+    return _band_pass(F.pad(rows, (-lo_w, tw.shape[1] - 1 + lo_w)), tw, 2)
+
+
+def _band_pass(p: Tensor, taps: Tensor, dim: int) -> Tensor:
+    """``y[i] = sum_t taps[i, t] * p[i + t]`` along ``dim`` of a zero-padded image (the pad
+    rows meet zero taps); one axis of :func:`banded_separable`."""
+    n, k = taps.shape
+    shape = (n, 1) if dim == 1 else (n,)  # per-row weights broadcast along the other axis
+    cols = taps.t().contiguous()
+    acc = p.narrow(dim, 0, n) * cols[0].view(shape)
+    for t in range(1, k):
+        acc.addcmul_(p.narrow(dim, t, n), cols[t].view(shape))
+    return acc
 
 
 @functools.lru_cache(maxsize=4096)
@@ -113,11 +115,9 @@ def roundtrip_taps(n: int, m: int, mode: str, dtype: torch.dtype) -> tuple[Tenso
     Only the band is cached (a few kB; random scales of 224 px images need ~900 entries):
     the dense (n, n) operators it comes from are built uncached.
     """
-    from degrade._linear import _resize_matrix
+    from degrade._linear import _resize_matrix, roundtrip_operator
 
-    down = _resize_matrix.__wrapped__(n, m, mode, "cpu", dtype)
-    up = _resize_matrix.__wrapped__(m, n, "bilinear" if mode == "area" else mode, "cpu", dtype)
-    return band_taps(up @ down)
+    return band_taps(roundtrip_operator(n, m, mode, "cpu", dtype, _resize_matrix.__wrapped__))
 
 
 def resize_roundtrip_image(x: Tensor, size: tuple[int, int], mode: str) -> Tensor:
@@ -126,7 +126,7 @@ def resize_roundtrip_image(x: Tensor, size: tuple[int, int], mode: str) -> Tenso
     The round trip is one band matrix per axis; it runs as a tap loop while the band is
     narrow, else as the two resizes' matrices in turn (cost falls with the scale).
     """
-    from degrade._linear import resize_matrix
+    from degrade._linear import resize_matrix, up_mode
 
     h, w = x.shape[-2:]
     th, lo_h = roundtrip_taps(h, size[0], mode, x.dtype)
@@ -135,7 +135,7 @@ def resize_roundtrip_image(x: Tensor, size: tuple[int, int], mode: str) -> Tenso
     # matrices
     if th.shape[1] * 0.1 <= 3.5 * size[0] / h + 0.2:
         return banded_separable(x, th, lo_h, tw, lo_w)
-    back = "bilinear" if mode == "area" else mode
+    back = up_mode(mode)
     dh, dw = resize_matrix(h, size[0], mode, x), resize_matrix(w, size[1], mode, x)
     uh, uw = resize_matrix(size[0], h, back, x), resize_matrix(size[1], w, back, x)
     return uh @ ((dh @ x) @ dw.t()) @ uw.t()

@@ -64,11 +64,11 @@ def blur_separable(x: Tensor, taps: Tensor) -> Tensor:
     when the kernel is longer than the image allows for reflect padding, the matrix form.
     """
     h, w = x.shape[-2:]
-    if taps.shape[1] // 2 < min(h, w) and not x.is_cuda:
+    if taps.shape[1] // 2 >= min(h, w):
+        return separable(x, filter_matrix(taps, h), filter_matrix(taps, w))
+    if not x.is_cuda:
         return per_image(x, [_trim(t) for t in taps.tolist()], separable_taps)
-    if taps.shape[1] // 2 < min(h, w):
-        return filter2d_separable(x, taps.to(x.dtype), taps.to(x.dtype), border_type="reflect")
-    return separable(x, filter_matrix(taps, h), filter_matrix(taps, w))
+    return filter2d_separable(x, taps.to(x.dtype), taps.to(x.dtype), border_type="reflect")
 
 
 def _trim(taps: list[float]) -> list[float]:
@@ -86,13 +86,12 @@ def gaussian_blur_separable(x: Tensor, sigma: Tensor) -> Tensor:
     than a call per kernel size; on CPU each sample runs its own kernel length anyway.
     """
     sigma = sigma.to(x.dtype)
-    if x.is_cuda:
-        return blur_separable(x, gaussian_taps(sigma))
-    radius = torch.ceil(3 * sigma).clamp_min(1).tolist()  # float32 rounding, as gaussian_taps
-    if max(radius) >= min(x.shape[-2:]):
-        return blur_separable(x, gaussian_taps(sigma))
-    taps = [_gauss(s, int(r)) for s, r in zip(sigma.tolist(), radius, strict=True)]
-    return per_image(x, taps, separable_taps)
+    if not x.is_cuda:
+        radius = torch.ceil(3 * sigma).clamp_min(1).tolist()  # float32 rounding, as gaussian_taps
+        if max(radius) < min(x.shape[-2:]):
+            taps = [_gauss(s, int(r)) for s, r in zip(sigma.tolist(), radius, strict=True)]
+            return per_image(x, taps, separable_taps)
+    return blur_separable(x, gaussian_taps(sigma))
 
 
 def _gauss(sigma: float, radius: int) -> list[float]:
@@ -119,12 +118,20 @@ def resize_matrix(n_in: int, n_out: int, mode: str, like: Tensor) -> Tensor:
     return _resize_matrix(n_in, n_out, mode, str(like.device), like.dtype)
 
 
-@functools.lru_cache(maxsize=512)
-def _roundtrip(n: int, m: int, mode: str, device: str, dtype: torch.dtype) -> Tensor:
-    """(n, n) matrix of resizing n -> m -> n samples (``area`` comes back bilinearly)."""
-    down = _resize_matrix(n, m, mode, device, dtype)
-    up = _resize_matrix(m, n, "bilinear" if mode == "area" else mode, device, dtype)
-    return up @ down
+def up_mode(mode: str) -> str:
+    """The mode a round trip comes back up with: ``area`` returns bilinearly."""
+    return "bilinear" if mode == "area" else mode
+
+
+def roundtrip_operator(
+    n: int, m: int, mode: str, device: str, dtype: torch.dtype, matrix=_resize_matrix
+) -> Tensor:
+    """(n, n) matrix of resizing n -> m -> n samples, from 1-D resize matrices ``matrix``
+    (the cached ones by default; ``_resize_matrix.__wrapped__`` builds them uncached)."""
+    return matrix(m, n, up_mode(mode), device, dtype) @ matrix(n, m, mode, device, dtype)
+
+
+_roundtrip = functools.lru_cache(maxsize=512)(roundtrip_operator)
 
 
 def resize_roundtrip(x: Tensor, sizes: list[tuple[int, int]], modes: list[str]) -> Tensor:

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from degrade._checks import check_batch, from_float_, restore_dtype, to_float
+from degrade._checks import check_batch, check_size, from_float_, restore_dtype, to_float
 from degrade.compose import Node, execute, plan, validate
 from degrade.presets import get_preset
 from degrade.registry import get_op, sample_rngs
@@ -95,12 +95,7 @@ class Degrader:
         names = {s["op"] for p in plans for s in p}
         for n in names:
             spec = get_op(n)
-            h, w = x.shape[-2:]
-            if min(h, w) < spec.min_size:  # values were checked once for the whole batch
-                raise ValueError(
-                    f"{n}: image size {h}x{w} is too small "
-                    f"(needs at least {spec.min_size}x{spec.min_size})"
-                )
+            check_size(x, n, spec.min_size)  # values were checked once for the whole batch
             if spec.color and x.shape[1] != 3:
                 raise ValueError(f"{n}: needs 3-channel RGB input, got {x.shape[1]} channel(s)")
 

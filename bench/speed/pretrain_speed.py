@@ -209,9 +209,7 @@ def verdict(r: dict) -> str:
         # degradation runs in the training loop, in series with the step
         serial = 1 / (1 / r["model_img_s"] + 1 / r["degrade_img_s"])
         if serial <= 1.1 * r["pipeline_img_s"]:
-            share = (
-                r["model_img_s"] / r["degrade_img_s"] / (1 + r["model_img_s"] / r["degrade_img_s"])
-            )
+            share = serial / r["degrade_img_s"]  # degradation's part of each image's time
             return (
                 f"the step rarely waits for data; on-device degradation takes {share:.0%} of "
                 f"each step (model + degrade in series: {serial:.0f} img/s)"

@@ -100,6 +100,11 @@ def to_device(t: Tensor, device: torch.device) -> Tensor:
     return t.pin_memory().to(device, non_blocking=True)
 
 
+def to_like(t: Tensor, like: Tensor) -> Tensor:
+    """A host constant in ``like``'s dtype and on its device, copied without a GPU sync."""
+    return to_device(t.to(like.dtype), like.device)
+
+
 def need_color(x: Tensor, op: str) -> None:
     """Colour ops need RGB input."""
     if x.shape[1] != 3:

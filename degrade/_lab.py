@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from degrade._checks import to_device
+from degrade._checks import to_like
 
 _RGB2XYZ = (
     (0.412453, 0.357580, 0.180423),
@@ -31,15 +31,18 @@ def _pow(v: Tensor, e: float) -> Tensor:
     return v.log().mul_(e).exp_()
 
 
+def color_matrix(x: Tensor, m: Tensor) -> Tensor:
+    """3 x 3 colour matrix per pixel: x (B, 3, H, W), m (3, 3) or per sample (B, 3, 3).
+
+    A batched matmul over flattened pixels (2.5x faster than the equivalent einsum on CPU).
+    """
+    return torch.matmul(m, x.flatten(2)).view_as(x)
+
+
 def _affine(m: Tensor, x: Tensor, bias: tuple[float, float, float] | None = None) -> Tensor:
     """Per-pixel ``m @ x + bias``: (B, 3, H, W) -> (B, 3, H, W), m (3, 3) float64."""
-    y = torch.matmul(_const(m, x), x.flatten(2)).view_as(x)  # 2.5x faster than einsum on CPU
-    return y if bias is None else y.add_(_const(torch.tensor(bias), x).view(1, 3, 1, 1))
-
-
-def _const(v: Tensor, like: Tensor) -> Tensor:
-    """A constant on ``like``'s device and dtype, copied without a GPU sync."""
-    return to_device(v.to(like.dtype), like.device)
+    y = color_matrix(x, to_like(m, x))
+    return y if bias is None else y.add_(to_like(torch.tensor(bias), x).view(1, 3, 1, 1))
 
 
 _W = torch.tensor(_WHITE, dtype=torch.float64)

@@ -15,9 +15,9 @@ from kornia.enhance import adjust_contrast_with_mean_subtraction
 from kornia.geometry.transform import translate
 from torch import Tensor
 
-from degrade._checks import to_device
+from degrade._checks import to_like
 from degrade._cpu_filters import per_image
-from degrade._lab import lab_to_rgb, rgb_to_lab
+from degrade._lab import color_matrix, lab_to_rgb, rgb_to_lab
 from degrade._random import bcast, generators
 from degrade.ops.blur import blur_sigma
 from degrade.registry import Param, module_form, register, seed_param
@@ -78,7 +78,7 @@ def color_jitter(
 
     Shape: x (B, 3, H, W); each parameter (B,).
     """
-    luma = to_device(_LUMA.to(x.dtype), x.device)
+    luma = to_like(_LUMA, x)
     m = x.mean((2, 3)) @ luma + brightness  # mean luma: channel means first (one pass)
     s = saturation.to(x)[:, None, None]
     sat = s * torch.eye(3, device=x.device, dtype=x.dtype) + (1 - s) * luma[None, None, :]
@@ -87,18 +87,10 @@ def color_jitter(
     rot[:, 0, 0] = 1
     rot[:, 1, 1], rot[:, 1, 2] = torch.cos(a), -torch.sin(a)
     rot[:, 2, 1], rot[:, 2, 2] = torch.sin(a), torch.cos(a)
-    yiq, yiq_inv = (to_device(c.to(x.dtype), x.device) for c in (_YIQ, _YIQ_INV))
+    yiq, yiq_inv = (to_like(c, x) for c in (_YIQ, _YIQ_INV))
     mat = yiq_inv @ rot @ yiq @ sat * bcast(contrast)[:, :, :, 0]
     off = contrast * brightness + (1 - contrast) * m
     return color_matrix(x, mat).add_(bcast(off))
-
-
-def color_matrix(x: Tensor, m: Tensor) -> Tensor:
-    """Per-sample 3 x 3 colour matrix: x (B, 3, H, W), m (B, 3, 3) -> (B, 3, H, W).
-
-    A batched matmul over flattened pixels (2.5x faster than the equivalent einsum on CPU).
-    """
-    return torch.matmul(m, x.flatten(2)).view_as(x)
 
 
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
@@ -123,7 +115,7 @@ def color_space_transform(x: Tensor, strength: Tensor, seed: Tensor | None = Non
     Shape: x (B, 3, H, W); strength (B,); seed (B,).
     """
     r = torch.stack([torch.randn(3, 3, generator=g) / 3 for g in generators(seed, "cpu")])
-    r = to_device(r.to(x.dtype), x.device)  # the matrices are built where the pixels are
+    r = to_like(r, x)  # the matrices are built where the pixels are
     m = torch.eye(3, dtype=x.dtype, device=x.device) + strength.to(x.dtype)[:, None, None] * r
     m = m / m.sum(-1, keepdim=True).clamp_min(0.2)
     return color_matrix(x, m)
@@ -358,7 +350,7 @@ def quantization(x: Tensor, levels: Tensor) -> Tensor:
         return _quantize(x, levels)
     # changing Y at fixed Cb, Cr moves R, G and B by the same amount (the YCbCr -> RGB rows
     # all have a unit Y coefficient), so no round trip through YCbCr is needed
-    y = torch.einsum("c,bchw->bhw", to_device(_LUMA.to(x.dtype), x.device), x)[:, None]
+    y = torch.einsum("c,bchw->bhw", to_like(_LUMA, x), x)[:, None]
     return x + (_quantize(y, levels) - y)
 
 

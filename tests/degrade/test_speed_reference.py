@@ -30,3 +30,17 @@ def test_reference_matches_degrade(op: str) -> None:
     mse = float(np.mean((ours - ref) ** 2))
     psnr = 10 * np.log10(1 / max(mse, 1e-12))
     assert psnr >= 30, f"{op}: loop and degrade differ ({psnr:.1f} dB)"
+
+
+def test_per_op_times_every_reference_op_and_reports_worst_first() -> None:
+    """``qpt bench speed degrade --per-op``: one row per op with a reference, its ratio the
+    loop's time over the batched time (no timing threshold asserted)."""
+    from bench.speed.degrade_speed import per_op, report_per_op
+
+    res = per_op("cpu", batch=2, repeats=1)
+    assert set(res["ops"]) == set(REFERENCE)
+    for r in res["ops"].values():
+        assert r["ratio"] == pytest.approx(r["batched_img_s"] / r["loop_img_s"])
+    lines = report_per_op(res).splitlines()[1:]
+    ratios = [float(line.rsplit("ratio", 1)[1].strip().rstrip("x")) for line in lines]
+    assert len(ratios) == len(REFERENCE) and ratios == sorted(ratios)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -157,3 +158,31 @@ def test_kadid_levels_monotone_on_real_photos(real: torch.Tensor, op: str) -> No
         ps.append(10 * torch.log10(1 / ((y - x) ** 2).mean((1, 2, 3))))
     ps_t = torch.stack(ps, 1)  # (B, 5)
     assert bool((ps_t[:, 1:] < ps_t[:, :-1]).all()), ps_t.round(decimals=2).tolist()
+
+
+def test_jpeg2000_codes_on_torch_threads_with_the_same_output(
+    real: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str | None] = []
+    save = Image.Image.save
+
+    def spy(self: Image.Image, *a: object, **k: object) -> None:
+        seen.append(os.environ.get("OPJ_NUM_THREADS"))
+        save(self, *a, **k)
+
+    monkeypatch.setattr(Image.Image, "save", spy)
+    monkeypatch.delenv("OPJ_NUM_THREADS", raising=False)
+    x, threads = to_u8(real[:2]), torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = ops.jpeg2000(x, 24.0)
+        torch.set_num_threads(2)
+        two = ops.jpeg2000(x, 24.0)
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == ["1", "1", "2", "2"]
+    assert "OPJ_NUM_THREADS" not in os.environ  # restored after the call
+    assert torch.equal(one, two)
+    monkeypatch.setenv("OPJ_NUM_THREADS", "3")  # the user's setting wins
+    ops.jpeg2000(x[:1], 24.0)
+    assert seen[-1] == "3"

@@ -11,7 +11,7 @@ from kornia.filters import filter2d
 from torch import Tensor
 
 from degrade._batch import grouped
-from degrade._cpu_filters import FFT_MIN_KSIZE, fft_filter2d, per_image
+from degrade._cpu_filters import filter2d_image, per_image
 from degrade._linear import gaussian_blur_separable
 from degrade.kernels import (
     gaussian_kernel,
@@ -44,8 +44,9 @@ THETA = Param("theta", (), -math.pi, math.pi)
 def filter_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
     """Correlate each sample with its own kernel (reflect border). kernels: (B, k, k).
 
-    kornia's ``filter2d``; on CPU from :data:`~degrade._cpu_filters.FFT_MIN_KSIZE` taps on,
-    an FFT per sample (constant cost in k, 3-20x faster for 11-27 taps there).
+    kornia's ``filter2d``; on CPU, per image, the cheapest form of
+    :func:`~degrade._cpu_filters.filter2d_image` (box sums for discs, an FFT from 11 taps on:
+    2-20x faster there).
     """
     k = kernels.shape[-1]
     limit = 2 * min(x.shape[-2:]) - 1  # reflect padding must be smaller than the image
@@ -54,8 +55,8 @@ def filter_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
         kernels = kernels[:, c:-c, c:-c]
         kernels = kernels / kernels.sum((-2, -1), keepdim=True)
     kernels = kernels.to(x.dtype)
-    if not x.is_cuda and kernels.shape[-1] >= FFT_MIN_KSIZE:
-        return per_image(x, kernels, fft_filter2d)
+    if not x.is_cuda:
+        return per_image(x, kernels, filter2d_image)
     return filter2d(x, kernels, border_type="reflect")
 
 

@@ -13,6 +13,10 @@ from degrade._cpu_filters import (
     band_taps,
     banded_separable,
     fft_filter2d,
+    filter2d_image,
+    plateau_passes,
+    plateau_rows,
+    plateau_rows_filter2d,
     resize_roundtrip_image,
     separable_taps,
 )
@@ -74,6 +78,50 @@ def test_band_taps_reconstruct_the_matrix() -> None:
 def test_fft_filter2d_equals_kornia(photo: torch.Tensor, kernel: torch.Tensor) -> None:
     ref = kornia.filters.filter2d(photo, kernel[None], border_type="reflect")[0]
     torch.testing.assert_close(fft_filter2d(photo[0], kernel), ref, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        disc_kernel(5, torch.tensor([1.0]))[0],
+        disc_kernel(11, torch.tensor([3.5]))[0],
+        disc_kernel(19, torch.tensor([8.0]))[0],
+        motion_kernel(9, torch.tensor([7.0]), torch.tensor([0.0]))[0],  # one flat row
+        torch.outer(*[torch.tensor([0.1, 0.2, 0.4, 0.2, 0.1])] * 2),  # no plateaus at all
+    ],
+)
+def test_plateau_rows_filter2d_equals_kornia(photo: torch.Tensor, kernel: torch.Tensor) -> None:
+    rows = plateau_rows(kernel)
+    assert rows is not None
+    ref = kornia.filters.filter2d(photo, kernel[None], border_type="reflect")[0]
+    torch.testing.assert_close(
+        plateau_rows_filter2d(photo[0], kernel, rows), ref, atol=5e-6, rtol=0
+    )
+
+
+def test_plateau_rows_describe_a_disc() -> None:
+    rows = plateau_rows(disc_kernel(11, torch.tensor([3.5]))[0])
+    # radius 3.5: weight clamp(4 - distance, 0, 1), so rows 4 and 5 are empty
+    assert rows is not None and [dy for dy, *_ in rows] == [0, 1, 2, 3]
+    assert rows[0][2:] == (3, ())  # |dx| <= 3 flat, dx = 4 at distance 4 has weight 0
+    _, v, a, edges = rows[1]
+    assert a == 2 and [dx for dx, _ in edges] == [3] and 0 < edges[0][1] < v
+    assert plateau_passes(rows) < 11 * 11  # far fewer than a direct 11 x 11 correlation
+
+
+def test_plateau_rows_reject_asymmetric_kernels() -> None:
+    assert plateau_rows(motion_kernel(9, torch.tensor([7.0]), torch.tensor([30.0]))[0]) is None
+    assert plateau_rows(torch.ones(3, 5) / 15) is None
+
+
+@pytest.mark.parametrize("k", [5, 13, 23])
+def test_filter2d_image_equals_kornia_on_every_path(photo: torch.Tensor, k: int) -> None:
+    for kernel in (
+        disc_kernel(k, torch.tensor([(k - 3) / 2]))[0],
+        motion_kernel(k, torch.tensor([k - 2.0]), torch.tensor([30.0]))[0],
+    ):
+        ref = kornia.filters.filter2d(photo, kernel[None], border_type="reflect")[0]
+        torch.testing.assert_close(filter2d_image(photo[0], kernel), ref, atol=1e-5, rtol=0)
 
 
 def test_lab_matches_kornia(photo: torch.Tensor) -> None:

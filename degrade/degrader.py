@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -34,6 +38,11 @@ class Degrader:
     an image stays in cache; the whole batch on CUDA).
     Outputs do not depend on it beyond float rounding; :meth:`replay` uses the same chunks.
 
+    ``workers``: on CPU, chunks run on this many threads at once (default
+    ``torch.get_num_threads()``), each with one intra-op thread: torch releases the GIL inside
+    its ops, and whole images in parallel scale better than splitting each small op. Outputs
+    are the same for any count (all randomness is seeded per sample).
+
     Example:
         >>> d = Degrader("qpt-v2")
         >>> g = torch.Generator().manual_seed(0)
@@ -41,10 +50,14 @@ class Degrader:
         >>> torch.equal(d.replay(torch.rand(0), params), y)  # doctest: +SKIP
     """
 
-    def __init__(self, pipeline: str | Node = "qpt-v2", chunk: int | None = None) -> None:
+    def __init__(
+        self, pipeline: str | Node = "qpt-v2", chunk: int | None = None, workers: int | None = None
+    ) -> None:
         if chunk is not None and chunk < 1:
             raise ValueError(f"Degrader: chunk must be >= 1, got {chunk}")
-        self.chunk = chunk
+        if workers is not None and workers < 1:
+            raise ValueError(f"Degrader: workers must be >= 1, got {workers}")
+        self.chunk, self.workers = chunk, workers
         self.name = pipeline if isinstance(pipeline, str) else "custom"
         self.pipeline = get_preset(pipeline) if isinstance(pipeline, str) else pipeline
         validate(self.pipeline)
@@ -68,8 +81,18 @@ class Degrader:
         # chunks write into one preallocated output: no concatenation, no extra clamp pass
         # (every op clamps its result), which on CPU cost as much as some ops
         out = torch.empty_like(xf)
-        for i in range(0, x.shape[0], n):
+
+        def run(i: int) -> None:
             out[i : i + n] = execute(xf[i : i + n], plans[i : i + n])
+
+        starts = range(0, x.shape[0], n)
+        workers = min(len(starts), self.workers or torch.get_num_threads())
+        if workers <= 1 or x.is_cuda:
+            for i in starts:
+                run(i)
+        else:
+            with _one_intraop_thread(), ThreadPoolExecutor(workers) as pool:
+                list(pool.map(run, starts))  # list(): re-raises the first op error here
         return from_float_(out, x.dtype)
 
     def replay(self, x: Tensor, params: list[dict[str, Any]]) -> Tensor:
@@ -101,3 +124,28 @@ class Degrader:
 
     def __repr__(self) -> str:
         return f"Degrader({self.name!r})"
+
+
+_intraop_lock = threading.Lock()
+_intraop_users = 0
+_intraop_saved = 1
+
+
+@contextlib.contextmanager
+def _one_intraop_thread() -> Iterator[None]:
+    """torch ops on one thread inside the block (the images are the parallel axis), then the
+    previous count again. The setting is process-wide: concurrent Degrader calls share it,
+    and the last one out restores the count the first one found."""
+    global _intraop_users, _intraop_saved
+    with _intraop_lock:
+        if _intraop_users == 0:
+            _intraop_saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _intraop_users += 1
+    try:
+        yield
+    finally:
+        with _intraop_lock:
+            _intraop_users -= 1
+            if _intraop_users == 0:
+                torch.set_num_threads(_intraop_saved)

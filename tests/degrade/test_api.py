@@ -156,6 +156,32 @@ def test_degrader_chunking_does_not_change_results(photos: torch.Tensor) -> None
     torch.testing.assert_close(y1, y2, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("preset", ["qpt-v2", "kadid"])
+def test_degrader_workers_do_not_change_results(photos: torch.Tensor, preset: str) -> None:
+    x = photos.repeat(4, 1, 1, 1)
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # same intra-op threads on both sides: bit-identical
+        y1, p = degrade.Degrader(preset, chunk=1, workers=1)(x, torch.Generator().manual_seed(3))
+        y3 = degrade.Degrader(preset, chunk=1, workers=3).replay(x, p)
+        assert torch.get_num_threads() == 1  # restored after the parallel run
+        torch.set_num_threads(2)
+        degrade.Degrader(preset, chunk=1, workers=3).replay(x, p)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)
+    assert torch.equal(y1, y3)
+
+
+def test_degrader_worker_errors_reach_the_caller(photos: torch.Tensor) -> None:
+    params = [{"ops": [{"op": "gaussian_blur", "level": 1, "sigma": 1.0}]} for _ in range(3)]
+    params[2]["ops"][0]["sigma"] = float("nan")
+    with pytest.raises(ValueError, match="gaussian_blur: 'sigma' contains NaN"):
+        degrade.Degrader(chunk=1, workers=2).replay(photos, params)
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        degrade.Degrader(workers=0)
+
+
 def test_custom_pipeline_tree(photos: torch.Tensor) -> None:
     tree = degrade.Seq(
         (

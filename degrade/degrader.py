@@ -18,6 +18,10 @@ from degrade.registry import get_op, sample_rngs
 
 #: values per chunk on CPU: one 3 x 224 x 224 image (0.6 MB stays in cache; no gathers)
 CPU_CHUNK_VALUES = 3 * 224 * 224
+#: default cap on CPU worker threads: the ops' Python side holds the GIL about half the time,
+#: so 2 workers ran 1.3x faster than one on the 2-core dev box, and 16 on the 16-core Xeon
+#: host of the H100 were slower than one
+MAX_DEFAULT_WORKERS = 2
 
 
 class Degrader:
@@ -39,9 +43,9 @@ class Degrader:
     Outputs do not depend on it beyond float rounding; :meth:`replay` uses the same chunks.
 
     ``workers``: on CPU, chunks run on this many threads at once (default
-    ``torch.get_num_threads()``), each with one intra-op thread: torch releases the GIL inside
-    its ops, and whole images in parallel scale better than splitting each small op. Outputs
-    are the same for any count (all randomness is seeded per sample).
+    ``min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)``), each with one intra-op thread:
+    torch releases the GIL inside its ops, and whole images in parallel beat splitting each
+    small op. Outputs are the same for any count (all randomness is seeded per sample).
 
     Example:
         >>> d = Degrader("qpt-v2")
@@ -86,7 +90,8 @@ class Degrader:
             out[i : i + n] = execute(xf[i : i + n], plans[i : i + n])
 
         starts = range(0, x.shape[0], n)
-        workers = min(len(starts), self.workers or torch.get_num_threads())
+        workers = self.workers or min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)
+        workers = min(len(starts), workers)
         if workers <= 1 or x.is_cuda:
             for i in starts:
                 run(i)

@@ -255,15 +255,20 @@ def reference_loop(x: torch.Tensor, params: list[dict[str, Any]]) -> list[Img]:
     return out
 
 
-def _best(fn: Callable[[], Any], repeats: int, sync: Callable[[], None]) -> float:
-    best = float("inf")
+def _best_pair(
+    batched: Callable[[], Any], loop: Callable[[], Any], repeats: int, sync: Callable[[], None]
+) -> tuple[float, float]:
+    """Best wall time of each side over ``repeats``, the two sides taking turns, so that a
+    shared machine's slow spells fall on both rather than on one."""
+    best = [float("inf"), float("inf")]
     for _ in range(repeats):
-        sync()
-        t = time.perf_counter()
-        fn()
-        sync()
-        best = min(best, time.perf_counter() - t)
-    return best
+        for k, (fn, wait) in enumerate(((batched, sync), (loop, lambda: None))):
+            wait()
+            t = time.perf_counter()
+            fn()
+            wait()
+            best[k] = min(best[k], time.perf_counter() - t)
+    return best[0], best[1]
 
 
 def run(
@@ -324,9 +329,10 @@ def _run(device: str, batch: int, repeats: int, sync: Callable[[], None]) -> dic
             return d(x, generator=torch.Generator(device=device).manual_seed(0))
 
         _, params = batched()  # warm-up (kernels, caches) and the plans the loop replays
-        t_batch = _best(batched, repeats, sync)
         reference_loop(x_cpu[:4], params[:4])
-        t_loop = _best(lambda p=params: reference_loop(x_cpu, p), repeats, lambda: None)
+        t_batch, t_loop = _best_pair(
+            batched, lambda p=params: reference_loop(x_cpu, p), repeats, sync
+        )
         result["presets"][name] = {
             "batched_img_s": batch / t_batch,
             "loop_img_s": batch / t_loop,
@@ -361,8 +367,12 @@ def per_op(
             plans = [{"ops": [v]} for v in values]
             runner = degrade.Degrader()
             runner.replay(x, plans)  # warm-up (kernels, cached matrices)
-            t_b = _best(lambda p=plans, r=runner: r.replay(x, p), repeats, sync)
-            t_l = _best(lambda p=plans: reference_loop(x_cpu, p), repeats, lambda: None)
+            t_b, t_l = _best_pair(
+                lambda p=plans, r=runner: r.replay(x, p),
+                lambda p=plans: reference_loop(x_cpu, p),
+                repeats,
+                sync,
+            )
             ops[name] = {
                 "batched_img_s": batch / t_b,
                 "loop_img_s": batch / t_l,

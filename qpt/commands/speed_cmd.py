@@ -40,7 +40,12 @@ def degrade_speed(
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
     batch: int = typer.Option(64, min=1, help="Images per batch (3 x 224 x 224)."),
     repeats: int = typer.Option(3, min=1, help="Timed repeats (the best is kept)."),
-    threads: int = typer.Option(1, min=0, help="CPU threads on both sides (0: library default)."),
+    threads: int = typer.Option(
+        1,
+        min=0,
+        help="CPU threads on both sides (0: library default). On CPU the batched side runs "
+        "images on up to 2 of them (Degrader workers), OpenCV splits each op.",
+    ),
     per_op: bool = typer.Option(
         False, "--per-op", help="Each op alone at level 3 instead (where the ratios come from)."
     ),

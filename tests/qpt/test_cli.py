@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,17 @@ def test_console_entry_point_runs() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("qpt ")
+
+
+def test_cli_asks_torch_for_huge_pages_unless_the_user_chose(
+    capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+    assert _main(capsys, "--version")[0] == 0
+    assert os.environ["THP_MEM_ALLOC_ENABLE"] == "1"
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "0")
+    _main(capsys, "--version")
+    assert os.environ["THP_MEM_ALLOC_ENABLE"] == "0"
 
 
 @pytest.mark.parametrize(

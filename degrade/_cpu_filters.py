@@ -65,10 +65,11 @@ def _taps_pass(p: Tensor, taps: list[float], dim: int, n: int) -> Tensor:
     # taps come in symmetric pairs for a Gaussian; summing the pair first halves the products
     sym = all(taps[i] == taps[-1 - i] for i in range(r))
     acc = p.narrow(dim, r, n) * taps[r]
+    pair = torch.empty_like(acc) if sym and r else acc  # one scratch buffer, not one per pair
     for i in range(r):
         a, b = p.narrow(dim, i, n), p.narrow(dim, 2 * r - i, n)
         if sym:
-            acc.add_(a + b, alpha=taps[i])
+            acc.add_(torch.add(a, b, out=pair), alpha=taps[i])
         else:
             acc.add_(a, alpha=taps[i])
             acc.add_(b, alpha=taps[-1 - i])
@@ -202,12 +203,12 @@ def plateau_rows_filter2d(x: Tensor, kernel: Tensor, rows: list[Row]) -> Tensor:
     h, w = x.shape[-2:]
     p = F.pad(x[None], (r, r, r, r), mode="reflect")[0]
     box, width = p.narrow(2, r, w).clone(), 0
-    out = torch.zeros_like(x)
+    out, row = torch.zeros_like(x), torch.empty_like(box)
     for dy, v, a, edges in sorted(rows, key=lambda row: row[2]):
         for d in range(width + 1, a + 1):
             box.add_(p.narrow(2, r + d, w)).add_(p.narrow(2, r - d, w))
         width = a
-        row = box * v
+        torch.mul(box, v, out=row)
         for dx, wt in edges:
             row.add_(p.narrow(2, r + dx, w), alpha=wt).add_(p.narrow(2, r - dx, w), alpha=wt)
         out.add_(row.narrow(1, r + dy, h))

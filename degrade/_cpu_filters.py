@@ -204,7 +204,7 @@ def plateau_rows_filter2d(x: Tensor, kernel: Tensor, rows: list[Row]) -> Tensor:
     p = F.pad(x[None], (r, r, r, r), mode="reflect")[0]
     box, width = p.narrow(2, r, w).clone(), 0
     out, row = torch.zeros_like(x), torch.empty_like(box)
-    for dy, v, a, edges in sorted(rows, key=lambda row: row[2]):
+    for dy, v, a, edges in sorted(rows, key=lambda spec: spec[2]):
         for d in range(width + 1, a + 1):
             box.add_(p.narrow(2, r + d, w)).add_(p.narrow(2, r - d, w))
         width = a

@@ -165,9 +165,10 @@ def impulse_noise(x: Tensor, amount: Tensor, seed: Tensor | None = None) -> Tens
 
     Shape: x (B, C, H, W); amount (B,) in [0, 1]; seed (B,).
     """
-    u = seeded_uniform((2, *x.shape[1:]), seed, x)
-    hit = u[:, 0] < bcast(amount)
-    return torch.where(hit, (u[:, 1] < 0.5).to(x.dtype), x)
+    # one draw per value decides both: u < amount / 2 is pepper, amount / 2 <= u < amount salt
+    u = seeded_uniform(x.shape[1:], seed, x)
+    a = bcast(amount)
+    return torch.where(u < a, (u >= a / 2).to(x.dtype), x)
 
 
 @register(

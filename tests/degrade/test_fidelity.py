@@ -123,6 +123,8 @@ def test_impulse_noise_amount() -> None:
     hit = (y != GREY).float().mean()
     assert abs(float(hit) - 0.1) < 0.005
     assert set(torch.unique(y).tolist()) == {0.0, 0.5, 1.0}
+    salt, pepper = float((y == 1).float().mean()), float((y == 0).float().mean())
+    assert abs(salt - pepper) < 0.005  # half each
 
 
 def test_white_noise_color_component_keeps_luma() -> None:

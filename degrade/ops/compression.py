@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import threading
 from collections.abc import Iterator
 
 import torch
@@ -105,18 +106,26 @@ def jpeg2000(x: Tensor, rate: Tensor) -> Tensor:
     return out.div_(255.0)
 
 
+_OPENJPEG = threading.Lock()
+
+
 @contextlib.contextmanager
 def openjpeg_threads(n: int) -> Iterator[None]:
     """OpenJPEG codecs created inside the block use ``n`` threads, unless the user has set
-    ``OPJ_NUM_THREADS`` (which OpenJPEG reads when it creates a codec; Pillow has no option)."""
-    if "OPJ_NUM_THREADS" in os.environ:
-        yield
-        return
-    os.environ["OPJ_NUM_THREADS"] = str(max(1, n))
-    try:
-        yield
-    finally:
-        os.environ.pop("OPJ_NUM_THREADS", None)
+    ``OPJ_NUM_THREADS`` (which OpenJPEG reads when it creates a codec; Pillow has no option).
+
+    One block at a time in the process: the environment is not changed while another thread's
+    codec may read it (Degrader workers). Pillow holds the GIL while coding anyway.
+    """
+    with _OPENJPEG:
+        if "OPJ_NUM_THREADS" in os.environ:
+            yield
+            return
+        os.environ["OPJ_NUM_THREADS"] = str(max(1, n))
+        try:
+            yield
+        finally:
+            os.environ.pop("OPJ_NUM_THREADS", None)
 
 
 JPEG = module_form("JPEG", "jpeg")

@@ -71,8 +71,11 @@ def from_float_(y: Tensor, dtype: torch.dtype) -> Tensor:
     return y.to(dtype)
 
 
-def per_sample(v: float | Sequence[float] | Tensor, x: Tensor, name: str, op: str) -> Tensor:
-    """A per-sample parameter as a (B,) float tensor on ``x``'s device.
+def per_sample(
+    v: float | Sequence[float] | Tensor, x: Tensor, name: str, op: str, host: bool = False
+) -> Tensor:
+    """A per-sample parameter as a (B,) float tensor on ``x``'s device (on the CPU if
+    ``host``: for ops that build their per-sample tensors there).
 
     Args:
         v: a scalar (same value for every sample) or B values.
@@ -88,7 +91,7 @@ def per_sample(v: float | Sequence[float] | Tensor, x: Tensor, name: str, op: st
     # checked before the copy: no GPU sync for host values
     if not (all(math.isfinite(f) for f in v) if plain else torch.isfinite(t).all()):
         raise ValueError(f"{op}: '{name}' contains NaN or inf")
-    t = to_device(t, x.device)
+    t = t.cpu() if host else to_device(t, x.device)
     return t.expand(x.shape[0]) if t.ndim == 0 else t
 
 

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from kornia.filters import filter2d_separable
 from torch import Tensor
 
+from degrade._checks import to_like
 from degrade._cpu_filters import per_image, separable_taps
 
 
@@ -91,7 +92,8 @@ def gaussian_blur_separable(x: Tensor, sigma: Tensor) -> Tensor:
         if max(radius) < min(x.shape[-2:]):
             taps = [_gauss(s, int(r)) for s, r in zip(sigma.tolist(), radius, strict=True)]
             return per_image(x, taps, separable_taps)
-    return blur_separable(x, gaussian_taps(sigma))
+    # taps are built where sigma is (the host, for ops registered with host=True) and copied
+    return blur_separable(x, to_like(gaussian_taps(sigma), x))
 
 
 def _gauss(sigma: float, radius: int) -> list[float]:

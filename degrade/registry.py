@@ -99,6 +99,9 @@ class OpSpec:
         color: needs RGB input.
         min_size: smallest H, W accepted.
         cpu_only: round-trips through a CPU codec (JPEG2000).
+        host: the impl gets its per-sample values as CPU tensors, builds its small per-sample
+            tensors (taps, colour matrices, sizes) on the host and copies each once: on CUDA
+            that saves a kernel launch per tiny tensor op and a device sync per ``tolist``.
     """
 
     name: str
@@ -111,6 +114,7 @@ class OpSpec:
     min_size: int = MIN_SIZE
     cpu_only: bool = False
     doc: str = ""
+    host: bool = False
 
     def sample(
         self, rng: random.Random, level: int | None, fixed: dict[str, Any] | None = None
@@ -128,7 +132,7 @@ class OpSpec:
         kw: dict[str, Any] = {}
         for p in self.params:
             col = [v[p.name] for v in values]
-            kw[p.name] = _canon(p, col, x, self.name)
+            kw[p.name] = _canon(p, col, x, self.name, self.host)
         return kw
 
     def run(self, x: Tensor, values: Sequence[dict[str, Any]]) -> Tensor:
@@ -136,7 +140,7 @@ class OpSpec:
         return self.impl(x, **self.canonical(values, x)).clamp_(0.0, 1.0)
 
 
-def _canon(p: Param, v: Any, x: Tensor, op: str) -> Any:
+def _canon(p: Param, v: Any, x: Tensor, op: str, host: bool = False) -> Any:
     b = x.shape[0]
     if p.kind == "choice":
         vals = [v] * b if isinstance(v, str) else list(v)
@@ -149,14 +153,19 @@ def _canon(p: Param, v: Any, x: Tensor, op: str) -> Any:
     if p.kind == "seed":
         t = torch.as_tensor(v, dtype=torch.int64).cpu()
         return t.expand(b).clone() if t.ndim == 0 else t
-    t = per_sample(v, x, p.name, op)
+    t = per_sample(v, x, p.name, op, host)
     if p.kind == "int":
         t = t.round().to(torch.int64)
     return t
 
 
 def _functional(
-    name: str, impl: Callable[..., Tensor], params: Sequence[Param], color: bool, min_size: int
+    name: str,
+    impl: Callable[..., Tensor],
+    params: Sequence[Param],
+    color: bool,
+    min_size: int,
+    host: bool = False,
 ) -> Callable[..., Tensor]:
     """The public functional form of ``impl``: checks, uint8, scalar broadcasting, seeds."""
     sig = inspect.signature(impl)
@@ -180,7 +189,7 @@ def _functional(
             v = bound.arguments[p.name]
             if p.kind == "seed" and v is None:
                 v = _draw_seeds(x.shape[0], generator)
-            kw[p.name] = _canon(p, v, xf, name)
+            kw[p.name] = _canon(p, v, xf, name, host)
         return restore_dtype(impl(xf, **kw), x.dtype)
 
     return fn
@@ -197,16 +206,17 @@ def register(
     color: bool = False,
     min_size: int = MIN_SIZE,
     cpu_only: bool = False,
+    host: bool = False,
 ) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
     """Decorator: register ``impl`` under ``name`` and return its public functional form.
 
     The functional form takes ``x`` (B, C, H, W) float in [0, 1] or uint8 and the params as
     scalars or B values (seeds default to draws from ``generator``), and returns a batch of
-    the same shape, dtype and device.
+    the same shape, dtype and device. ``host``: see :class:`OpSpec`.
     """
 
     def deco(impl: Callable[..., Tensor]) -> Callable[..., Tensor]:
-        fn = _functional(name, impl, params, color, min_size)
+        fn = _functional(name, impl, params, color, min_size, host)
         spec = OpSpec(
             name=name,
             impl=impl,
@@ -218,6 +228,7 @@ def register(
             min_size=min_size,
             cpu_only=cpu_only,
             doc=(inspect.getdoc(impl) or "").split("\n")[0],
+            host=host,
         )
         if name in _REGISTRY:
             raise KeyError(f"op {name!r} registered twice")
@@ -232,7 +243,7 @@ def register_variant(
 ):
     """Register ``name`` as ``base`` with other severity tables (e.g. ImageNet-C's)."""
     spec = _REGISTRY[base]
-    fn = _functional(name, spec.impl, spec.params, spec.color, spec.min_size)
+    fn = _functional(name, spec.impl, spec.params, spec.color, spec.min_size, spec.host)
     ps = tuple(
         Param(
             p.name,
@@ -257,6 +268,7 @@ def register_variant(
         spec.min_size,
         spec.cpu_only,
         spec.doc,
+        spec.host,
     )
     return fn
 

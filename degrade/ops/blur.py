@@ -47,6 +47,7 @@ def blur_sigma(x: Tensor, sigma: Tensor) -> Tensor:
     [Param("sigma", (0.5, 1.0, 2.0, 3.5, 5.5), 0.1, 6.0)],
     family="blur",
     tags=KADID,
+    host=True,
 )
 def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
     """Gaussian blur with per-sample sigma (pixels); kernel 2*ceil(3*sigma)+1, reflect border.

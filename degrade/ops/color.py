@@ -63,6 +63,7 @@ __all__ = [
     family="color",
     tags=("qpt-v2",),
     color=True,
+    host=True,
 )
 def color_jitter(
     x: Tensor, brightness: Tensor, contrast: Tensor, saturation: Tensor, hue: Tensor
@@ -72,25 +73,27 @@ def color_jitter(
     In order: brightness (additive offset), contrast (factor around the mean luma),
     saturation (blend towards luma, as torchvision), hue (rotation by ``hue`` turns of the
     chroma plane in YIQ, the classic linear hue shift). The steps are linear, so they are
-    folded into ``y = contrast * (H S) x + offset`` and applied with a single einsum; unlike
+    folded into ``y = contrast * (H S) x + offset`` and applied as one matrix product; unlike
     torchvision there is no clipping between steps (only at the end), and hue is the YIQ
     rotation rather than an HSV shift.
 
     Shape: x (B, 3, H, W); each parameter (B,).
     """
-    luma = to_like(_LUMA, x)
-    m = x.mean((2, 3)) @ luma + brightness  # mean luma: channel means first (one pass)
-    s = saturation.to(x)[:, None, None]
-    sat = s * torch.eye(3, device=x.device, dtype=x.dtype) + (1 - s) * luma[None, None, :]
-    a = hue.to(x) * 2 * torch.pi
-    rot = torch.zeros(len(a), 3, 3, device=x.device, dtype=x.dtype)
+    # the (B, 3, 3) matrices are built on the host (host=True) and copied once
+    dt = x.dtype
+    luma, yiq, yiq_inv = (c.to(dt) for c in (_LUMA, _YIQ, _YIQ_INV))
+    s = saturation.to(dt)[:, None, None]
+    sat = s * torch.eye(3, dtype=dt) + (1 - s) * luma[None, None, :]
+    a = hue.to(dt) * 2 * torch.pi
+    rot = torch.zeros(len(a), 3, 3, dtype=dt)
     rot[:, 0, 0] = 1
     rot[:, 1, 1], rot[:, 1, 2] = torch.cos(a), -torch.sin(a)
     rot[:, 2, 1], rot[:, 2, 2] = torch.sin(a), torch.cos(a)
-    yiq, yiq_inv = (to_like(c, x) for c in (_YIQ, _YIQ_INV))
-    mat = yiq_inv @ rot @ yiq @ sat * bcast(contrast)[:, :, :, 0]
-    off = contrast * brightness + (1 - contrast) * m
-    return color_matrix(x, mat).add_(bcast(off))
+    mat = yiq_inv @ rot @ yiq @ sat * contrast.to(dt)[:, None, None]
+    b, c = to_like(torch.stack([brightness, contrast]), x)
+    m = x.mean((2, 3)) @ to_like(_LUMA, x) + b  # mean luma: channel means first (one pass)
+    off = c * b + (1 - c) * m
+    return color_matrix(x, to_like(mat, x)).add_(bcast(off))
 
 
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
@@ -104,6 +107,7 @@ _YIQ_INV = torch.linalg.inv(_YIQ.double()).float()  # once, on the host (no solv
     family="color",
     tags=("qpt-v2",),
     color=True,
+    host=True,
 )
 def color_space_transform(x: Tensor, strength: Tensor, seed: Tensor | None = None) -> Tensor:
     """Random linear colour-space transform: pixels times ``I + strength * R``.
@@ -115,10 +119,10 @@ def color_space_transform(x: Tensor, strength: Tensor, seed: Tensor | None = Non
     Shape: x (B, 3, H, W); strength (B,); seed (B,).
     """
     r = torch.stack([torch.randn(3, 3, generator=g) / 3 for g in generators(seed, "cpu")])
-    r = to_like(r, x)  # the matrices are built where the pixels are
-    m = torch.eye(3, dtype=x.dtype, device=x.device) + strength.to(x.dtype)[:, None, None] * r
+    # built on the host (host=True) and copied once
+    m = torch.eye(3, dtype=x.dtype) + strength.to(x.dtype)[:, None, None] * r.to(x.dtype)
     m = m / m.sum(-1, keepdim=True).clamp_min(0.2)
-    return color_matrix(x, m)
+    return color_matrix(x, to_like(m, x))
 
 
 ColorJitter = module_form("ColorJitter", "color_jitter")

@@ -33,6 +33,7 @@ def resize_to(x: Tensor, size: tuple[int, int], mode: str) -> Tensor:
     ],
     family="resize",
     tags=("qpt-v2", "realesrgan"),
+    host=True,
 )
 def resize(x: Tensor, scale: Tensor, mode: list[str]) -> Tensor:
     """Resize by a per-sample ``scale`` with a per-sample ``mode``, then back to (H, W).

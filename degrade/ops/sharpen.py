@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from degrade._checks import to_like
 from degrade._random import bcast
 from degrade.ops.blur import blur_sigma
 from degrade.registry import Param, module_form, register
@@ -17,6 +18,7 @@ __all__ = ["sharpen", "Sharpen"]
     [Param("amount", (0.5, 1.0, 2.0, 3.5, 5.5), 0.0, 6.0), Param("sigma", (1.0,) * 5, 0.5, 2.0)],
     family="sharpen",
     tags=("kadid", "qpt-v2"),
+    host=True,
 )
 def sharpen(x: Tensor, amount: Tensor, sigma: Tensor) -> Tensor:
     """Unsharp mask: ``x + amount * (x - gaussian_blur(x, sigma))`` (KADID "high sharpen").
@@ -24,7 +26,7 @@ def sharpen(x: Tensor, amount: Tensor, sigma: Tensor) -> Tensor:
     Shape: x (B, C, H, W); amount, sigma (B,).
     """
     # x + a (x - b) == lerp(b, x, 1 + a): one pass instead of three
-    return torch.lerp(blur_sigma(x, sigma), x, bcast(1 + amount))
+    return torch.lerp(blur_sigma(x, sigma), x, to_like(bcast(1 + amount), x))
 
 
 Sharpen = module_form("Sharpen", "sharpen")

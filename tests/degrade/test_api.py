@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 
@@ -180,6 +181,21 @@ def test_degrader_worker_errors_reach_the_caller(photos: torch.Tensor) -> None:
         degrade.Degrader(chunk=1, workers=2).replay(photos, params)
     with pytest.raises(ValueError, match="workers must be >= 1"):
         degrade.Degrader(workers=0)
+
+
+def test_host_ops_get_their_values_on_the_cpu() -> None:
+    """Ops registered with host=True build per-sample tensors on the host; the others get
+    theirs on the pixels' device (a meta batch stands in for a GPU one)."""
+    x = torch.empty(2, 3, 32, 32, device="meta")
+    rng = random.Random(0)
+    host = {n for n in degrade.list_ops() if degrade.get_op(n).host}
+    assert {"gaussian_blur", "sharpen", "resize", "color_jitter", "color_space_transform"} <= host
+    for name in ("color_jitter", "gaussian_blur", "gaussian_noise"):
+        spec = degrade.get_op(name)
+        kw = spec.canonical([spec.sample(rng, 3) for _ in range(2)], x)
+        floats = [kw[p.name] for p in spec.params if p.kind not in ("choice", "seed")]
+        want = "cpu" if spec.host else "meta"
+        assert floats and all(v.device.type == want for v in floats), name
 
 
 def test_custom_pipeline_tree(photos: torch.Tensor) -> None:

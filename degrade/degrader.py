@@ -42,7 +42,7 @@ class Degrader:
     an image stays in cache; the whole batch on CUDA).
     Outputs do not depend on it beyond float rounding; :meth:`replay` uses the same chunks.
 
-    ``workers``: on CPU, chunks run on this many threads at once (default
+    ``workers``: on CPU (only), chunks run on this many threads at once (default
     ``min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)``), each with one intra-op thread:
     torch releases the GIL inside its ops, and whole images in parallel beat splitting each
     small op. Outputs are the same for any count (all randomness is seeded per sample).
@@ -92,7 +92,7 @@ class Degrader:
         starts = range(0, x.shape[0], n)
         workers = self.workers or min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)
         workers = min(len(starts), workers)
-        if workers <= 1 or x.is_cuda:
+        if workers <= 1 or x.device.type != "cpu":
             for i in starts:
                 run(i)
         else:

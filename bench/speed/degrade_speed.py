@@ -136,13 +136,24 @@ def _cst(im: Img, p: dict[str, float], rng: np.random.Generator) -> Img:
 
 def _resize(im: Img, p: dict[str, Any], rng: np.random.Generator) -> Img:
     h, w = im.shape[:2]
+    s, mode = p["scale"], p["mode"]
+    small = _resize_step(im, (max(1, round(w * s)), max(1, round(h * s))), mode)
+    return _resize_step(small, (w, h), "bilinear" if mode == "area" else mode)
+
+
+def _resize_step(im: Img, size: tuple[int, int], mode: str) -> Img:
+    """One resize to ``size`` (w, h). A bilinear / bicubic shrink goes through Pillow, which
+    antialiases as ``degrade`` and torch's ``antialias=True`` do (the same operator to float
+    rounding); OpenCV's INTER_LINEAR / INTER_CUBIC shrink without antialiasing, a cheaper and
+    different operator. Enlarging and ``area`` use OpenCV."""
+    from PIL import Image
+
+    if mode != "area" and (size[0] < im.shape[1] or size[1] < im.shape[0]):
+        f = Image.Resampling.BILINEAR if mode == "bilinear" else Image.Resampling.BICUBIC
+        chans = [np.asarray(Image.fromarray(im[..., c]).resize(size, f)) for c in range(3)]
+        return np.stack(chans, -1)
     inter = {"area": cv2.INTER_AREA, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC}
-    s = p["scale"]
-    small = cv2.resize(
-        im, (max(1, round(w * s)), max(1, round(h * s))), interpolation=inter[p["mode"]]
-    )
-    back = cv2.INTER_LINEAR if p["mode"] == "area" else inter[p["mode"]]
-    return cv2.resize(small, (w, h), interpolation=back)
+    return cv2.resize(im, size, interpolation=inter[mode])
 
 
 def _ycc_noise(im: Img, p: dict[str, float], rng: np.random.Generator) -> Img:

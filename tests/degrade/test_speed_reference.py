@@ -17,19 +17,39 @@ def test_reference_covers_presets() -> None:
     assert set(PRESET_OPS) <= set(REFERENCE)
 
 
+def _loop_psnr(x: torch.Tensor, op: str, params: list[dict]) -> float:
+    y = degrade.get_op(op).run(x, params)
+    ref = np.stack(reference_loop(x, [{"ops": [{"op": op, **p}]} for p in params]))
+    mse = float(np.mean((y.permute(0, 2, 3, 1).numpy() - ref) ** 2))
+    return 10 * np.log10(1 / max(mse, 1e-12))
+
+
 @pytest.mark.parametrize(
-    "op", [o for o in PRESET_OPS if not any(p.kind == "seed" for p in degrade.get_op(o).params)]
+    "op",
+    [
+        o
+        for o in PRESET_OPS
+        if o != "resize" and not any(p.kind == "seed" for p in degrade.get_op(o).params)
+    ],
 )
 def test_reference_matches_degrade(op: str) -> None:
     x = photo_batch(2, size=96)
-    y, params = degrade.apply(
+    _, params = degrade.apply(
         x, op, level=3, generator=torch.Generator().manual_seed(0), return_params=True
     )
-    ref = np.stack(reference_loop(x, [{"ops": [{"op": op, **p}]} for p in params]))
-    ours = y.permute(0, 2, 3, 1).numpy()
-    mse = float(np.mean((ours - ref) ** 2))
-    psnr = 10 * np.log10(1 / max(mse, 1e-12))
-    assert psnr >= 30, f"{op}: loop and degrade differ ({psnr:.1f} dB)"
+    psnr = _loop_psnr(x, op, params)
+    assert psnr >= 40, f"{op}: loop and degrade differ ({psnr:.1f} dB)"
+
+
+@pytest.mark.parametrize(("mode", "floor"), [("bilinear", 80), ("bicubic", 80), ("area", 35)])
+@pytest.mark.parametrize("scale", [0.3, 0.7, 1.3])
+def test_reference_resize_is_the_same_operator(mode: str, floor: float, scale: float) -> None:
+    """Shrinking bilinear / bicubic is antialiased on both sides (Pillow in the loop): the
+    same operator. ``area`` is torch's adaptive pooling against OpenCV's exact-coverage
+    INTER_AREA, which differ slightly for non-integer factors."""
+    x = photo_batch(2, size=96)
+    psnr = _loop_psnr(x, "resize", [{"scale": scale, "mode": mode}] * 2)
+    assert psnr >= floor, f"resize {mode} x{scale}: loop and degrade differ ({psnr:.1f} dB)"
 
 
 def test_per_op_times_every_reference_op_and_reports_worst_first() -> None:

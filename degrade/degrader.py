@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,6 +9,7 @@ import torch
 from torch import Tensor
 
 from degrade._checks import check_batch, check_size, from_float_, restore_dtype, to_float
+from degrade._threads import one_intraop_thread
 from degrade.compose import Node, execute, plan, validate
 from degrade.presets import get_preset
 from degrade.registry import get_op, sample_rngs
@@ -96,7 +94,7 @@ class Degrader:
             for i in starts:
                 run(i)
         else:
-            with _one_intraop_thread(), ThreadPoolExecutor(workers) as pool:
+            with one_intraop_thread(), ThreadPoolExecutor(workers) as pool:
                 list(pool.map(run, starts))  # list(): re-raises the first op error here
         return from_float_(out, x.dtype)
 
@@ -129,28 +127,3 @@ class Degrader:
 
     def __repr__(self) -> str:
         return f"Degrader({self.name!r})"
-
-
-_intraop_lock = threading.Lock()
-_intraop_users = 0
-_intraop_saved = 1
-
-
-@contextlib.contextmanager
-def _one_intraop_thread() -> Iterator[None]:
-    """torch ops on one thread inside the block (the images are the parallel axis), then the
-    previous count again. The setting is process-wide: concurrent Degrader calls share it,
-    and the last one out restores the count the first one found."""
-    global _intraop_users, _intraop_saved
-    with _intraop_lock:
-        if _intraop_users == 0:
-            _intraop_saved = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _intraop_users += 1
-    try:
-        yield
-    finally:
-        with _intraop_lock:
-            _intraop_users -= 1
-            if _intraop_users == 0:
-                torch.set_num_threads(_intraop_saved)

@@ -16,6 +16,7 @@ from torch import Tensor
 from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
 
 from degrade._batch import grouped
+from degrade._threads import codec_threads
 from degrade.registry import Param, module_form, register
 
 __all__ = ["jpeg", "jpeg_differentiable", "jpeg2000", "JPEG", "JPEGDifferentiable", "JPEG2000"]
@@ -78,9 +79,10 @@ def jpeg2000(x: Tensor, rate: Tensor) -> Tensor:
     """JPEG2000 encode + decode at per-sample compression ratio ``rate`` (Pillow/OpenJPEG).
 
     CPU round trip: no GPU codec exists in torch/torchvision/kornia, so CUDA batches are
-    copied to the CPU and back. OpenJPEG runs on ``torch.get_num_threads()`` threads (the
-    files are the same for any count; 16 threads encode a 224 px image 4x faster than one).
-    Pillow holds the GIL while it codes, so images go one after another.
+    copied to the CPU and back. OpenJPEG runs on the caller's ``torch.get_num_threads()``
+    threads, also inside Degrader workers (the files are the same for any count; 16 threads
+    encode a 224 px image 4x faster than one). Pillow holds the GIL while it codes, so images
+    go one after another.
 
     Shape: x (B, C, H, W); rate (B,) (e.g. 100 = 100:1).
     """
@@ -88,7 +90,7 @@ def jpeg2000(x: Tensor, rate: Tensor) -> Tensor:
 
     u8 = _to_u8(x).permute(0, 2, 3, 1).cpu().numpy()
     out = torch.empty_like(x)
-    with openjpeg_threads(torch.get_num_threads()):
+    with openjpeg_threads(codec_threads()):
         for i, r in enumerate(rate.tolist()):
             arr = u8[i, :, :, 0] if u8.shape[-1] == 1 else u8[i]
             buf = io.BytesIO()

@@ -141,6 +141,32 @@ def test_jpeg2000_round_trip(real: torch.Tensor) -> None:
     assert 30 < hi < 60 and lo < hi - 5
 
 
+def test_jpeg2000_in_degrader_workers_keeps_the_callers_threads(
+    real: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers run torch on one thread each; OpenJPEG, which holds the GIL while the other
+    workers wait, still gets the caller's thread count."""
+    import degrade
+
+    seen: list[str | None] = []
+    save = Image.Image.save
+
+    def spy(self: Image.Image, *a: object, **k: object) -> None:
+        seen.append(os.environ.get("OPJ_NUM_THREADS"))
+        save(self, *a, **k)
+
+    monkeypatch.setattr(Image.Image, "save", spy)
+    monkeypatch.delenv("OPJ_NUM_THREADS", raising=False)
+    params = [{"ops": [{"op": "jpeg2000", "level": 3, "rate": 24.0}]} for _ in range(2)]
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        degrade.Degrader(chunk=1, workers=2).replay(to_u8(real[:2]), params)
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == ["2", "2"]
+
+
 def test_pixelate_blocks_are_constant(real: torch.Tensor) -> None:
     y = ops.pixelate(real[:1], 4)
     blocks = y[0, :, :252, :252].reshape(3, 63, 4, 63, 4)

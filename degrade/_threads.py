@@ -1,0 +1,41 @@
+"""CPU thread counts: Degrader workers run torch ops on one intra-op thread each, while codecs
+that hold the GIL (OpenJPEG through Pillow) may still use the threads the caller had."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import torch
+
+_lock = threading.Lock()
+_users = 0
+_saved = 1
+
+
+@contextlib.contextmanager
+def one_intraop_thread() -> Iterator[None]:
+    """torch ops on one thread inside the block (the images are the parallel axis), then the
+    previous count again. The setting is process-wide: concurrent blocks share it, and the
+    last one out restores the count the first one found."""
+    global _users, _saved
+    with _lock:
+        if _users == 0:
+            _saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _users += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _users -= 1
+            if _users == 0:
+                torch.set_num_threads(_saved)
+
+
+def codec_threads() -> int:
+    """Threads for a codec that holds the GIL while it runs: the caller's torch thread count,
+    also inside :func:`one_intraop_thread` (the other workers wait on the GIL meanwhile)."""
+    with _lock:
+        return _saved if _users else torch.get_num_threads()

@@ -141,13 +141,9 @@ def test_jpeg2000_round_trip(real: torch.Tensor) -> None:
     assert 30 < hi < 60 and lo < hi - 5
 
 
-def test_jpeg2000_in_degrader_workers_keeps_the_callers_threads(
-    real: torch.Tensor, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Workers run torch on one thread each; OpenJPEG, which holds the GIL while the other
-    workers wait, still gets the caller's thread count."""
-    import degrade
-
+@pytest.fixture
+def opj_threads_seen(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """``OPJ_NUM_THREADS`` as each JPEG2000 encode saw it (unset before the test)."""
     seen: list[str | None] = []
     save = Image.Image.save
 
@@ -157,6 +153,16 @@ def test_jpeg2000_in_degrader_workers_keeps_the_callers_threads(
 
     monkeypatch.setattr(Image.Image, "save", spy)
     monkeypatch.delenv("OPJ_NUM_THREADS", raising=False)
+    return seen
+
+
+def test_jpeg2000_in_degrader_workers_keeps_the_callers_threads(
+    real: torch.Tensor, opj_threads_seen: list[str | None]
+) -> None:
+    """Workers run torch on one thread each; OpenJPEG, which holds the GIL while the other
+    workers wait, still gets the caller's thread count."""
+    import degrade
+
     params = [{"ops": [{"op": "jpeg2000", "level": 3, "rate": 24.0}]} for _ in range(2)]
     threads = torch.get_num_threads()
     try:
@@ -164,7 +170,7 @@ def test_jpeg2000_in_degrader_workers_keeps_the_callers_threads(
         degrade.Degrader(chunk=1, workers=2).replay(to_u8(real[:2]), params)
     finally:
         torch.set_num_threads(threads)
-    assert seen == ["2", "2"]
+    assert opj_threads_seen == ["2", "2"]
 
 
 def test_pixelate_blocks_are_constant(real: torch.Tensor) -> None:
@@ -189,17 +195,9 @@ def test_kadid_levels_monotone_on_real_photos(real: torch.Tensor, op: str) -> No
 
 
 def test_jpeg2000_codes_on_torch_threads_with_the_same_output(
-    real: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+    real: torch.Tensor, opj_threads_seen: list[str | None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[str | None] = []
-    save = Image.Image.save
-
-    def spy(self: Image.Image, *a: object, **k: object) -> None:
-        seen.append(os.environ.get("OPJ_NUM_THREADS"))
-        save(self, *a, **k)
-
-    monkeypatch.setattr(Image.Image, "save", spy)
-    monkeypatch.delenv("OPJ_NUM_THREADS", raising=False)
+    seen = opj_threads_seen
     x, threads = to_u8(real[:2]), torch.get_num_threads()
     try:
         torch.set_num_threads(1)

@@ -41,10 +41,10 @@ def color_matrix(x: Tensor, m: Tensor) -> Tensor:
     return torch.matmul(m, x.flatten(2)).view_as(x)
 
 
-def _affine(m: Tensor, x: Tensor, bias: tuple[float, float, float] | None = None) -> Tensor:
-    """Per-pixel ``m @ x + bias``: (B, 3, H, W) -> (B, 3, H, W), m (3, 3) float64."""
+def _affine(m: Tensor, x: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Per-pixel ``m @ x + bias``: (B, 3, H, W) -> (B, 3, H, W), m (3, 3) float64, bias (3,)."""
     y = color_matrix(x, to_like(m, x))
-    return y if bias is None else y.add_(to_like(torch.tensor(bias), x).view(1, 3, 1, 1))
+    return y if bias is None else y.add_(to_like(bias, x).view(1, 3, 1, 1))
 
 
 _W = torch.tensor(_WHITE, dtype=torch.float64)
@@ -53,8 +53,13 @@ _TO_XYZN = torch.tensor(_RGB2XYZ, dtype=torch.float64) / _W[:, None]
 #: XYZ / white -> linear sRGB
 _FROM_XYZN = torch.tensor(_XYZ2RGB, dtype=torch.float64) * _W[None, :]
 #: (fx, fy, fz) -> (L + 16, a, b), and its inverse
-_F_TO_LAB = torch.tensor([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]])
-_LAB_TO_F = torch.linalg.inv(_F_TO_LAB.double())
+_F_TO_LAB = torch.tensor(
+    [[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]], dtype=torch.float64
+)
+_LAB_TO_F = torch.linalg.inv(_F_TO_LAB)
+#: the offsets of (L, a, b) after _F_TO_LAB, and of f after _LAB_TO_F
+_LAB_BIAS = torch.tensor([-16.0, 0.0, 0.0])
+_F_BIAS = torch.full((3,), 16.0 / 116.0)
 
 
 def _join(x: Tensor, t: float, upper: Callable[[Tensor], Tensor], slope: float) -> Tensor:
@@ -73,12 +78,12 @@ def rgb_to_lab(x: Tensor) -> Tensor:
     lin = _join(x, 0.04045, lambda v: _pow(v.add(0.055).div_(1.055), 2.4), 1 / 12.92)
     xyz = _affine(_TO_XYZN, lin)
     f = _join(xyz, 0.008856, lambda v: _pow(v, 1 / 3), 7.787)
-    return _affine(_F_TO_LAB.double(), f, (-16.0, 0.0, 0.0))
+    return _affine(_F_TO_LAB, f, _LAB_BIAS)
 
 
 def lab_to_rgb(lab: Tensor) -> Tensor:
     """CIELAB (B, 3, H, W) -> sRGB (B, 3, H, W), clipped to [0, 1]."""
-    f = _affine(_LAB_TO_F, lab, (16.0 / 116.0, 16.0 / 116.0, 16.0 / 116.0))
+    f = _affine(_LAB_TO_F, lab, _F_BIAS)
     f[:, 2:3].clamp_min_(0.0)  # out of gamut: z < 0
     xyz = _join(f, 0.2068966, lambda v: v * v * v, 1 / 7.787)
     lin = _affine(_FROM_XYZN, xyz)

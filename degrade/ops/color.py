@@ -10,13 +10,12 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from kornia.enhance import adjust_contrast_with_mean_subtraction
 from kornia.geometry.transform import translate
 from torch import Tensor
 
 from degrade._checks import to_like
-from degrade._cpu_filters import per_image
+from degrade._cpu_filters import per_image, reflect_pad
 from degrade._lab import color_matrix, lab_to_rgb, rgb_to_lab
 from degrade._random import bcast, generators
 from degrade.ops.blur import blur_sigma
@@ -312,7 +311,7 @@ def shift_image(x: Tensor, tx: float, ty: float) -> Tensor:
     h, w = x.shape[-2:]
     nx, ny = math.floor(tx), math.floor(ty)
     r = max(abs(nx), abs(ny)) + 1
-    p = F.pad(x[None], (r, r, r, r), mode="reflect")[0]
+    p = reflect_pad(x, r)
     c0, r0 = r - nx, r - ny  # in(j - n) lives at padded index j + r - n
     p = torch.lerp(p[..., c0 : c0 + w], p[..., c0 - 1 : c0 - 1 + w], tx - nx)
     return torch.lerp(p[:, r0 : r0 + h], p[:, r0 - 1 : r0 - 1 + h], ty - ny)

@@ -54,6 +54,19 @@ def check_size(x: Tensor, op: str, min_size: int = MIN_SIZE) -> None:
         )
 
 
+#: run the GPU forms of the ops on CPU tensors too (tests set it: CI has no GPU)
+FORCE_GPU_PATH = False
+
+
+def gpu_path(x: Tensor) -> bool:
+    """Whether ops take their GPU forms on ``x`` (whole-batch kernels, per-sample tensors on
+    the device) rather than their CPU forms (per-image loops, cache-sized steps).
+
+    The one place that decides it, so that tests can run the GPU forms on a CPU machine.
+    """
+    return x.is_cuda or FORCE_GPU_PATH
+
+
 def to_float(x: Tensor) -> Tensor:
     """uint8 (0..255) to float32 in [0, 1]; float tensors pass through."""
     return x.float().div_(255.0) if x.dtype == torch.uint8 else x

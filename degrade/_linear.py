@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from kornia.filters import filter2d_separable
 from torch import Tensor
 
-from degrade._checks import to_like
+from degrade._checks import gpu_path, to_like
 from degrade._cpu_filters import per_image, separable_taps
 
 
@@ -67,7 +67,7 @@ def blur_separable(x: Tensor, taps: Tensor) -> Tensor:
     h, w = x.shape[-2:]
     if taps.shape[1] // 2 >= min(h, w):
         return separable(x, filter_matrix(taps, h), filter_matrix(taps, w))
-    if not x.is_cuda:
+    if not gpu_path(x):
         return per_image(x, [_trim(t) for t in taps.tolist()], separable_taps)
     return filter2d_separable(x, taps.to(x.dtype), taps.to(x.dtype), border_type="reflect")
 
@@ -87,7 +87,7 @@ def gaussian_blur_separable(x: Tensor, sigma: Tensor) -> Tensor:
     than a call per kernel size; on CPU each sample runs its own kernel length anyway.
     """
     sigma = sigma.to(x.dtype)
-    if not x.is_cuda:
+    if not gpu_path(x):
         radius = torch.ceil(3 * sigma).clamp_min(1).tolist()  # float32 rounding, as gaussian_taps
         if max(radius) < min(x.shape[-2:]):
             taps = [_gauss(s, int(r)) for s, r in zip(sigma.tolist(), radius, strict=True)]

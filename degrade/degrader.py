@@ -8,7 +8,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from degrade._checks import check_batch, check_size, from_float_, restore_dtype, to_float
+from degrade._checks import (
+    check_batch,
+    check_size,
+    from_float_,
+    gpu_path,
+    restore_dtype,
+    to_float,
+)
 from degrade._threads import one_intraop_thread
 from degrade.compose import Node, execute, plan, validate
 from degrade.presets import get_preset
@@ -76,7 +83,7 @@ class Degrader:
 
     def _run(self, x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
         xf = to_float(x)
-        n = self.chunk or (x.shape[0] if x.is_cuda else max(1, CPU_CHUNK_VALUES // x[0].numel()))
+        n = self.chunk or (x.shape[0] if gpu_path(x) else max(1, CPU_CHUNK_VALUES // x[0].numel()))
         if n >= x.shape[0]:
             y = execute(xf, plans)
             return restore_dtype(y, x.dtype) if y is xf else from_float_(y, x.dtype)

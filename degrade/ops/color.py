@@ -14,7 +14,7 @@ from kornia.enhance import adjust_contrast_with_mean_subtraction
 from kornia.geometry.transform import translate
 from torch import Tensor
 
-from degrade._checks import to_like
+from degrade._checks import gpu_path, to_like
 from degrade._cpu_filters import per_image, reflect_pad
 from degrade._lab import color_matrix, lab_to_rgb, rgb_to_lab
 from degrade._random import bcast, generators
@@ -295,7 +295,7 @@ def color_shift(x: Tensor, shift: Tensor, angle: Tensor) -> Tensor:
     """
     a = torch.deg2rad(angle)
     t = torch.stack([shift * torch.cos(a), shift * torch.sin(a)], -1).to(x.dtype)
-    if x.is_cuda or int(shift.abs().max()) + 2 >= min(x.shape[-2:]):
+    if gpu_path(x) or int(shift.abs().max()) + 2 >= min(x.shape[-2:]):
         g = translate(x[:, 1:2], t, padding_mode="reflection", align_corners=True)
     else:  # per image, as two 2-tap filters: 5x faster than a warp on CPU
         g = per_image(x[:, 1:2], t.tolist(), lambda c, ti: shift_image(c, *ti))

@@ -11,6 +11,7 @@ from kornia.filters import filter2d
 from torch import Tensor
 
 from degrade._batch import grouped
+from degrade._checks import gpu_path
 from degrade._cpu_filters import filter2d_image, per_image
 from degrade._linear import gaussian_blur_separable
 from degrade.kernels import (
@@ -55,7 +56,7 @@ def filter_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
         kernels = kernels[:, c:-c, c:-c]
         kernels = kernels / kernels.sum((-2, -1), keepdim=True)
     kernels = kernels.to(x.dtype)
-    if not x.is_cuda:
+    if not gpu_path(x):
         return per_image(x, kernels, filter2d_image)
     return filter2d(x, kernels, border_type="reflect")
 

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from degrade._batch import grouped
+from degrade._checks import gpu_path
 from degrade._cpu_filters import per_image, resize_roundtrip_image
 from degrade._linear import resize_roundtrip
 from degrade.registry import Param, module_form, register
@@ -49,7 +50,7 @@ def resize(x: Tensor, scale: Tensor, mode: list[str]) -> Tensor:
     """
     h, w = x.shape[-2:]
     sizes = [(max(1, round(h * s)), max(1, round(w * s))) for s in scale.tolist()]
-    if x.is_cuda:  # one batched product beats B small kernels on a GPU
+    if gpu_path(x):  # one batched product beats B small kernels on a GPU
         return resize_roundtrip(x, sizes, mode)
     # on CPU, per sample: band matrices as tap loops (cache-sized)
     return per_image(

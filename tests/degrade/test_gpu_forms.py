@@ -1,0 +1,88 @@
+"""The GPU forms of the ops, run on CPU tensors: they must compute what the CPU forms do.
+
+CI has no GPU, so without this the whole-batch forms (kornia filters, resize matrices,
+warps) would only ever run on a lent machine. ``FORCE_GPU_PATH`` makes every op take them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import torch
+
+import degrade
+import degrade._checks
+
+
+@pytest.fixture
+def gpu_forms(monkeypatch: pytest.MonkeyPatch):
+    """Run the body with the GPU forms (call it as a context: ``with gpu_forms(): ...``)."""
+
+    class Forced:
+        def __enter__(self) -> None:
+            monkeypatch.setattr(degrade._checks, "FORCE_GPU_PATH", True)
+
+        def __exit__(self, *exc: object) -> None:
+            monkeypatch.setattr(degrade._checks, "FORCE_GPU_PATH", False)
+
+    return Forced
+
+
+@pytest.mark.parametrize("op", degrade.list_ops())
+def test_op_gpu_form_matches_cpu_form(op: str, photos: torch.Tensor, gpu_forms) -> None:
+    _, params = degrade.apply(photos, op, level=3, return_params=True)
+    spec = degrade.get_op(op)
+    y_cpu = spec.run(photos, params)
+    with gpu_forms():
+        y_gpu = spec.run(photos, params)
+    assert y_gpu.shape == y_cpu.shape
+    assert float((y_gpu - y_cpu).abs().mean()) <= 1e-4, op
+    assert float((y_gpu - y_cpu).abs().max()) <= 2e-3, op
+
+
+@pytest.mark.parametrize("op", ["gaussian_blur", "resize", "lens_blur", "color_shift"])
+def test_gpu_forms_are_taken(op: str, photos: torch.Tensor, gpu_forms, monkeypatch) -> None:
+    """Guard for the test above: forcing really switches the forms (no per-image loop)."""
+    import degrade._cpu_filters as cpu
+
+    _, params = degrade.apply(photos, op, level=2, return_params=True)
+    calls: list[int] = []
+    real = cpu.per_image
+
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    for mod in (
+        "degrade._linear",
+        "degrade.ops.resize",
+        "degrade.ops.kernel_blur",
+        "degrade.ops.color",
+    ):
+        monkeypatch.setattr(importlib.import_module(mod), "per_image", spy)
+    with gpu_forms():
+        degrade.get_op(op).run(photos, params)
+    assert calls == []
+    degrade.get_op(op).run(photos, params)
+    assert calls, "the CPU form should loop per image"
+
+
+def _realesrgan_without_jpeg() -> degrade.compose.Node:
+    """Real-ESRGAN's kernels, resizes and noises, twice: a JPEG pass would turn float
+    rounding into whole quantisation steps and hide what is compared here."""
+    stage = degrade.presets.realesrgan().steps[0]
+    return degrade.Repeat(degrade.Seq(stage.steps[:3]), times=(2, 2))
+
+
+@pytest.mark.parametrize("preset", ["qpt-v2", "kadid", "realesrgan-kernels"])
+def test_preset_gpu_forms_match_and_replay(preset: str, photos: torch.Tensor, gpu_forms) -> None:
+    x = photos.repeat(4, 1, 1, 1)  # 12 samples: several ops run on subsets of the batch
+    d = degrade.Degrader(_realesrgan_without_jpeg() if preset == "realesrgan-kernels" else preset)
+    y_cpu, params = d(x, generator=torch.Generator().manual_seed(3))
+    with gpu_forms():
+        y_gpu, params_gpu = d(x, generator=torch.Generator().manual_seed(3))
+        replayed = d.replay(x, params_gpu)
+    assert params_gpu == params
+    assert torch.equal(replayed, y_gpu)
+    assert float((y_gpu - y_cpu).abs().mean()) <= 1e-4

@@ -7,20 +7,35 @@ parameters: replaying the recorded seeds reproduces it, whatever batch it is in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
 
 
-def generators(seeds: Tensor, device: torch.device | str) -> list[torch.Generator]:
-    """One generator per seed, on ``device``. seeds: (B,) int64."""
-    out = []
+def generators(seeds: Tensor, device: torch.device | str) -> Iterator[torch.Generator]:
+    """A generator on ``device`` seeded with each of ``seeds`` (B,) int64 in turn.
+
+    It is one generator object per thread and device, reseeded before each yield: use each
+    draw before asking for the next (loops and comprehensions do). Making a generator per
+    sample cost more than its draw for the small tensors most ops take. A CUDA kernel reads
+    the generator's seed and offset when it is launched, so reseeding after it is safe.
+    """
+    g = _reusable_generator(torch.device(device))
     for s in seeds.tolist():
-        g = torch.Generator(device=device)
         g.manual_seed(int(s))
-        out.append(g)
-    return out
+        yield g
+
+
+_local = threading.local()
+
+
+def _reusable_generator(device: torch.device) -> torch.Generator:
+    cache: dict[torch.device, torch.Generator] = _local.__dict__.setdefault("generators", {})
+    if device not in cache:
+        cache[device] = torch.Generator(device=device)
+    return cache[device]
 
 
 def seeded_normal(shape: Sequence[int], seeds: Tensor, like: Tensor) -> Tensor:

@@ -117,7 +117,10 @@ def color_space_transform(x: Tensor, strength: Tensor, seed: Tensor | None = Non
 
     Shape: x (B, 3, H, W); strength (B,); seed (B,).
     """
-    r = torch.stack([torch.randn(3, 3, generator=g) / 3 for g in generators(seed, "cpu")])
+    r = torch.empty(len(seed), 3, 3)
+    for ri, g in zip(r, generators(seed, "cpu"), strict=True):
+        torch.randn(3, 3, generator=g, out=ri)
+    r.div_(3)
     # built on the host (host=True) and copied once
     m = torch.eye(3, dtype=x.dtype) + strength.to(x.dtype)[:, None, None] * r.to(x.dtype)
     m = m / m.sum(-1, keepdim=True).clamp_min(0.2)

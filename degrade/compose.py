@@ -18,6 +18,7 @@ and position.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -25,7 +26,7 @@ import torch
 from torch import Tensor
 
 from degrade._checks import to_device
-from degrade.registry import get_op
+from degrade.registry import get_op, run_call
 
 
 @dataclass(frozen=True)
@@ -126,37 +127,40 @@ def plan(node: Node, rng: random.Random, color: bool = True) -> list[dict[str, A
     return [s for _ in range(k) for s in plan(node.node, rng, color)]
 
 
-#: one op call: the op's name and the (sample, step) pairs it advances
+#: one call: its key (an op's name, or its joint's) and the (sample, step) pairs it advances
 Round = tuple[str, list[tuple[int, int]]]
 
 
-def schedule(plans: list[list[dict[str, Any]]]) -> list[Round]:
-    """Order the op calls that run ``plans``, respecting each sample's own order.
+def schedule(plans: list[list[dict[str, Any]]], key: Callable[[str], str] = str) -> list[Round]:
+    """Order the calls that run ``plans``, respecting each sample's own order.
 
-    Samples are independent, so a call may group samples that are at different positions
-    of their plans. Two schedules are built and the one with fewer calls is kept (each call
-    costs a fixed overhead, which dominates on a GPU):
+    ``key`` maps an op name to what a call may group (default: the name itself; the
+    :class:`~degrade.Degrader` passes :attr:`~degrade.OpSpec.call_key`, so members of one
+    joint form share calls). Samples are independent, so a call may group samples that are
+    at different positions of their plans. Two schedules are built and the one with fewer
+    calls is kept (each call costs a fixed overhead, which dominates on a GPU):
 
-    * by position: step k of every sample, one call per distinct op (fixed structures such
+    * by position: step k of every sample, one call per distinct key (fixed structures such
       as ``realesrgan``);
-    * greedy: repeatedly the op that the most samples have next (random orders such as
-      ``qpt-v2``, 35 -> 21 calls for 64 samples).
+    * greedy: repeatedly the key that the most samples have next (random orders such as
+      ``qpt-v2``, 35 -> 21 calls for 64 samples by op, 14 with joint forms).
     """
-    depth = max((len(p) for p in plans), default=0)
+    keys = [[key(s["op"]) for s in p] for p in plans]
+    depth = max((len(p) for p in keys), default=0)
     by_pos: list[Round] = []
     for k in range(depth):
         groups: dict[str, list[tuple[int, int]]] = {}
-        for i, p in enumerate(plans):
+        for i, p in enumerate(keys):
             if k < len(p):
-                groups.setdefault(p[k]["op"], []).append((i, k))
+                groups.setdefault(p[k], []).append((i, k))
         by_pos.extend(groups.items())
     greedy: list[Round] = []
-    pos = [0] * len(plans)
+    pos = [0] * len(keys)
     while len(greedy) < len(by_pos):
         heads: dict[str, list[tuple[int, int]]] = {}
-        for i, p in enumerate(plans):
+        for i, p in enumerate(keys):
             if pos[i] < len(p):
-                heads.setdefault(p[pos[i]]["op"], []).append((i, pos[i]))
+                heads.setdefault(p[pos[i]], []).append((i, pos[i]))
         if not heads:
             return greedy
         best = max(heads.items(), key=lambda kv: len(kv[1]))
@@ -166,19 +170,30 @@ def schedule(plans: list[list[dict[str, Any]]]) -> list[Round]:
     return by_pos
 
 
+def call_key(op: str) -> str:
+    """What a call may group ``op`` with: its joint form's name, or its own."""
+    return get_op(op).call_key
+
+
 def execute(x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
     """Run per-sample plans on a float batch (B, C, H, W) in the calls of :func:`schedule`;
     returns a new tensor (or ``x`` itself when no sample has a step: ops never write into
     their input)."""
+    rounds = schedule(plans, call_key)
+    # the sample indices of every partial call, copied to the device in one piece
+    subsets = [[i for i, _ in steps] for _, steps in rounds if len(steps) < len(plans)]
+    index = iter([])
+    if subsets:
+        flat = to_device(torch.tensor([i for s in subsets for i in s]), x.device)
+        index = iter(flat.split([len(s) for s in subsets]))
     y, owned = x, False
-    for name, steps in schedule(plans):
-        spec = get_op(name)
+    for _, steps in rounds:
         values = [plans[i][k] for i, k in steps]
         if len(steps) == len(plans):
-            y, owned = spec.run(y, values), True
+            y, owned = run_call(y, values), True
         else:
             if not owned:
                 y, owned = y.clone(), True
-            it = to_device(torch.tensor([i for i, _ in steps]), x.device)
-            y[it] = spec.run(y[it], values)
+            it = next(index)
+            y[it] = run_call(y[it], values)
     return y

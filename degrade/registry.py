@@ -86,6 +86,24 @@ def seed_param() -> Param:
 
 
 @dataclass(frozen=True)
+class Joint:
+    """A common form that several ops reduce to, so that one call runs a batch mixing them.
+
+    ``form(x, **coefficients)`` applies per-sample coefficients to ``x`` (B, C, H, W). Each
+    member op is registered with ``joint=(JOINT, coeffs)``: ``coeffs(**params)`` turns the
+    op's per-sample values (host tensors: members are ``host=True`` ops) into those
+    coefficients, (B, ...) CPU tensors. The :class:`~degrade.Degrader` schedules the members
+    as one op (on a GPU each call costs about the same whatever its size); a call whose
+    samples all draw the same op runs that op itself.
+
+    Example: Gaussian blur is the unsharp mask ``lerp(blur(x), x, w)`` with ``w = 0``.
+    """
+
+    name: str
+    form: Callable[..., Tensor]
+
+
+@dataclass(frozen=True)
 class OpSpec:
     """A registered op.
 
@@ -102,6 +120,8 @@ class OpSpec:
         host: the impl gets its per-sample values as CPU tensors, builds its small per-sample
             tensors (taps, colour matrices, sizes) on the host and copies each once: on CUDA
             that saves a kernel launch per tiny tensor op and a device sync per ``tolist``.
+        joint: the :class:`Joint` this op can run in, with other ops, in one call.
+        coeffs: the op's values -> the joint form's coefficients (with ``joint``).
     """
 
     name: str
@@ -115,6 +135,13 @@ class OpSpec:
     cpu_only: bool = False
     doc: str = ""
     host: bool = False
+    joint: Joint | None = None
+    coeffs: Callable[..., dict[str, Tensor]] | None = None
+
+    @property
+    def call_key(self) -> str:
+        """Ops with the same key can share one call: the joint's name, or the op's own."""
+        return self.joint.name if self.joint is not None else self.name
 
     def sample(
         self, rng: random.Random, level: int | None, fixed: dict[str, Any] | None = None
@@ -138,6 +165,27 @@ class OpSpec:
     def run(self, x: Tensor, values: Sequence[dict[str, Any]]) -> Tensor:
         """Apply to a float batch with per-sample values; result clamped to [0, 1]."""
         return self.impl(x, **self.canonical(values, x)).clamp_(0.0, 1.0)
+
+
+def run_call(x: Tensor, values: Sequence[dict[str, Any]]) -> Tensor:
+    """Run one scheduled call: ``values[i]`` are sample i's op (``"op"``) and its values; the
+    ops are one op, or members of one :class:`Joint` (then run in its form, in one pass)."""
+    specs = {v["op"]: get_op(v["op"]) for v in values}
+    if len(specs) == 1:
+        return next(iter(specs.values())).run(x, values)
+    joints = {s.joint for s in specs.values()}
+    if len(joints) != 1 or None in joints:
+        raise ValueError(f"ops {sorted(specs)} cannot share one call")
+    coefficients: dict[str, Tensor] = {}
+    for name, spec in specs.items():
+        idx = [j for j, v in enumerate(values) if v["op"] == name]
+        # x[:n] stands in for the subset (canonical reads its size, dtype, device): a view
+        kw = spec.canonical([values[j] for j in idx], x[: len(idx)])
+        for key, c in spec.coeffs(**kw).items():  # type: ignore[misc]
+            if key not in coefficients:
+                coefficients[key] = torch.empty((len(values), *c.shape[1:]), dtype=c.dtype)
+            coefficients[key][idx] = c
+    return next(iter(joints)).form(x, **coefficients).clamp_(0.0, 1.0)  # type: ignore[union-attr]
 
 
 def _canon(p: Param, v: Any, x: Tensor, op: str, host: bool = False) -> Any:
@@ -207,13 +255,17 @@ def register(
     min_size: int = MIN_SIZE,
     cpu_only: bool = False,
     host: bool = False,
+    joint: tuple[Joint, Callable[..., dict[str, Tensor]]] | None = None,
 ) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
     """Decorator: register ``impl`` under ``name`` and return its public functional form.
 
     The functional form takes ``x`` (B, C, H, W) float in [0, 1] or uint8 and the params as
     scalars or B values (seeds default to draws from ``generator``), and returns a batch of
-    the same shape, dtype and device. ``host``: see :class:`OpSpec`.
+    the same shape, dtype and device. ``host``, ``joint`` (a :class:`Joint` and the op's
+    coefficient function): see :class:`OpSpec`.
     """
+    if joint is not None and not host:
+        raise TypeError(f"op {name}: a joint member builds its coefficients on the host")
 
     def deco(impl: Callable[..., Tensor]) -> Callable[..., Tensor]:
         fn = _functional(name, impl, params, color, min_size, host)
@@ -229,6 +281,8 @@ def register(
             cpu_only=cpu_only,
             doc=(inspect.getdoc(impl) or "").split("\n")[0],
             host=host,
+            joint=joint[0] if joint else None,
+            coeffs=joint[1] if joint else None,
         )
         if name in _REGISTRY:
             raise KeyError(f"op {name!r} registered twice")
@@ -269,6 +323,8 @@ def register_variant(
         spec.cpu_only,
         spec.doc,
         spec.host,
+        spec.joint,
+        spec.coeffs,
     )
     return fn
 

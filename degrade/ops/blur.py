@@ -7,11 +7,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from degrade._batch import grouped
+from degrade._checks import to_like
 from degrade._linear import gaussian_blur_separable
-from degrade._random import seeded_uniform
+from degrade._random import bcast, seeded_uniform
 from degrade.kernels import disc_kernel, motion_kernel, odd
 from degrade.ops.kernel_blur import filter_per_sample
-from degrade.registry import Param, module_form, register, seed_param
+from degrade.registry import Joint, Param, module_form, register, seed_param
 
 __all__ = [
     "gaussian_blur",
@@ -21,6 +22,7 @@ __all__ = [
     "glass_blur",
     "zoom_blur",
     "blur_sigma",
+    "unsharp",
     "GaussianBlur",
     "LensBlur",
     "MotionBlur",
@@ -42,12 +44,30 @@ def blur_sigma(x: Tensor, sigma: Tensor) -> Tensor:
     return gaussian_blur_separable(x, sigma.to(x.dtype).clamp_min(0.05))
 
 
+def unsharp(x: Tensor, sigma: Tensor, weight: Tensor) -> Tensor:
+    """``lerp(blur(x, sigma), x, weight)`` per sample: weight 0 is the Gaussian blur itself
+    (exactly: lerp returns its start), ``1 + a`` the unsharp mask ``x + a (x - blur(x))``.
+
+    The joint form of blur and sharpen. Shape: x (B, C, H, W); sigma, weight (B,) on the host.
+    """
+    return torch.lerp(blur_sigma(x, sigma), x, to_like(bcast(weight), x))
+
+
+#: blur and sharpen samples run in one call (a GPU call costs about the same at any size)
+UNSHARP = Joint("unsharp", unsharp)
+
+
+def _blur_coeffs(sigma: Tensor) -> dict[str, Tensor]:
+    return {"sigma": sigma, "weight": torch.zeros_like(sigma)}
+
+
 @register(
     "gaussian_blur",
     [Param("sigma", (0.5, 1.0, 2.0, 3.5, 5.5), 0.1, 6.0)],
     family="blur",
     tags=KADID,
     host=True,
+    joint=(UNSHARP, _blur_coeffs),
 )
 def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
     """Gaussian blur with per-sample sigma (pixels); kernel 2*ceil(3*sigma)+1, reflect border.

@@ -19,11 +19,12 @@ from degrade._cpu_filters import per_image, reflect_pad
 from degrade._lab import color_matrix, lab_to_rgb, rgb_to_lab
 from degrade._random import bcast, generators
 from degrade.ops.blur import blur_sigma
-from degrade.registry import Param, module_form, register, seed_param
+from degrade.registry import Joint, Param, module_form, register, seed_param
 
 __all__ = [
     "color_jitter",
     "color_space_transform",
+    "color_affine",
     "brighten",
     "darken",
     "mean_shift",
@@ -51,6 +52,42 @@ __all__ = [
 ]
 
 
+def color_affine(x: Tensor, matrix: Tensor, luma_weight: Tensor, bias: Tensor) -> Tensor:
+    """Per-sample affine colour map ``y = M x + bias + <mean(x), luma_weight>`` per pixel.
+
+    The joint form of colour jitter (the offset follows the image's mean colour) and the
+    colour-space transform (no offset). Shape: x (B, 3, H, W); matrix (B, 3, 3),
+    luma_weight (B, 3), bias (B,), all on the host: copied to ``x``'s device in one piece.
+    """
+    b = x.shape[0]
+    v = to_like(torch.cat([matrix.reshape(b, 9), luma_weight, bias[:, None]], 1), x)
+    off = (x.mean((2, 3)) * v[:, 9:12]).sum(1) + v[:, 12]  # channel means first: one pass
+    return color_matrix(x, v[:, :9].view(b, 3, 3)).add_(bcast(off))
+
+
+#: colour jitter and colour-space transform samples run in one call
+COLOR_AFFINE = Joint("color_affine", color_affine)
+
+
+def _jitter_coeffs(
+    brightness: Tensor, contrast: Tensor, saturation: Tensor, hue: Tensor
+) -> dict[str, Tensor]:
+    """The matrix and offset of :func:`color_jitter`, on the host."""
+    dt = brightness.dtype
+    luma, yiq, yiq_inv = (c.to(dt) for c in (_LUMA, _YIQ, _YIQ_INV))
+    s = saturation[:, None, None]
+    sat = s * torch.eye(3, dtype=dt) + (1 - s) * luma[None, None, :]
+    a = hue * 2 * torch.pi
+    rot = torch.zeros(len(a), 3, 3, dtype=dt)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2] = torch.cos(a), -torch.sin(a)
+    rot[:, 2, 1], rot[:, 2, 2] = torch.sin(a), torch.cos(a)
+    matrix = yiq_inv @ rot @ yiq @ sat * contrast[:, None, None]
+    # contrast c around the mean luma m of the brightened image (m = <mean, luma> + b):
+    # c (x + b) + (1 - c) m - c x = b + (1 - c) <mean, luma>
+    return {"matrix": matrix, "luma_weight": (1 - contrast)[:, None] * luma, "bias": brightness}
+
+
 @register(
     "color_jitter",
     [
@@ -63,6 +100,7 @@ __all__ = [
     tags=("qpt-v2",),
     color=True,
     host=True,
+    joint=(COLOR_AFFINE, _jitter_coeffs),
 )
 def color_jitter(
     x: Tensor, brightness: Tensor, contrast: Tensor, saturation: Tensor, hue: Tensor
@@ -78,26 +116,29 @@ def color_jitter(
 
     Shape: x (B, 3, H, W); each parameter (B,).
     """
-    # the (B, 3, 3) matrices are built on the host (host=True) and copied once
-    dt = x.dtype
-    luma, yiq, yiq_inv = (c.to(dt) for c in (_LUMA, _YIQ, _YIQ_INV))
-    s = saturation.to(dt)[:, None, None]
-    sat = s * torch.eye(3, dtype=dt) + (1 - s) * luma[None, None, :]
-    a = hue.to(dt) * 2 * torch.pi
-    rot = torch.zeros(len(a), 3, 3, dtype=dt)
-    rot[:, 0, 0] = 1
-    rot[:, 1, 1], rot[:, 1, 2] = torch.cos(a), -torch.sin(a)
-    rot[:, 2, 1], rot[:, 2, 2] = torch.sin(a), torch.cos(a)
-    mat = yiq_inv @ rot @ yiq @ sat * contrast.to(dt)[:, None, None]
-    b, c = to_like(torch.stack([brightness, contrast]), x)
-    m = x.mean((2, 3)) @ to_like(_LUMA, x) + b  # mean luma: channel means first (one pass)
-    off = c * b + (1 - c) * m
-    return color_matrix(x, to_like(mat, x)).add_(bcast(off))
+    # the matrices are built on the host (host=True) and copied once
+    return color_affine(x, **_jitter_coeffs(brightness, contrast, saturation, hue))
 
 
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
 _YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ_INV = torch.linalg.inv(_YIQ.double()).float()  # once, on the host (no solver per call)
+
+
+def _cst_matrix(strength: Tensor, seed: Tensor) -> Tensor:
+    """The (B, 3, 3) matrices of :func:`color_space_transform`, on the host."""
+    r = torch.empty(len(seed), 3, 3)
+    for ri, g in zip(r, generators(seed, "cpu"), strict=True):
+        torch.randn(3, 3, generator=g, out=ri)
+    r.div_(3)
+    m = torch.eye(3, dtype=strength.dtype) + strength[:, None, None] * r.to(strength.dtype)
+    return m / m.sum(-1, keepdim=True).clamp_min(0.2)
+
+
+def _cst_coeffs(strength: Tensor, seed: Tensor) -> dict[str, Tensor]:
+    b = len(seed)
+    zero = torch.zeros(b, 4, dtype=strength.dtype)
+    return {"matrix": _cst_matrix(strength, seed), "luma_weight": zero[:, :3], "bias": zero[:, 3]}
 
 
 @register(
@@ -107,6 +148,7 @@ _YIQ_INV = torch.linalg.inv(_YIQ.double()).float()  # once, on the host (no solv
     tags=("qpt-v2",),
     color=True,
     host=True,
+    joint=(COLOR_AFFINE, _cst_coeffs),
 )
 def color_space_transform(x: Tensor, strength: Tensor, seed: Tensor | None = None) -> Tensor:
     """Random linear colour-space transform: pixels times ``I + strength * R``.
@@ -117,14 +159,8 @@ def color_space_transform(x: Tensor, strength: Tensor, seed: Tensor | None = Non
 
     Shape: x (B, 3, H, W); strength (B,); seed (B,).
     """
-    r = torch.empty(len(seed), 3, 3)
-    for ri, g in zip(r, generators(seed, "cpu"), strict=True):
-        torch.randn(3, 3, generator=g, out=ri)
-    r.div_(3)
     # built on the host (host=True) and copied once
-    m = torch.eye(3, dtype=x.dtype) + strength.to(x.dtype)[:, None, None] * r.to(x.dtype)
-    m = m / m.sum(-1, keepdim=True).clamp_min(0.2)
-    return color_matrix(x, to_like(m, x))
+    return color_matrix(x, to_like(_cst_matrix(strength, seed), x))
 
 
 ColorJitter = module_form("ColorJitter", "color_jitter")

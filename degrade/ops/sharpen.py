@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
-from degrade._checks import to_like
-from degrade._random import bcast
-from degrade.ops.blur import blur_sigma
+from degrade.ops.blur import UNSHARP, unsharp
 from degrade.registry import Param, module_form, register
 
 __all__ = ["sharpen", "Sharpen"]
+
+
+def _sharpen_coeffs(amount: Tensor, sigma: Tensor) -> dict[str, Tensor]:
+    return {"sigma": sigma, "weight": 1 + amount}
 
 
 @register(
@@ -19,6 +20,7 @@ __all__ = ["sharpen", "Sharpen"]
     family="sharpen",
     tags=("kadid", "qpt-v2"),
     host=True,
+    joint=(UNSHARP, _sharpen_coeffs),
 )
 def sharpen(x: Tensor, amount: Tensor, sigma: Tensor) -> Tensor:
     """Unsharp mask: ``x + amount * (x - gaussian_blur(x, sigma))`` (KADID "high sharpen").
@@ -26,7 +28,7 @@ def sharpen(x: Tensor, amount: Tensor, sigma: Tensor) -> Tensor:
     Shape: x (B, C, H, W); amount, sigma (B,).
     """
     # x + a (x - b) == lerp(b, x, 1 + a): one pass instead of three
-    return torch.lerp(blur_sigma(x, sigma), x, to_like(bcast(1 + amount), x))
+    return unsharp(x, **_sharpen_coeffs(amount, sigma))
 
 
 Sharpen = module_form("Sharpen", "sharpen")

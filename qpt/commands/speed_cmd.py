@@ -16,6 +16,7 @@ Speed benchmarks: each prints rates and the ratio against a reference measured i
   qpt bench speed degrade                # presets vs a per-image loop
   qpt bench speed degrade --device cuda  # the same, batched on the GPU
   qpt bench speed degrade --per-op       # each op alone, worst ratio first
+  qpt bench speed degrade-calls          # GPU-path launches, counted on CPU
   qpt bench speed curate --full          # header scan, pHash, dedup, shards
   qpt bench speed pretrain               # model alone vs the data pipeline
   qpt bench speed all --json             # everything, JSON on stdout
@@ -60,6 +61,36 @@ def degrade_speed(
         result = speed.run(device, batch, repeats, threads or None)
         typer.echo(speed.report(result), err=json_out)
     _emit(result, json_out)
+
+
+@speed_app.command(
+    "degrade-calls",
+    help="What a batch costs the GPU path (op calls, kernel launches, host-to-device copies, "
+    "device syncs), counted on any machine: the GPU forms run on CPU tensors. On a GPU a batch "
+    "of 64 waits on this host work, so fewer is faster; the counts are exact for a seed.",
+)
+def degrade_calls(
+    preset: list[str] = typer.Option(
+        ["qpt-v2", "kadid", "realesrgan"], "--preset", help="Preset(s) to count (repeatable)."
+    ),
+    batch: int = typer.Option(64, min=1, help="Images per batch."),
+    size: int = typer.Option(224, min=8, help="Image side (some forms depend on it)."),
+    seeds: int = typer.Option(3, min=1, help="Batches (plan seeds) averaged."),
+    by_call: bool = typer.Option(False, "--by-call", help="A row per call kind (op) too."),
+    json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    import degrade
+    from bench.speed import degrade_calls as calls
+
+    unknown = [p for p in preset if p not in degrade.list_presets()]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown preset {unknown[0]!r}; choose from {degrade.list_presets()}",
+            param_hint="--preset",
+        )
+    rows = [calls.count(p, batch, size, seeds) for p in preset]
+    typer.echo(calls.report(rows, by_call), err=json_out)
+    _emit({"degrade_calls": rows}, json_out)
 
 
 @speed_app.command(

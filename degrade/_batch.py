@@ -21,14 +21,17 @@ def grouped(x: Tensor, keys: Sequence[int], fn: Callable[[Tensor, Tensor, int], 
     Args:
         x: (B, ...) batch.
         keys: B hashable settings.
-        fn: maps the sub-batch, its indices (LongTensor on ``x.device``) and the key to a
+        fn: maps the sub-batch, its indices (a CPU LongTensor, for indexing per-sample values
+            that live on the host: ops registered with ``host=True``) and the key to a
             sub-batch of the same shape.
     """
     uniq = sorted(set(keys))
     if len(uniq) == 1:
-        return fn(x, torch.arange(x.shape[0], device=x.device), uniq[0])
+        return fn(x, torch.arange(x.shape[0]), uniq[0])
+    groups = [torch.tensor([i for i, v in enumerate(keys) if v == k]) for k in uniq]
+    # every group's indices go to the device in one copy
+    on_device = to_device(torch.cat(groups), x.device).split([len(g) for g in groups])
     out = torch.empty_like(x)
-    for k in uniq:
-        idx = to_device(torch.tensor([i for i, v in enumerate(keys) if v == k]), x.device)
-        out[idx] = fn(x[idx], idx, k)
+    for k, idx, idx_d in zip(uniq, groups, on_device, strict=True):
+        out[idx_d] = fn(x[idx_d], idx, k)
     return out

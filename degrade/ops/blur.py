@@ -94,6 +94,7 @@ def _disc_blur(x: Tensor, radius: Tensor) -> Tensor:
     [Param("radius", (1.0, 2.0, 3.5, 5.5, 8.0), 0.5, 8.0)],
     family="blur",
     tags=("kadid",),
+    host=True,
 )
 def lens_blur(x: Tensor, radius: Tensor) -> Tensor:
     """Lens (out-of-focus) blur: convolution with an anti-aliased disc of per-sample radius.
@@ -108,6 +109,7 @@ def lens_blur(x: Tensor, radius: Tensor) -> Tensor:
     [Param("length", (3.0, 6.0, 10.0, 15.0, 21.0), 1.0, 25.0), Param("angle", (), 0.0, 180.0)],
     family="blur",
     tags=("kadid", "imagenet-c"),
+    host=True,
 )
 def motion_blur(x: Tensor, length: Tensor, angle: Tensor) -> Tensor:
     """Linear motion blur: an anti-aliased segment of ``length`` pixels at ``angle`` degrees.
@@ -125,6 +127,7 @@ def motion_blur(x: Tensor, length: Tensor, angle: Tensor) -> Tensor:
     [Param("radius", (3.0, 4.0, 6.0, 8.0, 10.0), 1.0, 10.0)],
     family="blur",
     tags=("imagenet-c",),
+    host=True,
 )
 def defocus_blur(x: Tensor, radius: Tensor) -> Tensor:
     """ImageNet-C defocus blur: disc kernel (radius 3, 4, 6, 8, 10 at 224 px) + slight Gaussian.
@@ -137,7 +140,7 @@ def defocus_blur(x: Tensor, radius: Tensor) -> Tensor:
 def _jitter_pixels(x: Tensor, amount: Tensor, seed: Tensor, mode: str = "nearest") -> Tensor:
     """Move every pixel by a random offset uniform in +-amount pixels (per sample)."""
     b, _, h, w = x.shape
-    off = (seeded_uniform((2, h, w), seed, x) * 2 - 1) * amount.view(-1, 1, 1, 1)
+    off = (seeded_uniform((2, h, w), seed, x) * 2 - 1) * to_like(amount.view(-1, 1, 1, 1), x)
     ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
     xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
@@ -155,6 +158,7 @@ def _jitter_pixels(x: Tensor, amount: Tensor, seed: Tensor, mode: str = "nearest
     ],
     family="blur",
     tags=("imagenet-c",),
+    host=True,
 )
 def glass_blur(
     x: Tensor, sigma: Tensor, delta: Tensor, iterations: Tensor, seed: Tensor | None = None
@@ -169,7 +173,7 @@ def glass_blur(
 
     def run(xs: Tensor, idx: Tensor, n: int) -> Tensor:
         for it in range(n):
-            xs = _jitter_pixels(xs, delta[idx], seed[idx.cpu()] + it)
+            xs = _jitter_pixels(xs, delta[idx], seed[idx] + it)
         return xs
 
     y = grouped(y, iterations.tolist(), run)

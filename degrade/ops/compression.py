@@ -15,7 +15,7 @@ from kornia.enhance import jpeg_codec_differentiable
 from torch import Tensor
 from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
 
-from degrade._batch import grouped
+from degrade._checks import gpu_path, to_device
 from degrade._threads import codec_threads
 from degrade.registry import Param, module_form, register
 
@@ -31,6 +31,7 @@ def _to_u8(x: Tensor) -> Tensor:
     [Param("quality", (43, 36, 24, 7, 2), 1, 95, kind="int")],
     family="compression",
     tags=("kadid", "realesrgan", "qpt-v2", "imagenet-c"),
+    host=True,
 )
 def jpeg(x: Tensor, quality: Tensor) -> Tensor:
     """JPEG encode + decode at per-sample quality (1-100) with the real codec.
@@ -46,12 +47,21 @@ def jpeg(x: Tensor, quality: Tensor) -> Tensor:
     Shape: x (B, C, H, W), C in {1, 3}; quality (B,) int.
     """
 
-    def run(xs: Tensor, idx: Tensor, q: int) -> Tensor:
-        data = encode_jpeg(list(_to_u8(xs)), quality=q)
-        dec = decode_jpeg([d.cpu() for d in data], mode=ImageReadMode.UNCHANGED, device=x.device)
-        return torch.stack(dec).to(x.dtype).div_(255.0)
-
-    return grouped(x, quality.clamp(1, 100).tolist(), run)
+    qs = quality.clamp(1, 100).tolist()
+    order = sorted(range(len(qs)), key=lambda i: qs[i])  # samples grouped by quality
+    u8 = list(_to_u8(x))
+    data: list[Tensor] = []
+    for q in sorted(set(qs)):  # the encoder takes one quality per call
+        data += encode_jpeg([u8[i] for i in order if qs[i] == q], quality=q)
+    if gpu_path(x):  # nvjpeg's files: one copy to the host, not a device sync per file
+        data = list(torch.cat(data).cpu().split([len(d) for d in data]))
+    dec = torch.stack(decode_jpeg(data, mode=ImageReadMode.UNCHANGED, device=x.device))
+    dec = dec.to(x.dtype).div_(255.0)
+    if order == sorted(order):
+        return dec
+    out = torch.empty_like(x)
+    out[to_device(torch.tensor(order), x.device)] = dec
+    return out
 
 
 @register(
@@ -74,6 +84,7 @@ def jpeg_differentiable(x: Tensor, quality: Tensor) -> Tensor:
     family="compression",
     tags=("kadid",),
     cpu_only=True,
+    host=True,
 )
 def jpeg2000(x: Tensor, rate: Tensor) -> Tensor:
     """JPEG2000 encode + decode at per-sample compression ratio ``rate`` (Pillow/OpenJPEG).

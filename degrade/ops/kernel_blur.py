@@ -11,7 +11,7 @@ from kornia.filters import filter2d
 from torch import Tensor
 
 from degrade._batch import grouped
-from degrade._checks import gpu_path
+from degrade._checks import gpu_path, to_like
 from degrade._cpu_filters import filter2d_image, per_image
 from degrade._linear import gaussian_blur_separable
 from degrade.kernels import (
@@ -55,10 +55,10 @@ def filter_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
         c = (k - limit) // 2 + 1
         kernels = kernels[:, c:-c, c:-c]
         kernels = kernels / kernels.sum((-2, -1), keepdim=True)
-    kernels = kernels.to(x.dtype)
     if not gpu_path(x):
-        return per_image(x, kernels, filter2d_image)
-    return filter2d(x, kernels, border_type="reflect")
+        return per_image(x, kernels.to(x.dtype), filter2d_image)
+    # kernels built on the host (host=True ops) are copied pinned, not by kornia's .to()
+    return filter2d(x, to_like(kernels, x), border_type="reflect")
 
 
 def _ksizes(sigma: Tensor, extra: int = 0) -> list[int]:
@@ -70,7 +70,7 @@ def _blur_with(x: Tensor, keys: list[int], make: Callable[[int, Tensor], Tensor]
     return grouped(x, keys, lambda xs, idx, k: filter_per_sample(xs, make(k, idx)))
 
 
-@register("iso_gaussian_blur", [Param("sigma", SIGMA, 0.2, 3.0)], family="blur", tags=RE)
+@register("iso_gaussian_blur", [Param("sigma", SIGMA, 0.2, 3.0)], family="blur", tags=RE, host=True)
 def iso_gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
     """Isotropic Gaussian kernel blur (Real-ESRGAN; separable, 2*ceil(3 sigma)+1 taps).
 
@@ -86,7 +86,7 @@ ANISO = [
 ]
 
 
-@register("aniso_gaussian_blur", ANISO, family="blur", tags=RE)
+@register("aniso_gaussian_blur", ANISO, family="blur", tags=RE, host=True)
 def aniso_gaussian_blur(x: Tensor, sigma_x: Tensor, sigma_y: Tensor, theta: Tensor) -> Tensor:
     """Anisotropic Gaussian kernel blur rotated by ``theta`` (radians).
 
@@ -101,6 +101,7 @@ def aniso_gaussian_blur(x: Tensor, sigma_x: Tensor, sigma_y: Tensor, theta: Tens
     [*ANISO, Param("beta", (), 0.5, 4.0)],
     family="blur",
     tags=RE,
+    host=True,
 )
 def generalized_gaussian_blur(
     x: Tensor, sigma_x: Tensor, sigma_y: Tensor, theta: Tensor, beta: Tensor
@@ -117,7 +118,7 @@ def generalized_gaussian_blur(
     )
 
 
-@register("plateau_blur", [*ANISO, Param("beta", (), 1.0, 2.0)], family="blur", tags=RE)
+@register("plateau_blur", [*ANISO, Param("beta", (), 1.0, 2.0)], family="blur", tags=RE, host=True)
 def plateau_blur(
     x: Tensor, sigma_x: Tensor, sigma_y: Tensor, theta: Tensor, beta: Tensor
 ) -> Tensor:
@@ -139,6 +140,7 @@ def plateau_blur(
     ],
     family="blur",
     tags=RE,
+    host=True,
 )
 def sinc_blur(x: Tensor, omega: Tensor, ksize: Tensor) -> Tensor:
     """Sinc (ideal circular low-pass) filter with cutoff ``omega``: ringing and overshoot.

@@ -81,6 +81,7 @@ def rescale(x: Tensor, scale: float, mode: str = "bicubic") -> Tensor:
     [Param("factor", (2, 3, 4, 6, 8), 1, 10, kind="int")],
     family="resize",
     tags=("kadid", "imagenet-c"),
+    host=True,
 )
 def pixelate(x: Tensor, factor: Tensor) -> Tensor:
     """Pixelation: box-average down by an integer ``factor`` then nearest up (KADID, IN-C).

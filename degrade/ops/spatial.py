@@ -6,6 +6,7 @@ import torch
 from kornia.geometry.transform import elastic_transform2d
 from torch import Tensor
 
+from degrade._checks import to_like
 from degrade._random import generators, seeded_normal
 from degrade.kernels import odd
 from degrade.ops.blur import _jitter_pixels
@@ -56,6 +57,7 @@ def _patch_size(h: int, w: int) -> int:
     [Param("patches", (4, 8, 14, 22, 32), 1, 40, kind="int"), seed_param()],
     family="spatial",
     tags=("kadid",),
+    host=True,
 )
 def non_eccentricity_patch(x: Tensor, patches: Tensor, seed: Tensor | None = None) -> Tensor:
     """Non-eccentricity patches: ``patches`` squares (side min(H, W) / 10) of the clean image,
@@ -81,6 +83,7 @@ def non_eccentricity_patch(x: Tensor, patches: Tensor, seed: Tensor | None = Non
     [Param("blocks", (2, 4, 7, 11, 16), 1, 20, kind="int"), seed_param()],
     family="spatial",
     tags=("kadid",),
+    host=True,
 )
 def color_block(x: Tensor, blocks: Tensor, seed: Tensor | None = None) -> Tensor:
     """Colour blocks: ``blocks`` uniformly coloured squares (side min(H, W) / 10) at random
@@ -90,12 +93,17 @@ def color_block(x: Tensor, blocks: Tensor, seed: Tensor | None = None) -> Tensor
     """
     b, c, h, w = x.shape
     s = _patch_size(h, w)
-    out = x.clone()
-    for i, (n, g) in enumerate(zip(blocks.tolist(), generators(seed, "cpu"), strict=True)):
-        ys, xs, colours = _boxes(g, max(0, n), s, h, w, c)
-        colours = colours.to(x)
-        for k, (y0, x0) in enumerate(zip(ys.tolist(), xs.tolist(), strict=True)):
+    boxes = [
+        _boxes(g, max(0, n), s, h, w, c)
+        for n, g in zip(blocks.tolist(), generators(seed, "cpu"), strict=True)
+    ]
+    # every sample's colours go to the device in one copy
+    colours = to_like(torch.cat([torch.zeros(0, c), *(bx[2] for bx in boxes)]), x)
+    out, k = x.clone(), 0
+    for i, (ys, xs, _) in enumerate(boxes):
+        for y0, x0 in zip(ys.tolist(), xs.tolist(), strict=True):
             out[i, :, y0 : y0 + s, x0 : x0 + s] = colours[k].view(c, 1, 1)
+            k += 1
     return out
 
 

@@ -17,6 +17,7 @@ and position.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,8 +171,10 @@ def schedule(plans: list[list[dict[str, Any]]], key: Callable[[str], str] = str)
     return by_pos
 
 
+@functools.cache
 def call_key(op: str) -> str:
-    """What a call may group ``op`` with: its joint form's name, or its own."""
+    """What a call may group ``op`` with: its joint form's name, or its own (cached: the
+    schedule asks for every step of every sample)."""
     return get_op(op).call_key
 
 

@@ -176,15 +176,22 @@ def run_call(x: Tensor, values: Sequence[dict[str, Any]]) -> Tensor:
     joints = {s.joint for s in specs.values()}
     if len(joints) != 1 or None in joints:
         raise ValueError(f"ops {sorted(specs)} cannot share one call")
-    coefficients: dict[str, Tensor] = {}
+    parts: list[tuple[list[int], dict[str, Tensor]]] = []
     for name, spec in specs.items():
         idx = [j for j, v in enumerate(values) if v["op"] == name]
         # x[:n] stands in for the subset (canonical reads its size, dtype, device): a view
         kw = spec.canonical([values[j] for j in idx], x[: len(idx)])
-        for key, c in spec.coeffs(**kw).items():  # type: ignore[misc]
-            if key not in coefficients:
-                coefficients[key] = torch.empty((len(values), *c.shape[1:]), dtype=c.dtype)
-            coefficients[key][idx] = c
+        parts.append((idx, spec.coeffs(**kw)))  # type: ignore[misc]
+    coefficients: dict[str, Tensor] = {}
+    for key, first in parts[0][1].items():
+        # members may give different trailing sizes (kernels): zero-padded around the centre
+        shape = [max(c[key].shape[d] for _, c in parts) for d in range(1, first.ndim)]
+        out = torch.zeros((len(values), *shape), dtype=first.dtype)
+        for idx, c in parts:
+            t = c[key]
+            lo = [(n - m) // 2 for n, m in zip(shape, t.shape[1:], strict=True)]
+            out[(idx, *(slice(a, a + m) for a, m in zip(lo, t.shape[1:], strict=True)))] = t
+        coefficients[key] = out
     return next(iter(joints)).form(x, **coefficients).clamp_(0.0, 1.0)  # type: ignore[union-attr]
 
 

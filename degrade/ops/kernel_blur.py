@@ -13,7 +13,7 @@ from torch import Tensor
 from degrade._batch import grouped
 from degrade._checks import gpu_path, to_like
 from degrade._cpu_filters import filter2d_image, per_image
-from degrade._linear import gaussian_blur_separable
+from degrade._linear import gaussian_blur_separable, gaussian_taps
 from degrade.kernels import (
     gaussian_kernel,
     generalized_gaussian_kernel,
@@ -21,7 +21,7 @@ from degrade.kernels import (
     plateau_kernel,
     sinc_kernel,
 )
-from degrade.registry import Param, module_form, register
+from degrade.registry import Joint, Param, module_form, register
 
 __all__ = [
     "iso_gaussian_blur",
@@ -30,6 +30,7 @@ __all__ = [
     "plateau_blur",
     "sinc_blur",
     "filter_per_sample",
+    "filter_kernels",
     "IsoGaussianBlur",
     "AnisoGaussianBlur",
     "GeneralizedGaussianBlur",
@@ -65,12 +66,52 @@ def _ksizes(sigma: Tensor, extra: int = 0) -> list[int]:
     return [min(21, odd(2 * math.ceil(3 * s) + 1) + extra) for s in sigma.tolist()]
 
 
-def _blur_with(x: Tensor, keys: list[int], make: Callable[[int, Tensor], Tensor]) -> Tensor:
-    """Per-sample kernels ``make(k, idx)`` grouped by kernel size ``k``."""
-    return grouped(x, keys, lambda xs, idx, k: filter_per_sample(xs, make(k, idx)))
+def filter_kernels(x: Tensor, kernel: Tensor, size: Tensor) -> Tensor:
+    """Each sample correlated with its own kernel: sample i's is the centred ``size[i]`` square
+    of ``kernel[i]``; samples run grouped by size (each at its own size, none padded).
+
+    The joint form of the Real-ESRGAN kernel blurs. Shape: x (B, C, H, W); kernel (B, K, K)
+    and size (B,) odd ints <= K, on the host.
+    """
+    big = kernel.shape[-1]
+
+    def run(xs: Tensor, idx: Tensor, k: int) -> Tensor:
+        c = (big - k) // 2
+        return filter_per_sample(xs, kernel[idx, c : c + k, c : c + k])
+
+    return grouped(x, size.tolist(), run)
 
 
-@register("iso_gaussian_blur", [Param("sigma", SIGMA, 0.2, 3.0)], family="blur", tags=RE, host=True)
+#: the five Real-ESRGAN kernel blurs run in one call
+KERNEL = Joint("kernel_blur", filter_kernels)
+
+
+def _padded(keys: list[int], make: Callable[[int, Tensor], Tensor], like: Tensor) -> dict:
+    """Kernels ``make(k, idx)`` per size k, centred in (B, K, K) zeros (K: the largest k)."""
+    big = max(keys)
+    kernel = torch.zeros(len(keys), big, big, dtype=like.dtype)
+    for k in sorted(set(keys)):
+        idx = torch.tensor([i for i, v in enumerate(keys) if v == k])
+        c = (big - k) // 2
+        kernel[idx, c : c + k, c : c + k] = make(k, idx)
+    return {"kernel": kernel, "size": torch.tensor(keys)}
+
+
+def _iso_coeffs(sigma: Tensor) -> dict[str, Tensor]:
+    sigma = sigma.clamp_min(0.05)
+    taps = gaussian_taps(sigma)  # (B, K): 2 ceil(3 sigma) + 1 taps each, centred
+    size = 2 * torch.ceil(3 * sigma).long().clamp_min(1) + 1
+    return {"kernel": taps[:, :, None] * taps[:, None, :], "size": size}
+
+
+@register(
+    "iso_gaussian_blur",
+    [Param("sigma", SIGMA, 0.2, 3.0)],
+    family="blur",
+    tags=RE,
+    host=True,
+    joint=(KERNEL, _iso_coeffs),
+)
 def iso_gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
     """Isotropic Gaussian kernel blur (Real-ESRGAN; separable, 2*ceil(3 sigma)+1 taps).
 
@@ -86,14 +127,36 @@ ANISO = [
 ]
 
 
-@register("aniso_gaussian_blur", ANISO, family="blur", tags=RE, host=True)
+def _aniso_coeffs(sigma_x: Tensor, sigma_y: Tensor, theta: Tensor) -> dict[str, Tensor]:
+    keys = _ksizes(torch.maximum(sigma_x, sigma_y))
+    return _padded(keys, lambda k, i: gaussian_kernel(k, sigma_x[i], sigma_y[i], theta[i]), theta)
+
+
+@register(
+    "aniso_gaussian_blur",
+    ANISO,
+    family="blur",
+    tags=RE,
+    host=True,
+    joint=(KERNEL, _aniso_coeffs),
+)
 def aniso_gaussian_blur(x: Tensor, sigma_x: Tensor, sigma_y: Tensor, theta: Tensor) -> Tensor:
     """Anisotropic Gaussian kernel blur rotated by ``theta`` (radians).
 
     Shape: x (B, C, H, W); sigma_x, sigma_y, theta (B,).
     """
+    return filter_kernels(x, **_aniso_coeffs(sigma_x, sigma_y, theta))
+
+
+def _generalized_coeffs(
+    sigma_x: Tensor, sigma_y: Tensor, theta: Tensor, beta: Tensor
+) -> dict[str, Tensor]:
     keys = _ksizes(torch.maximum(sigma_x, sigma_y))
-    return _blur_with(x, keys, lambda k, i: gaussian_kernel(k, sigma_x[i], sigma_y[i], theta[i]))
+    return _padded(
+        keys,
+        lambda k, i: generalized_gaussian_kernel(k, sigma_x[i], sigma_y[i], theta[i], beta[i]),
+        theta,
+    )
 
 
 @register(
@@ -102,6 +165,7 @@ def aniso_gaussian_blur(x: Tensor, sigma_x: Tensor, sigma_y: Tensor, theta: Tens
     family="blur",
     tags=RE,
     host=True,
+    joint=(KERNEL, _generalized_coeffs),
 )
 def generalized_gaussian_blur(
     x: Tensor, sigma_x: Tensor, sigma_y: Tensor, theta: Tensor, beta: Tensor
@@ -110,15 +174,26 @@ def generalized_gaussian_blur(
 
     Shape: x (B, C, H, W); sigma_x, sigma_y, theta, beta (B,).
     """
-    keys = _ksizes(torch.maximum(sigma_x, sigma_y))
-    return _blur_with(
-        x,
-        keys,
-        lambda k, i: generalized_gaussian_kernel(k, sigma_x[i], sigma_y[i], theta[i], beta[i]),
+    return filter_kernels(x, **_generalized_coeffs(sigma_x, sigma_y, theta, beta))
+
+
+def _plateau_coeffs(
+    sigma_x: Tensor, sigma_y: Tensor, theta: Tensor, beta: Tensor
+) -> dict[str, Tensor]:
+    keys = _ksizes(torch.maximum(sigma_x, sigma_y), extra=4)
+    return _padded(
+        keys, lambda k, i: plateau_kernel(k, sigma_x[i], sigma_y[i], theta[i], beta[i]), theta
     )
 
 
-@register("plateau_blur", [*ANISO, Param("beta", (), 1.0, 2.0)], family="blur", tags=RE, host=True)
+@register(
+    "plateau_blur",
+    [*ANISO, Param("beta", (), 1.0, 2.0)],
+    family="blur",
+    tags=RE,
+    host=True,
+    joint=(KERNEL, _plateau_coeffs),
+)
 def plateau_blur(
     x: Tensor, sigma_x: Tensor, sigma_y: Tensor, theta: Tensor, beta: Tensor
 ) -> Tensor:
@@ -126,10 +201,12 @@ def plateau_blur(
 
     Shape: x (B, C, H, W); sigma_x, sigma_y, theta, beta (B,).
     """
-    keys = _ksizes(torch.maximum(sigma_x, sigma_y), extra=4)
-    return _blur_with(
-        x, keys, lambda k, i: plateau_kernel(k, sigma_x[i], sigma_y[i], theta[i], beta[i])
-    )
+    return filter_kernels(x, **_plateau_coeffs(sigma_x, sigma_y, theta, beta))
+
+
+def _sinc_coeffs(omega: Tensor, ksize: Tensor) -> dict[str, Tensor]:
+    keys = [odd(k) for k in ksize.tolist()]
+    return _padded(keys, lambda k, i: sinc_kernel(k, omega[i]), omega)
 
 
 @register(
@@ -141,13 +218,14 @@ def plateau_blur(
     family="blur",
     tags=RE,
     host=True,
+    joint=(KERNEL, _sinc_coeffs),
 )
 def sinc_blur(x: Tensor, omega: Tensor, ksize: Tensor) -> Tensor:
     """Sinc (ideal circular low-pass) filter with cutoff ``omega``: ringing and overshoot.
 
-    Shape: x (B, C, H, W); omega (B,) in rad/pixel; ksize (B,) odd sizes (padded to the max).
+    Shape: x (B, C, H, W); omega (B,) in rad/pixel; ksize (B,) odd sizes (each its own).
     """
-    return _blur_with(x, [odd(k) for k in ksize.tolist()], lambda k, i: sinc_kernel(k, omega[i]))
+    return filter_kernels(x, **_sinc_coeffs(omega, ksize))
 
 
 IsoGaussianBlur = module_form("IsoGaussianBlur", "iso_gaussian_blur")

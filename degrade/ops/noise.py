@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from kornia.color import rgb_to_grayscale, rgb_to_ycbcr, ycbcr_to_rgb
 from torch import Tensor
 
-from degrade._random import bcast, seeded_normal, seeded_uniform
-from degrade.registry import Param, module_form, register, register_variant, seed_param
+from degrade._checks import to_like
+from degrade._random import bcast, generators, seeded_normal, seeded_uniform
+from degrade.registry import Joint, Param, module_form, register, register_variant, seed_param
 
 __all__ = [
     "gaussian_noise",
@@ -15,6 +18,7 @@ __all__ = [
     "poisson_noise",
     "gray_poisson_noise",
     "shot_noise",
+    "add_noise",
     "GaussianNoise",
     "GrayGaussianNoise",
     "PoissonNoise",
@@ -39,18 +43,62 @@ NOISE_SIGMA = Param("sigma", (0.02, 0.04, 0.07, 0.11, 0.16), 0.0, 0.2)
 POISSON_SCALE = Param("scale", (0.3, 0.7, 1.2, 2.0, 3.0), 0.05, 3.0)
 
 
+#: the noise each sample of :func:`add_noise` draws
+GAUSS, GRAY_GAUSS, POISSON, GRAY_POISSON = range(4)
+
+
+def _grey(x: Tensor) -> Tensor:
+    return x.mean(1, keepdim=True) if x.shape[1] == 1 else rgb_to_grayscale(x)
+
+
+def add_noise(x: Tensor, strength: Tensor, kind: Tensor, seed: Tensor) -> Tensor:
+    """``x + strength * n`` per sample, n of the sample's ``kind``: Gaussian per channel
+    (:data:`GAUSS`) or shared by the channels (:data:`GRAY_GAUSS`); Poisson counts of 255 x
+    per channel (:data:`POISSON`) or of the luma (:data:`GRAY_POISSON`), / 255, minus the
+    image. Each sample draws from its own seed, the same draws as the op of its kind.
+
+    The joint form of the four Real-ESRGAN noises. Shape: x (B, C, H, W); strength (B,),
+    kind (B,) int, seed (B,) int64, on the host.
+    """
+    noise = torch.empty_like(x)
+    for i, (k, g) in enumerate(zip(kind.tolist(), generators(seed, x.device), strict=True)):
+        if k == GAUSS:
+            noise[i].normal_(generator=g)
+        elif k == GRAY_GAUSS:
+            noise[i, :1].normal_(generator=g)
+            noise[i, 1:] = noise[i, :1]
+        else:
+            src = x[i] if k == POISSON else _grey(x[i : i + 1])[0]
+            noise[i] = torch.poisson(src * 255.0, generator=g) / 255.0 - src
+    return x + to_like(bcast(strength), x) * noise
+
+
+#: Real-ESRGAN's four noises run in one call
+NOISE = Joint("noise", add_noise)
+
+
+def _kind(k: int) -> Callable[..., dict[str, Tensor]]:
+    def coeffs(seed: Tensor, **strength: Tensor) -> dict[str, Tensor]:
+        (s,) = strength.values()
+        return {"strength": s, "kind": torch.full_like(seed, k), "seed": seed}
+
+    return coeffs
+
+
 @register(
     "gaussian_noise",
     [NOISE_SIGMA, seed_param()],
     family="noise",
     tags=("kadid", "qpt-v2", "realesrgan", "imagenet-c"),
+    host=True,
+    joint=(NOISE, _kind(GAUSS)),
 )
 def gaussian_noise(x: Tensor, sigma: Tensor, seed: Tensor | None = None) -> Tensor:
     """Additive white Gaussian noise, independent per channel (KADID "white noise").
 
     Shape: x (B, C, H, W); sigma (B,) in [0, 1] units; seed (B,) int64 (drawn if None).
     """
-    return x + bcast(sigma) * seeded_normal(x.shape[1:], seed, x)
+    return x + to_like(bcast(sigma), x) * seeded_normal(x.shape[1:], seed, x)
 
 
 @register(
@@ -58,13 +106,15 @@ def gaussian_noise(x: Tensor, sigma: Tensor, seed: Tensor | None = None) -> Tens
     [NOISE_SIGMA, seed_param()],
     family="noise",
     tags=("realesrgan",),
+    host=True,
+    joint=(NOISE, _kind(GRAY_GAUSS)),
 )
 def gray_gaussian_noise(x: Tensor, sigma: Tensor, seed: Tensor | None = None) -> Tensor:
     """Additive Gaussian noise shared by all channels (Real-ESRGAN "grey noise").
 
     Shape: x (B, C, H, W); sigma (B,); seed (B,).
     """
-    return x + bcast(sigma) * seeded_normal((1, *x.shape[2:]), seed, x)
+    return x + to_like(bcast(sigma), x) * seeded_normal((1, *x.shape[2:]), seed, x)
 
 
 GaussianNoise = module_form("GaussianNoise", "gaussian_noise")
@@ -74,8 +124,6 @@ GrayGaussianNoise = module_form("GrayGaussianNoise", "gray_gaussian_noise")
 
 def _seeded_poisson(lam: Tensor, seeds: Tensor) -> Tensor:
     """Poisson draws, sample i from seeds[i]. lam: (B, ...)."""
-    from degrade._random import generators
-
     return torch.stack(
         [
             torch.poisson(l_, generator=g)
@@ -89,6 +137,8 @@ def _seeded_poisson(lam: Tensor, seeds: Tensor) -> Tensor:
     [POISSON_SCALE, seed_param()],
     family="noise",
     tags=("realesrgan",),
+    host=True,
+    joint=(NOISE, _kind(POISSON)),
 )
 def poisson_noise(x: Tensor, scale: Tensor, seed: Tensor | None = None) -> Tensor:
     """Real-ESRGAN Poisson noise: ``x + scale * (Poisson(255 x) / 255 - x)``, per channel.
@@ -96,7 +146,7 @@ def poisson_noise(x: Tensor, scale: Tensor, seed: Tensor | None = None) -> Tenso
     Shape: x (B, C, H, W); scale (B,); seed (B,).
     """
     noise = _seeded_poisson(x * 255.0, seed) / 255.0 - x
-    return x + bcast(scale) * noise
+    return x + to_like(bcast(scale), x) * noise
 
 
 @register(
@@ -104,15 +154,17 @@ def poisson_noise(x: Tensor, scale: Tensor, seed: Tensor | None = None) -> Tenso
     [POISSON_SCALE, seed_param()],
     family="noise",
     tags=("realesrgan",),
+    host=True,
+    joint=(NOISE, _kind(GRAY_POISSON)),
 )
 def gray_poisson_noise(x: Tensor, scale: Tensor, seed: Tensor | None = None) -> Tensor:
     """Real-ESRGAN grey Poisson noise: the noise of the luma image added to every channel.
 
     Shape: x (B, C, H, W); scale (B,); seed (B,).
     """
-    grey = x.mean(1, keepdim=True) if x.shape[1] == 1 else rgb_to_grayscale(x)
+    grey = _grey(x)
     noise = _seeded_poisson(grey * 255.0, seed) / 255.0 - grey
-    return x + bcast(scale) * noise
+    return x + to_like(bcast(scale), x) * noise
 
 
 @register(

@@ -14,6 +14,15 @@ from degrade.registry import Param, register, run_call, sample_rngs
 MIXES = {
     "unsharp": ["gaussian_blur", "sharpen", "gaussian_blur", "sharpen", "sharpen", "gaussian_blur"],
     "color_affine": ["color_jitter", "color_space_transform"] * 3,
+    "kernel_blur": [
+        "iso_gaussian_blur",
+        "aniso_gaussian_blur",
+        "generalized_gaussian_blur",
+        "plateau_blur",
+        "sinc_blur",
+        "iso_gaussian_blur",
+    ],
+    "noise": ["gaussian_noise", "gray_gaussian_noise", "poisson_noise", "gray_poisson_noise"] * 2,
 }
 
 
@@ -32,7 +41,7 @@ def test_mixed_call_equals_each_op_on_its_samples(
 ) -> None:
     monkeypatch.setattr(degrade._checks, "FORCE_GPU_PATH", gpu_forms)
     ops = MIXES[joint]
-    x = photos.repeat(2, 1, 1, 1)
+    x = photos.repeat(3, 1, 1, 1)[: len(ops)]
     values = _values(ops)
     y = run_call(x, values)
     for i, v in enumerate(values):

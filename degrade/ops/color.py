@@ -72,20 +72,21 @@ COLOR_AFFINE = Joint("color_affine", color_affine)
 def _jitter_coeffs(
     brightness: Tensor, contrast: Tensor, saturation: Tensor, hue: Tensor
 ) -> dict[str, Tensor]:
-    """The matrix and offset of :func:`color_jitter`, on the host."""
+    """The matrix and offset of :func:`color_jitter`, on the host.
+
+    The matrix ``c * YIQ^-1 R(hue) YIQ S(s)`` is linear in six products of the parameters
+    (:data:`_JITTER_BASIS`), so a batch's matrices are one small product, not a dozen tiny
+    tensor ops per call.
+    """
     dt = brightness.dtype
-    luma, yiq, yiq_inv = (c.to(dt) for c in (_LUMA, _YIQ, _YIQ_INV))
-    s = saturation[:, None, None]
-    sat = s * torch.eye(3, dtype=dt) + (1 - s) * luma[None, None, :]
-    a = hue * 2 * torch.pi
-    rot = torch.zeros(len(a), 3, 3, dtype=dt)
-    rot[:, 0, 0] = 1
-    rot[:, 1, 1], rot[:, 1, 2] = torch.cos(a), -torch.sin(a)
-    rot[:, 2, 1], rot[:, 2, 2] = torch.sin(a), torch.cos(a)
-    matrix = yiq_inv @ rot @ yiq @ sat * contrast[:, None, None]
+    a = hue.double() * 2 * torch.pi
+    cos, sin, s = torch.cos(a), torch.sin(a), saturation.double()
+    weights = torch.stack([s, s * cos, s * sin, 1 - s, (1 - s) * cos, (1 - s) * sin], 1)
+    matrix = (weights @ _JITTER_BASIS).view(-1, 3, 3) * contrast.double()[:, None, None]
     # contrast c around the mean luma m of the brightened image (m = <mean, luma> + b):
     # c (x + b) + (1 - c) m - c x = b + (1 - c) <mean, luma>
-    return {"matrix": matrix, "luma_weight": (1 - contrast)[:, None] * luma, "bias": brightness}
+    luma_weight = (1 - contrast)[:, None] * _LUMA.to(dt)
+    return {"matrix": matrix.to(dt), "luma_weight": luma_weight, "bias": brightness}
 
 
 @register(
@@ -121,8 +122,29 @@ def color_jitter(
 
 
 _LUMA = torch.tensor([0.299, 0.587, 0.114])
-_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-_YIQ_INV = torch.linalg.inv(_YIQ.double()).float()  # once, on the host (no solver per call)
+
+
+def _jitter_basis() -> Tensor:
+    """(6, 9): colour jitter's matrix / contrast = weights (s, s cos h, s sin h, 1 - s,
+    (1 - s) cos h, (1 - s) sin h) times these flattened 3 x 3 matrices.
+
+    The hue rotation in YIQ is ``P0 + cos h P1 + sin h P2``, so ``YIQ^-1 R YIQ`` is
+    ``A0 + cos h A1 + sin h A2`` with ``Ak = YIQ^-1 Pk YIQ``; the saturation blend is
+    ``s I + (1 - s) L`` with ``L = 1 luma^T``. Their product expands into the six terms.
+    """
+    yiq = torch.tensor(
+        [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
+        dtype=torch.float64,
+    )
+    p0 = torch.diag(torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
+    p1 = torch.diag(torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64))
+    p2 = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+    a = [torch.linalg.inv(yiq) @ p @ yiq for p in (p0, p1, p2)]
+    grey = torch.ones(3, 1, dtype=torch.float64) @ _LUMA.double()[None]
+    return torch.stack([*a, *(ak @ grey for ak in a)]).view(6, 9)
+
+
+_JITTER_BASIS = _jitter_basis()
 
 
 def _cst_matrix(strength: Tensor, seed: Tensor) -> Tensor:

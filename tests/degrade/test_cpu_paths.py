@@ -211,13 +211,13 @@ def test_cpu_resize_caches_only_band_taps(photo: torch.Tensor) -> None:
     """Random scales make hundreds of distinct round trips: on CPU only their bands (kB) are
     kept, not the dense (n, n) round-trip operators (hundreds of kB each)."""
     from degrade._cpu_filters import roundtrip_taps
-    from degrade._linear import _roundtrip
+    from degrade._linear import _ROUNDTRIPS
 
-    dense_before = _roundtrip.cache_info().currsize
+    dense_before = len(_ROUNDTRIPS)
     for scale, mode in [(0.8321, "bilinear"), (0.4321, "bicubic")]:
         degrade.ops.resize(photo, scale, mode)
         assert roundtrip_taps(128, round(128 * scale), mode, torch.float32)[0].shape[0] == 128
-    assert _roundtrip.cache_info().currsize == dense_before
+    assert len(_ROUNDTRIPS) == dense_before
 
 
 def test_fast_len_is_the_next_5_smooth_size() -> None:
@@ -232,3 +232,37 @@ def test_fast_len_is_the_next_5_smooth_size() -> None:
     for n in range(1, 400):
         m = fast_len(n)
         assert m >= n and smooth(m) and not any(smooth(k) for k in range(n, m))
+
+
+def test_tensor_lru_keeps_the_recent_within_its_byte_budget() -> None:
+    from degrade._linear import TensorLRU
+
+    cache = TensorLRU(max_bytes=3 * 400)  # three (10, 10) float32 tensors
+    made: list[int] = []
+
+    def make(i: int):
+        def f() -> torch.Tensor:
+            made.append(i)
+            return torch.full((10, 10), float(i))
+
+        return f
+
+    for i in range(3):
+        cache.get(i, make(i))
+    assert float(cache.get(0, make(0))[0, 0]) == 0.0 and made == [0, 1, 2]  # a hit
+    cache.get(3, make(3))  # over budget: the least recently used (1) goes
+    assert len(cache) == 3
+    cache.get(1, make(1))
+    assert made == [0, 1, 2, 3, 1]
+    cache.get(0, make(0))  # still there: 2, the least recently used, made room for 1
+    assert made == [0, 1, 2, 3, 1]
+
+
+def test_gpu_resize_round_trips_of_random_scales_stay_cached() -> None:
+    """All ~900 round trips of random scales at 224 px fit the default budget."""
+    from degrade._linear import ROUNDTRIP_CACHE_BYTES
+    from degrade.ops.resize import MODES
+
+    per_operator = 224 * 224 * 4
+    distinct = len({round(224 * s / 1000) for s in range(150, 1501)}) * len(MODES)
+    assert distinct * per_operator <= ROUNDTRIP_CACHE_BYTES

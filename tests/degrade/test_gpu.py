@@ -42,3 +42,36 @@ def test_op_cuda_matches_cpu(op: str, photos: torch.Tensor) -> None:
         return
     tol = 2 / 255 if op.startswith("jpeg") else 1e-4
     assert float((y_gpu - y_cpu).abs().mean()) <= tol
+
+
+@needs_cuda
+@pytest.mark.parametrize(
+    "ops",
+    [
+        ["gaussian_blur", "sharpen", "gaussian_blur"],
+        ["color_jitter", "color_space_transform", "color_jitter"],
+        ["iso_gaussian_blur", "aniso_gaussian_blur", "sinc_blur"],
+    ],
+)
+def test_mixed_joint_calls_on_cuda_match_cpu(ops: list[str], photos: torch.Tensor) -> None:
+    """A call mixing members of one joint form computes on CUDA what it computes on CPU."""
+    from degrade.registry import run_call, sample_rngs
+
+    rngs = sample_rngs(len(ops), torch.Generator().manual_seed(0))
+    values = [
+        {"op": o, "level": 3, **degrade.get_op(o).sample(r, 3)}
+        for o, r in zip(ops, rngs, strict=True)
+    ]
+    y_cpu = run_call(photos, values)
+    y_gpu = run_call(photos.cuda(), values).cpu()
+    assert float((y_gpu - y_cpu).abs().mean()) <= 1e-4
+
+
+@needs_cuda
+def test_jpeg_of_mixed_qualities_on_cuda_keeps_each_sample_in_place(photos: torch.Tensor) -> None:
+    """Encoded per quality, copied to the host in one piece, put back in batch order."""
+    quality = torch.tensor([90, 10, 50])
+    y = degrade.ops.jpeg(photos.cuda(), quality).cpu()
+    for i, q in enumerate(quality.tolist()):
+        alone = degrade.ops.jpeg(photos[i : i + 1].cuda(), q).cpu()
+        assert torch.equal(y[i], alone[0])

@@ -30,7 +30,6 @@ from degrade._checks import (
     need_color,
     per_sample,
     restore_dtype,
-    to_device,
     to_float,
 )
 
@@ -470,16 +469,12 @@ class DegradeOp(nn.Module):
             lv = None if lo is None else r.randint(lo, hi)
             values.append(self.spec.sample(r, lv, self.fixed) if on else None)
         self.last_params = values
-        idx = [i for i, v in enumerate(values) if v is not None]
-        xf = to_float(x)
-        if not idx:
+        if all(v is None for v in values):
             return x.clone()
-        if len(idx) == x.shape[0]:
-            return restore_dtype(self.spec.run(xf, values), x.dtype)  # type: ignore[arg-type]
-        y = xf.clone()
-        it = to_device(torch.tensor(idx), x.device)
-        y[it] = self.spec.run(xf[it], [values[i] for i in idx])  # type: ignore[misc]
-        return restore_dtype(y, x.dtype)
+        from degrade.compose import execute  # a one-op pipeline (compose imports this module)
+
+        plans = [[{"op": self.op, **v}] if v is not None else [] for v in values]
+        return restore_dtype(execute(to_float(x), plans), x.dtype)
 
     def extra_repr(self) -> str:
         return f"op={self.op!r}, level={self.level}, p={self.p}"

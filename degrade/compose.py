@@ -10,9 +10,9 @@ Nodes (all frozen dataclasses, so presets are plain data):
 
 Every node has a probability ``p`` of being applied at all (skip). :func:`plan` turns the tree
 into one flat list of steps per sample (``{"op": name, "level": l, **values}``);
-:func:`execute` runs the plans batched: samples whose next op is the same are processed
-together (:func:`schedule`), so per-sample orders cost about one op call per distinct op
-and position.
+:func:`execute` runs the plans batched: samples whose next op is the same (or a member of
+the same joint form, :class:`~degrade.registry.Joint`) are processed together
+(:func:`schedule`), so per-sample orders cost about one call per distinct op and position.
 """
 
 from __future__ import annotations

@@ -91,9 +91,11 @@ class Joint:
     ``form(x, **coefficients)`` applies per-sample coefficients to ``x`` (B, C, H, W). Each
     member op is registered with ``joint=(JOINT, coeffs)``: ``coeffs(**params)`` turns the
     op's per-sample values (host tensors: members are ``host=True`` ops) into those
-    coefficients, (B, ...) CPU tensors. The :class:`~degrade.Degrader` schedules the members
-    as one op (on a GPU each call costs about the same whatever its size); a call whose
-    samples all draw the same op runs that op itself.
+    coefficients, (B, ...) CPU tensors; where members give different trailing sizes
+    (kernels), :func:`run_call` zero-pads them around the centre. The
+    :class:`~degrade.Degrader` schedules the members as one op (on a GPU each call costs
+    about the same whatever its size); a call whose samples all draw the same op runs that
+    op itself.
 
     Example: Gaussian blur is the unsharp mask ``lerp(blur(x), x, w)`` with ``w = 0``.
     """

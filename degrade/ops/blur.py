@@ -180,29 +180,41 @@ def glass_blur(
     return blur_sigma(y, sigma)
 
 
+#: zoom blur: zoom steps averaged, and the values a call may hold in zoomed copies at once
+ZOOM_STEPS, ZOOM_CHUNK_VALUES = 10, 2**26
+
+
 @register(
     "zoom_blur",
     [Param("zoom", (1.11, 1.16, 1.21, 1.26, 1.33), 1.02, 1.35)],
     family="blur",
     tags=("imagenet-c",),
+    host=True,
 )
 def zoom_blur(x: Tensor, zoom: Tensor) -> Tensor:
     """ImageNet-C zoom blur: mean of the image and 10 centre zooms up to ``zoom``.
 
+    The zooms run as a few batched warps (as many steps at once as ``ZOOM_CHUNK_VALUES``
+    allows: all 10 for a batch of 64 x 3 x 224 x 224 in two) rather than one per step.
+
     Shape: x (B, C, H, W); zoom (B,) >= 1.
     """
-    b = x.shape[0]
+    b, steps = x.shape[0], ZOOM_STEPS
+    j = torch.arange(1, steps + 1, dtype=zoom.dtype)[:, None]
+    inv = 1 / (1 + (zoom[None, :] - 1) * j / steps)  # (steps, B) on the host
+    theta = torch.zeros(steps * b, 2, 3, dtype=zoom.dtype)
+    theta[:, 0, 0] = theta[:, 1, 1] = inv.reshape(-1)
+    theta = to_like(theta, x)  # one copy for every step
     acc = x.clone()
-    steps = 10
-    for j in range(1, steps + 1):
-        s = 1 + (zoom - 1) * j / steps
-        theta = torch.zeros(b, 2, 3, device=x.device, dtype=x.dtype)
-        theta[:, 0, 0] = 1 / s
-        theta[:, 1, 1] = 1 / s
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        acc += F.grid_sample(
-            x, grid, mode="bilinear", padding_mode="reflection", align_corners=False
+    n = max(1, min(steps, ZOOM_CHUNK_VALUES // x.numel()))
+    for j0 in range(0, steps, n):
+        k = min(n, steps - j0)
+        xs = x.expand(k, *x.shape).reshape(k * b, *x.shape[1:])
+        grid = F.affine_grid(theta[j0 * b : (j0 + k) * b], list(xs.shape), align_corners=False)
+        zoomed = F.grid_sample(
+            xs, grid, mode="bilinear", padding_mode="reflection", align_corners=False
         )
+        acc += zoomed.view(k, *x.shape).sum(0)
     return acc / (steps + 1)
 
 

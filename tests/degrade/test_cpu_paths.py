@@ -266,3 +266,16 @@ def test_gpu_resize_round_trips_of_random_scales_stay_cached() -> None:
     per_operator = 224 * 224 * 4
     distinct = len({round(224 * s / 1000) for s in range(150, 1501)}) * len(MODES)
     assert distinct * per_operator <= ROUNDTRIP_CACHE_BYTES
+
+
+def test_zoom_blur_in_chunks_of_steps_equals_all_steps_at_once(
+    photos: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import degrade.ops.blur as blur
+
+    zoom = torch.tensor([1.05, 1.2, 1.35])
+    whole = blur.zoom_blur(photos, zoom)
+    monkeypatch.setattr(blur, "ZOOM_CHUNK_VALUES", 3 * photos.numel())  # 3 steps a chunk
+    torch.testing.assert_close(blur.zoom_blur(photos, zoom), whole, atol=1e-6, rtol=0)
+    monkeypatch.setattr(blur, "ZOOM_CHUNK_VALUES", 1)  # one step a chunk
+    torch.testing.assert_close(blur.zoom_blur(photos, zoom), whole, atol=1e-6, rtol=0)

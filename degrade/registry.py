@@ -171,7 +171,7 @@ class OpSpec:
 def run_call(x: Tensor, values: Sequence[dict[str, Any]]) -> Tensor:
     """Run one scheduled call: ``values[i]`` are sample i's op (``"op"``) and its values; the
     ops are one op, or members of one :class:`Joint` (then run in its form, in one pass)."""
-    specs = {v["op"]: get_op(v["op"]) for v in values}
+    specs = {name: get_op(name) for name in {v["op"] for v in values}}
     if len(specs) == 1:
         return next(iter(specs.values())).run(x, values)
     joints = {s.joint for s in specs.values()}

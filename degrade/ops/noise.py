@@ -8,7 +8,7 @@ import torch
 from kornia.color import rgb_to_grayscale, rgb_to_ycbcr, ycbcr_to_rgb
 from torch import Tensor
 
-from degrade._checks import to_like
+from degrade._checks import to_device, to_like
 from degrade._random import bcast, generators, seeded_normal, seeded_uniform
 from degrade.registry import Joint, Param, module_form, register, register_variant, seed_param
 
@@ -60,16 +60,29 @@ def add_noise(x: Tensor, strength: Tensor, kind: Tensor, seed: Tensor) -> Tensor
     The joint form of the four Real-ESRGAN noises. Shape: x (B, C, H, W); strength (B,),
     kind (B,) int, seed (B,) int64, on the host.
     """
+    kinds = kind.tolist()
     noise = torch.empty_like(x)
-    for i, (k, g) in enumerate(zip(kind.tolist(), generators(seed, x.device), strict=True)):
+    lam = x * 255.0 if POISSON in kinds else None  # Poisson rates: one pass for the batch
+    luma = _grey(x) if GRAY_POISSON in kinds else None
+    # one draw per sample (its own seed), into channel 0 only for the grey kinds
+    for i, (k, g) in enumerate(zip(kinds, generators(seed, x.device), strict=True)):
         if k == GAUSS:
             noise[i].normal_(generator=g)
         elif k == GRAY_GAUSS:
             noise[i, :1].normal_(generator=g)
-            noise[i, 1:] = noise[i, :1]
+        elif k == POISSON:
+            noise[i] = torch.poisson(lam[i], generator=g)  # type: ignore[index]
         else:
-            src = x[i] if k == POISSON else _grey(x[i : i + 1])[0]
-            noise[i] = torch.poisson(src * 255.0, generator=g) / 255.0 - src
+            noise[i, :1] = torch.poisson(luma[i] * 255.0, generator=g)  # type: ignore[index]
+    # then batched, by kind: counts to noise, grey channel 0 to every channel
+    rows = [[k == POISSON, k == GRAY_POISSON, k in (GRAY_GAUSS, GRAY_POISSON)] for k in kinds]
+    masks = to_device(torch.tensor(rows), x.device).view(-1, 3, 1, 1, 1)
+    if lam is not None:
+        noise = torch.where(masks[:, 0], noise / 255.0 - x, noise)
+    if luma is not None:
+        noise[:, :1] = torch.where(masks[:, 1], noise[:, :1] / 255.0 - luma, noise[:, :1])
+    if x.shape[1] > 1:
+        noise[:, 1:] = torch.where(masks[:, 2], noise[:, :1], noise[:, 1:])
     return x + to_like(bcast(strength), x) * noise
 
 

@@ -8,11 +8,35 @@ its own parameters only (replay of any subset is exact).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import torch
 from torch import Tensor
 
 from degrade._checks import to_device
+
+K = TypeVar("K", int, str)
+
+
+def index_groups(keys: Sequence[K]) -> list[tuple[K, list[int]]]:
+    """The distinct keys (sorted) with the indices of the samples that have each."""
+    groups: dict[K, list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    return sorted(groups.items())
+
+
+def indices_on(groups: Sequence[Sequence[int]], device: torch.device) -> list[Tensor]:
+    """Index lists as LongTensors on ``device``, copied there in one piece (not one each)."""
+    flat = to_device(torch.tensor([i for g in groups for i in g]), device)
+    return list(flat.split([len(g) for g in groups]))
+
+
+def put_centred(out: Tensor, idx: Sequence[int], t: Tensor) -> None:
+    """Write ``t`` (n, ...) into rows ``idx`` of ``out`` (B, ...), centred in each trailing
+    dimension (``out`` is at least as large there; e.g. kernels into a larger zero kernel)."""
+    lo = [(n - m) // 2 for n, m in zip(out.shape[1:], t.shape[1:], strict=True)]
+    out[(list(idx), *(slice(a, a + m) for a, m in zip(lo, t.shape[1:], strict=True)))] = t
 
 
 def grouped(x: Tensor, keys: Sequence[int], fn: Callable[[Tensor, Tensor, int], Tensor]) -> Tensor:
@@ -25,13 +49,11 @@ def grouped(x: Tensor, keys: Sequence[int], fn: Callable[[Tensor, Tensor, int], 
             that live on the host: ops registered with ``host=True``) and the key to a
             sub-batch of the same shape.
     """
-    uniq = sorted(set(keys))
-    if len(uniq) == 1:
-        return fn(x, torch.arange(x.shape[0]), uniq[0])
-    groups = [torch.tensor([i for i, v in enumerate(keys) if v == k]) for k in uniq]
-    # every group's indices go to the device in one copy
-    on_device = to_device(torch.cat(groups), x.device).split([len(g) for g in groups])
+    groups = index_groups(keys)
+    if len(groups) == 1:
+        return fn(x, torch.arange(x.shape[0]), groups[0][0])
+    on_device = indices_on([idx for _, idx in groups], x.device)
     out = torch.empty_like(x)
-    for k, idx, idx_d in zip(uniq, groups, on_device, strict=True):
-        out[idx_d] = fn(x[idx_d], idx, k)
+    for (k, idx), idx_d in zip(groups, on_device, strict=True):
+        out[idx_d] = fn(x[idx_d], torch.tensor(idx), k)
     return out

@@ -128,9 +128,9 @@ def roundtrip_taps(n: int, m: int, mode: str, dtype: torch.dtype) -> tuple[Tenso
     Only the band is cached (a few kB; random scales of 224 px images need ~900 entries):
     the dense (n, n) operators it comes from are built uncached.
     """
-    from degrade._linear import _resize_matrix, roundtrip_operator
+    from degrade._linear import roundtrip_operator
 
-    return band_taps(roundtrip_operator(n, m, mode, "cpu", dtype, _resize_matrix.__wrapped__))
+    return band_taps(roundtrip_operator(n, m, mode, "cpu", dtype))
 
 
 def resize_roundtrip_image(x: Tensor, size: tuple[int, int], mode: str) -> Tensor:

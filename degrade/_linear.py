@@ -128,11 +128,10 @@ def up_mode(mode: str) -> str:
     return "bilinear" if mode == "area" else mode
 
 
-def roundtrip_operator(
-    n: int, m: int, mode: str, device: str, dtype: torch.dtype, matrix=_resize_matrix
-) -> Tensor:
-    """(n, n) matrix of resizing n -> m -> n samples, from 1-D resize matrices ``matrix``
-    (the cached ones by default; ``_resize_matrix.__wrapped__`` builds them uncached)."""
+def roundtrip_operator(n: int, m: int, mode: str, device: str, dtype: torch.dtype) -> Tensor:
+    """(n, n) matrix of resizing n -> m -> n samples, from uncached 1-D resize matrices (its
+    callers cache the result, not the ~1,800 1-D matrices of random scales)."""
+    matrix = _resize_matrix.__wrapped__
     return matrix(m, n, up_mode(mode), device, dtype) @ matrix(n, m, mode, device, dtype)
 
 
@@ -176,10 +175,9 @@ _ROUNDTRIPS = TensorLRU(ROUNDTRIP_CACHE_BYTES)
 
 
 def _roundtrip(n: int, m: int, mode: str, device: str, dtype: torch.dtype) -> Tensor:
-    """Cached :func:`roundtrip_operator` (built from uncached 1-D matrices)."""
+    """Cached :func:`roundtrip_operator`."""
     return _ROUNDTRIPS.get(
-        (n, m, mode, device, dtype),
-        lambda: roundtrip_operator(n, m, mode, device, dtype, _resize_matrix.__wrapped__),
+        (n, m, mode, device, dtype), lambda: roundtrip_operator(n, m, mode, device, dtype)
     )
 
 

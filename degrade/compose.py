@@ -23,10 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-import torch
 from torch import Tensor
 
-from degrade._checks import to_device
+from degrade._batch import indices_on
 from degrade.registry import get_op, run_call
 
 
@@ -185,10 +184,7 @@ def execute(x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
     rounds = schedule(plans, call_key)
     # the sample indices of every partial call, copied to the device in one piece
     subsets = [[i for i, _ in steps] for _, steps in rounds if len(steps) < len(plans)]
-    index = iter([])
-    if subsets:
-        flat = to_device(torch.tensor([i for s in subsets for i in s]), x.device)
-        index = iter(flat.split([len(s) for s in subsets]))
+    index = iter(indices_on(subsets, x.device) if subsets else [])
     y, owned = x, False
     for _, steps in rounds:
         values = [plans[i][k] for i, k in steps]

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from degrade._batch import index_groups, put_centred
 from degrade._checks import (
     MIN_SIZE,
     check_batch,
@@ -178,21 +179,17 @@ def run_call(x: Tensor, values: Sequence[dict[str, Any]]) -> Tensor:
     if len(joints) != 1 or None in joints:
         raise ValueError(f"ops {sorted(specs)} cannot share one call")
     parts: list[tuple[list[int], dict[str, Tensor]]] = []
-    for name, spec in specs.items():
-        idx = [j for j, v in enumerate(values) if v["op"] == name]
+    for name, idx in index_groups([v["op"] for v in values]):
         # x[:n] stands in for the subset (canonical reads its size, dtype, device): a view
-        kw = spec.canonical([values[j] for j in idx], x[: len(idx)])
-        parts.append((idx, spec.coeffs(**kw)))  # type: ignore[misc]
+        kw = specs[name].canonical([values[j] for j in idx], x[: len(idx)])
+        parts.append((idx, specs[name].coeffs(**kw)))  # type: ignore[misc]
     coefficients: dict[str, Tensor] = {}
     for key, first in parts[0][1].items():
         # members may give different trailing sizes (kernels): zero-padded around the centre
         shape = [max(c[key].shape[d] for _, c in parts) for d in range(1, first.ndim)]
-        out = torch.zeros((len(values), *shape), dtype=first.dtype)
+        coefficients[key] = torch.zeros((len(values), *shape), dtype=first.dtype)
         for idx, c in parts:
-            t = c[key]
-            lo = [(n - m) // 2 for n, m in zip(shape, t.shape[1:], strict=True)]
-            out[(idx, *(slice(a, a + m) for a, m in zip(lo, t.shape[1:], strict=True)))] = t
-        coefficients[key] = out
+            put_centred(coefficients[key], idx, c[key])
     return next(iter(joints)).form(x, **coefficients).clamp_(0.0, 1.0)  # type: ignore[union-attr]
 
 

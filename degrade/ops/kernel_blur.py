@@ -10,7 +10,7 @@ import torch
 from kornia.filters import filter2d
 from torch import Tensor
 
-from degrade._batch import grouped
+from degrade._batch import grouped, index_groups, put_centred
 from degrade._checks import gpu_path, to_like
 from degrade._cpu_filters import filter2d_image, per_image
 from degrade._linear import gaussian_blur_separable, gaussian_taps
@@ -90,10 +90,8 @@ def _padded(keys: list[int], make: Callable[[int, Tensor], Tensor], like: Tensor
     """Kernels ``make(k, idx)`` per size k, centred in (B, K, K) zeros (K: the largest k)."""
     big = max(keys)
     kernel = torch.zeros(len(keys), big, big, dtype=like.dtype)
-    for k in sorted(set(keys)):
-        idx = torch.tensor([i for i, v in enumerate(keys) if v == k])
-        c = (big - k) // 2
-        kernel[idx, c : c + k, c : c + k] = make(k, idx)
+    for k, idx in index_groups(keys):
+        put_centred(kernel, idx, make(k, torch.tensor(idx)))
     return {"kernel": kernel, "size": torch.tensor(keys)}
 
 

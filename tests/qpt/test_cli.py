@@ -114,3 +114,14 @@ def test_bench_speed_on_a_missing_gpu_is_a_one_line_error(capsys) -> None:
     code, _, err = _main(capsys, "bench", "speed", "degrade", "--device", "cuda", "--batch", "2")
     assert code == 2
     assert err.strip().splitlines() == ["error: degrade speed: CUDA requested but not available"]
+
+
+def test_bench_speed_degrade_calls_counts_and_names_a_bad_preset(capsys) -> None:
+    code, _, err = _main(capsys, "bench", "speed", "degrade-calls", "--preset", "bogus")
+    assert code == 2
+    assert err.strip().splitlines()[0].startswith("error: unknown preset 'bogus'")
+    argv = ["--preset", "qpt-v2", "--batch", "4", "--size", "32", "--seeds", "1", "--json"]
+    code, out, _ = _main(capsys, "bench", "speed", "degrade-calls", *argv)
+    assert code == 0
+    (row,) = json.loads(out)["degrade_calls"]
+    assert row["preset"] == "qpt-v2" and row["calls"] >= 1 and row["kernels"] >= row["calls"]

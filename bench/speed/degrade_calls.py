@@ -132,20 +132,14 @@ def count(preset: str, batch: int = 64, size: int = 224, seeds: int = 3) -> dict
     """Mean counts per batch of ``preset`` on (batch, 3, size, size) random images, in all
     (``calls``, ``kernels``, ...) and per call kind (``by_call``: op names -> counts)."""
     import degrade
-    from degrade.compose import plan
-    from degrade.registry import sample_rngs
 
     global TALLY
     d = degrade.Degrader(preset)
     x = torch.rand(batch, 3, size, size).as_subclass(OnDevice)
     TALLY = _Tally()
     for seed in range(seeds):
-        plans = [
-            plan(d.pipeline, r, True)
-            for r in sample_rngs(batch, torch.Generator().manual_seed(seed))
-        ]
         with gpu_path_on_cpu():
-            d.replay(x, [{"ops": p} for p in plans])
+            d(x, generator=torch.Generator().manual_seed(seed))
     out: dict[str, Any] = {"preset": preset, "batch": batch, "size": size, "seeds": seeds}
     out.update({k: TALLY.total[k] / seeds for k in KINDS})
     out["by_call"] = {n: {k: c[k] / seeds for k in KINDS} for n, c in TALLY.by_call.items()}

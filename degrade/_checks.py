@@ -6,8 +6,9 @@ converts ``uint8`` to float in [0, 1]; the result is converted back to the input
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -54,8 +55,20 @@ def check_size(x: Tensor, op: str, min_size: int = MIN_SIZE) -> None:
         )
 
 
-#: run the GPU forms of the ops on CPU tensors too (tests set it: CI has no GPU)
+#: run the GPU forms of the ops on CPU tensors too (see :func:`forced_gpu_path`; CI has no GPU)
 FORCE_GPU_PATH = False
+
+
+@contextlib.contextmanager
+def forced_gpu_path() -> Iterator[None]:
+    """Inside the block ops take their GPU forms on CPU tensors too (tests, and the launch
+    count of ``qpt bench speed degrade-calls``); the previous setting comes back after."""
+    global FORCE_GPU_PATH
+    saved, FORCE_GPU_PATH = FORCE_GPU_PATH, True
+    try:
+        yield
+    finally:
+        FORCE_GPU_PATH = saved
 
 
 def gpu_path(x: Tensor) -> bool:

@@ -3,7 +3,7 @@
 A GPU degrades a batch of 64 faster than the host can issue the work, so the host's work is
 the time: each op call, kernel launch, host-to-device copy and device sync costs about the
 same whatever its size. This counts them by running the GPU forms of the ops on CPU tensors
-(``degrade._checks.FORCE_GPU_PATH``), with the batch marked as a device tensor (a tensor
+(``degrade._checks.forced_gpu_path()``), with the batch marked as a device tensor (a tensor
 subclass that every result computed from it inherits, as do tensors made on its device):
 
 * ``calls``: scheduled op calls (:func:`degrade.compose.schedule`);
@@ -120,12 +120,12 @@ def gpu_path_on_cpu() -> Iterator[None]:
         finally:
             TALLY.call = ""
 
-    checks.FORCE_GPU_PATH, compose.run_call = True, run_call
+    compose.run_call = run_call
     try:
-        with torch.no_grad(), _Placement(), _Kernels():
+        with checks.forced_gpu_path(), torch.no_grad(), _Placement(), _Kernels():
             yield
     finally:
-        checks.FORCE_GPU_PATH, compose.run_call = False, real_call
+        compose.run_call = real_call
 
 
 def count(preset: str, batch: int = 64, size: int = 224, seeds: int = 3) -> dict[str, Any]:

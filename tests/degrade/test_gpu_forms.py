@@ -1,7 +1,7 @@
 """The GPU forms of the ops, run on CPU tensors: they must compute what the CPU forms do.
 
 CI has no GPU, so without this the whole-batch forms (kornia filters, resize matrices,
-warps) would only ever run on a lent machine. ``FORCE_GPU_PATH`` makes every op take them.
+warps) would only ever run on a lent machine. ``forced_gpu_path()`` makes every op take them.
 """
 
 from __future__ import annotations
@@ -12,30 +12,16 @@ import pytest
 import torch
 
 import degrade
-import degrade._checks
-
-
-@pytest.fixture
-def gpu_forms(monkeypatch: pytest.MonkeyPatch):
-    """Run the body with the GPU forms (call it as a context: ``with gpu_forms(): ...``)."""
-
-    class Forced:
-        def __enter__(self) -> None:
-            monkeypatch.setattr(degrade._checks, "FORCE_GPU_PATH", True)
-
-        def __exit__(self, *exc: object) -> None:
-            monkeypatch.setattr(degrade._checks, "FORCE_GPU_PATH", False)
-
-    return Forced
+from degrade._checks import forced_gpu_path
 
 
 @pytest.mark.parametrize("op", degrade.list_ops())
-def test_op_gpu_form_matches_cpu_form(op: str, photos: torch.Tensor, gpu_forms) -> None:
+def test_op_gpu_form_matches_cpu_form(op: str, photos: torch.Tensor) -> None:
     # levels 1, 3, 5: different values per sample, so grouped forms split and reassemble
     _, params = degrade.apply(photos, op, level=torch.tensor([1, 3, 5]), return_params=True)
     spec = degrade.get_op(op)
     y_cpu = spec.run(photos, params)
-    with gpu_forms():
+    with forced_gpu_path():
         y_gpu = spec.run(photos, params)
     assert y_gpu.shape == y_cpu.shape
     assert float((y_gpu - y_cpu).abs().mean()) <= 1e-4, op
@@ -43,7 +29,7 @@ def test_op_gpu_form_matches_cpu_form(op: str, photos: torch.Tensor, gpu_forms) 
 
 
 @pytest.mark.parametrize("op", ["gaussian_blur", "resize", "lens_blur", "color_shift"])
-def test_gpu_forms_are_taken(op: str, photos: torch.Tensor, gpu_forms, monkeypatch) -> None:
+def test_gpu_forms_are_taken(op: str, photos: torch.Tensor, monkeypatch) -> None:
     """Guard for the test above: forcing really switches the forms (no per-image loop)."""
     import degrade._cpu_filters as cpu
 
@@ -62,7 +48,7 @@ def test_gpu_forms_are_taken(op: str, photos: torch.Tensor, gpu_forms, monkeypat
         "degrade.ops.color",
     ):
         monkeypatch.setattr(importlib.import_module(mod), "per_image", spy)
-    with gpu_forms():
+    with forced_gpu_path():
         degrade.get_op(op).run(photos, params)
     assert calls == []
     degrade.get_op(op).run(photos, params)
@@ -79,11 +65,11 @@ def _realesrgan_kernels() -> degrade.compose.Node:
 
 
 @pytest.mark.parametrize("preset", ["qpt-v2", "kadid", "realesrgan-kernels"])
-def test_preset_gpu_forms_match_and_replay(preset: str, photos: torch.Tensor, gpu_forms) -> None:
+def test_preset_gpu_forms_match_and_replay(preset: str, photos: torch.Tensor) -> None:
     x = photos.repeat(4, 1, 1, 1)  # 12 samples: several ops run on subsets of the batch
     d = degrade.Degrader(_realesrgan_kernels() if preset == "realesrgan-kernels" else preset)
     y_cpu, params = d(x, generator=torch.Generator().manual_seed(3))
-    with gpu_forms():
+    with forced_gpu_path():
         y_gpu, params_gpu = d(x, generator=torch.Generator().manual_seed(3))
         replayed = d.replay(x, params_gpu)
     assert params_gpu == params

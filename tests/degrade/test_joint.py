@@ -3,11 +3,13 @@ transform) samples computes what each op computes on its own samples."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
 import degrade
-import degrade._checks
+from degrade._checks import forced_gpu_path
 from degrade.compose import call_key, plan, schedule
 from degrade.registry import Param, register, run_call, sample_rngs
 
@@ -37,16 +39,16 @@ def _values(ops: list[str], seed: int = 0) -> list[dict]:
 @pytest.mark.parametrize("gpu_forms", [False, True])
 @pytest.mark.parametrize("joint", list(MIXES))
 def test_mixed_call_equals_each_op_on_its_samples(
-    joint: str, gpu_forms: bool, photos: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+    joint: str, gpu_forms: bool, photos: torch.Tensor
 ) -> None:
-    monkeypatch.setattr(degrade._checks, "FORCE_GPU_PATH", gpu_forms)
     ops = MIXES[joint]
     x = photos.repeat(3, 1, 1, 1)[: len(ops)]
     values = _values(ops)
-    y = run_call(x, values)
-    for i, v in enumerate(values):
-        alone = degrade.get_op(v["op"]).run(x[i : i + 1], [v])
-        torch.testing.assert_close(y[i : i + 1], alone, atol=2e-6, rtol=0)
+    with forced_gpu_path() if gpu_forms else contextlib.nullcontext():
+        y = run_call(x, values)
+        for i, v in enumerate(values):
+            alone = degrade.get_op(v["op"]).run(x[i : i + 1], [v])
+            torch.testing.assert_close(y[i : i + 1], alone, atol=2e-6, rtol=0)
     assert {degrade.get_op(o).call_key for o in ops} == {joint}
 
 

@@ -1,0 +1,107 @@
+"""The one safe image decoder: untrusted bytes or files -> RGB pixels, with one pixel cap.
+
+Every package decodes through here, so the decompression-bomb cap, the EXIF orientation and
+the conversion of odd modes (CMYK, 16-bit, palette, alpha) are the same everywhere.
+``Image.open`` reads only the header; the cap is checked before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+from PIL import Image, ImageOps
+
+#: Declared pixels above which an image is refused unread (PIL's own warning threshold).
+MAX_PIXELS = 89_478_485
+
+Source = bytes | str | os.PathLike[str]
+
+
+class UnreadableImage(ValueError):
+    """Bytes or a file that cannot be decoded as an image (message: the reason)."""
+
+
+class ImageTooLarge(UnreadableImage):
+    """An image declaring more pixels than the cap (a decompression bomb, or just huge)."""
+
+
+@contextmanager
+def open_image(source: Source, max_pixels: int = MAX_PIXELS) -> Iterator[Image.Image]:
+    """Open an image lazily (header read, pixels not yet decoded), size-checked.
+
+    Args:
+        source: encoded bytes or a file path.
+        max_pixels: refuse images declaring more pixels than this.
+
+    Raises:
+        ImageTooLarge: more than ``max_pixels`` declared pixels.
+        UnreadableImage: missing, truncated or not an image PIL can identify.
+    """
+    fp = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the cap is ours
+            with Image.open(fp) as im:
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise ImageTooLarge(f"{w}x{h} exceeds the {max_pixels}-pixel cap")
+                yield im
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(str(exc)) from None
+    except (OSError, SyntaxError, EOFError) as exc:
+        raise UnreadableImage(f"{type(exc).__name__}: {exc}") from None
+
+
+def image_size(source: Source, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """``(width, height)`` as stored, from the header alone."""
+    with open_image(source, max_pixels) as im:
+        return im.size
+
+
+def decode_rgb(
+    source: Source, max_pixels: int = MAX_PIXELS, max_side: int | None = None
+) -> np.ndarray:
+    """Decode to ``(H, W, 3)`` uint8 RGB, EXIF orientation applied.
+
+    CMYK, 16-bit, palette and alpha images are converted (alpha composited on white); an
+    animated file gives its first frame. With ``max_side`` the result is shrunk so that its
+    long side is at most that (JPEGs are decoded at reduced DCT scale, several times faster).
+
+    Raises:
+        ImageTooLarge: more than ``max_pixels`` declared pixels.
+        UnreadableImage: missing, truncated or undecodable.
+    """
+    with open_image(source, max_pixels) as im:
+        try:
+            if max_side is not None and im.format == "JPEG":
+                im.draft("RGB", (max_side, max_side))
+            im.load()
+            rgb = to_rgb(ImageOps.exif_transpose(im))
+        except (OSError, SyntaxError, EOFError, ValueError) as exc:
+            raise UnreadableImage(f"{type(exc).__name__}: {exc}") from None
+    if max_side is not None:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    return np.asarray(rgb)
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Any PIL mode -> 8-bit RGB (16/32-bit grey rescaled, alpha composited on white)."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # PIL's convert("RGB") clips 16/32-bit grey to 255; rescale to 8 bits instead.
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        grey = np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGB", im.size, (255, 255, 255))
+        rgba = im.convert("RGBA")
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return im.convert("RGB")

@@ -8,9 +8,7 @@ in the result (``ok`` is False for them); they never stop the run.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +19,8 @@ import torch
 from bench.backbones import Backbone
 from bench.datasets.base import BenchDataset
 from bench.media import CropMode, UnreadableMedia, make_crops, read_image, read_video_frames
+from qpt_base.atomic import atomic_path
+from qpt_base.fingerprint import fingerprint
 
 
 @dataclass(frozen=True)
@@ -124,12 +124,6 @@ def extract_features(
     return FeatureSet(feats, ok, unreadable)
 
 
-def fingerprint(*parts: object) -> str:
-    """A short stable hash of JSON-able parts (cache and resume keys)."""
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def cached_features(
     cache_dir: Path,
     backbone: Backbone,
@@ -156,7 +150,7 @@ def cached_features(
             return FeatureSet(data["features"], data["ok"], unreadable)
     result = extract_features(backbone, dataset, config, device, progress)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, features=result.features, ok=result.ok, unreadable=json.dumps(result.unreadable))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        unreadable = json.dumps(result.unreadable)
+        np.savez(handle, features=result.features, ok=result.ok, unreadable=unreadable)
     return result

@@ -11,23 +11,22 @@ Videos are read with OpenCV: ``frames`` frames evenly spaced over the clip go th
 image backbone one by one and their features are mean-pooled over time (the simplest temporal
 pooling; it ignores motion, which the image backbone cannot see anyway).
 
-Untrusted files: PIL's decompression-bomb guard is set to :data:`MAX_PIXELS` and turned into an
-error, so a hostile image is counted as unreadable instead of exhausting memory.
+Untrusted files are decoded by ``qpt_base.images`` with its one pixel cap (:data:`MAX_PIXELS`),
+so a hostile image is counted as unreadable instead of exhausting memory.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-MAX_PIXELS = 120_000_000  # > 100 MP camera photos, < what would exhaust memory
+from qpt_base.images import MAX_PIXELS, UnreadableImage, decode_rgb
+
 CropMode = Literal["crops", "resize"]
 
 
@@ -36,20 +35,14 @@ class UnreadableMedia(Exception):
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Decode an image file to ``(H, W, 3)`` uint8 RGB.
+    """Decode an image file to ``(H, W, 3)`` uint8 RGB (EXIF orientation applied).
 
     Raises:
         UnreadableMedia: missing, truncated, not an image, or above :data:`MAX_PIXELS`.
     """
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-                return np.array(im.convert("RGB"))
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:  # fmt: skip
+        return decode_rgb(path, MAX_PIXELS)
+    except UnreadableImage as exc:
         raise UnreadableMedia(f"{path}: {exc}") from None
 
 

@@ -18,6 +18,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from qpt_base.atomic import atomic_write_text
+
 # Published QPT V2 (HiViT-T, full fine-tuning) SRCC / PLCC by dataset, from the paper's tables
 # (Xie et al., ACM MM 2024, arXiv:2407.16541). Only numbers checked against the paper belong
 # here; a dataset absent from this dict is shown as "n/a", never guessed.
@@ -146,9 +148,7 @@ def write_reports(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
         ("json", json.dumps(_json_safe(results), indent=2, default=str)),
         ("md", to_markdown(results)),
     ):
-        tmp = out_dir / f".results.{name}.tmp-{os.getpid()}"
-        tmp.write_text(text)
-        os.replace(tmp, paths[name])
+        atomic_write_text(paths[name], text)
     tmp_png = plot(results, out_dir / f".results.tmp-{os.getpid()}.png")
     os.replace(tmp_png, paths["png"])
     return paths

@@ -18,7 +18,6 @@ raised (a dataset asked for by name).
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,10 +31,12 @@ from bench.backbones import Backbone
 from bench.datasets import expected_layout, find_datasets, get_spec, load_dataset
 from bench.datasets.base import BenchDataset
 from bench.datasets.synthetic import build_synthetic
-from bench.features import InputConfig, cached_features, fingerprint
+from bench.features import InputConfig, cached_features
 from bench.finetune import FinetuneConfig, finetune_predict
 from bench.metrics import compute_metrics, summarize
 from bench.protocols import linear_probe, make_splits
+from qpt_base.atomic import atomic_write_text
+from qpt_base.fingerprint import fingerprint
 
 HEADS = ("linear", "finetune")
 
@@ -97,9 +98,7 @@ class BenchConfig:
 
 def _write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, default=str))
 
 
 def _read_part(path: Path, key: str) -> dict | None:

@@ -77,20 +77,12 @@ def default_data_root() -> Path | None:
     return None
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def make_config(params: BenchParams, seed: int = 0):
     """The :class:`bench.runner.BenchConfig` for ``params``."""
     from bench.features import InputConfig
     from bench.finetune import FinetuneConfig
     from bench.runner import BenchConfig, SyntheticConfig
+    from qpt_base.device import resolve_device
 
     if params.data_root == "auto":
         data_root = default_data_root()
@@ -111,7 +103,7 @@ def make_config(params: BenchParams, seed: int = 0):
         fit=params.fit,
         allow_partial=params.allow_partial,
         strict="all" not in params.datasets,
-        device=resolve_device(params.device),
+        device=str(resolve_device(params.device)),
         inputs=InputConfig(params.crops, params.input_mode, params.frames, params.batch_size),
         finetune=FinetuneConfig(
             params.finetune_epochs,

@@ -6,11 +6,10 @@ is the cheap first look every candidate gets; the resolution filters run on it.
 
 from __future__ import annotations
 
-import io
-import warnings
+import sys
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from qpt_base.images import open_image
 
 # EXIF orientations 5..8 rotate by 90 degrees: the displayed image has width and height swapped.
 _TRANSPOSED = {5, 6, 7, 8}
@@ -49,18 +48,15 @@ def scan_header(data: bytes) -> Header:
         its :class:`Header`.
 
     Raises:
-        ValueError: the bytes are not an image PIL can identify (message: the reason).
+        ImageTooLarge: so large that PIL refuses even its header (a decompression bomb); the
+            caller's own cap is checked on the returned size.
+        UnreadableImage: the bytes are not an image PIL can identify (message: the reason).
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # size checks are ours (max_pixels), not PIL's
-            with Image.open(io.BytesIO(data)) as im:
-                width, height = im.size
-                frames = int(getattr(im, "n_frames", 1))
-                orientation = im.getexif().get(_ORIENTATION_TAG, 1) if im.format == "JPEG" else 1
-                fmt, mode = im.format or "", im.mode
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
-        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+    with open_image(data, max_pixels=sys.maxsize) as im:  # the caller applies its own cap
+        width, height = im.size
+        frames = int(getattr(im, "n_frames", 1))
+        orientation = im.getexif().get(_ORIENTATION_TAG, 1) if im.format == "JPEG" else 1
+        fmt, mode = im.format or "", im.mode
     if orientation in _TRANSPOSED:
         width, height = height, width
     return Header(fmt, width, height, mode, frames, int(orientation))

@@ -6,7 +6,6 @@ key unique, every rejected row carries a known reason code (:data:`curate.reason
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.reasons import REASONS
+from qpt_base.atomic import atomic_path
 
 SCHEMA = pa.schema(
     [
@@ -56,9 +56,8 @@ def to_table(records: list[dict]) -> pa.Table:
 
 def write_atomic(table: pa.Table, path: Path) -> None:
     """Write Parquet to ``path`` through a temporary file and a rename (never half-written)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def check(records: list[dict]) -> dict[str, int]:

@@ -12,12 +12,12 @@ import hashlib
 import numpy as np
 
 from curate.candidate import Candidate, Unit
-from curate.decode import decode_rgb
 from curate.filters import resolution_reason
 from curate.header import scan_header
 from curate.params import CurateParams
 from curate.phash import phash_from_grey, to_hex
 from curate.richness import estimate_objects
+from qpt_base.images import ImageTooLarge, decode_rgb
 
 DECODE_SIDE = 256
 CLIP_BATCH = 32
@@ -75,6 +75,9 @@ def measure_candidate(cand: Candidate, rec: dict, params: CurateParams) -> np.nd
     rec["sha256"] = hashlib.sha256(data).hexdigest()
     try:
         header = scan_header(data)
+    except ImageTooLarge as exc:
+        rec["reason"], rec["detail"] = "decompression_bomb", str(exc)
+        return None
     except ValueError as exc:
         rec["reason"], rec["detail"] = "not_image", str(exc)
         return None
@@ -92,7 +95,7 @@ def measure_candidate(cand: Candidate, rec: dict, params: CurateParams) -> np.nd
         rec["reason"] = reason
         return None
     try:
-        rgb = decode_rgb(data, DECODE_SIDE, params.max_pixels)
+        rgb = decode_rgb(data, params.max_pixels, max_side=DECODE_SIDE)
     except ValueError as exc:
         rec["reason"], rec["detail"] = "corrupt", str(exc)
         return None

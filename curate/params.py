@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# PIL's own DecompressionBombWarning threshold (~89.5 Mpx, a 1 GB RGBA buffer).
-DEFAULT_MAX_PIXELS = 89_478_485
+from qpt_base.images import MAX_PIXELS as DEFAULT_MAX_PIXELS
 
 
 class CurateParams(BaseModel):

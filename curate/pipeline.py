@@ -16,7 +16,6 @@ A rerun reuses the complete parts and measures only the missing units, then redo
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from curate.executor import map_units
 from curate.measure import empty_record, process_unit
 from curate.params import CurateParams
 from curate.phash import from_hex
+from qpt_base.atomic import atomic_path, atomic_write_text
 
 # Bump when what a part holds changes, so parts of an older qpt are not reused.
 PARTS_VERSION = 1
@@ -130,9 +130,7 @@ def _check_plan(parts: Path, params: CurateParams, names: list[str]) -> None:
             return
     shutil.rmtree(parts, ignore_errors=True)
     parts.mkdir(parents=True)
-    tmp = parts / ".plan.json.tmp"
-    tmp.write_text(json.dumps(fingerprint, indent=1))
-    os.replace(tmp, plan_path)
+    atomic_write_text(plan_path, json.dumps(fingerprint, indent=1))
 
 
 def _run_units(todo, params: CurateParams, parts: Path, console: Console) -> None:
@@ -144,10 +142,8 @@ def _run_units(todo, params: CurateParams, parts: Path, console: Console) -> Non
         for unit, (records, embeddings) in map_units(todo, params, process_unit):
             path = _part(parts, unit.index)
             if embeddings is not None:  # before the part: a part present means all is there
-                tmp = parts / f".{path.stem}.npy.tmp"
-                with open(tmp, "wb") as handle:
+                with atomic_path(path.with_suffix(".npy")) as tmp, open(tmp, "wb") as handle:
                     np.save(handle, embeddings)
-                os.replace(tmp, path.with_suffix(".npy"))
             manifest.write_atomic(manifest.to_table(records), path)
             bar.advance(task)
 

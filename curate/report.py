@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from curate.decode import decode_rgb
-from curate.params import DEFAULT_MAX_PIXELS
 from curate.readback import read_original
 from curate.sources.tario import TarReader
+from qpt_base.images import decode_rgb
 
 THUMB = 96
 
@@ -74,7 +73,7 @@ def write_report(records: list[dict], out_dir: Path, examples_per_reason: int = 
 def _thumbnail(row: dict, tars: TarReader) -> np.ndarray | None:
     try:
         data = read_original(row["uri"], row["member"], tars)
-        return decode_rgb(data, THUMB, DEFAULT_MAX_PIXELS)
+        return decode_rgb(data, max_side=THUMB)
     except (OSError, ValueError):
         return None
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import tarfile
 import time
@@ -38,6 +37,7 @@ from curate.manifest import read_manifest, write_atomic
 from curate.params import ShardParams
 from curate.readback import read_original
 from curate.sources.tario import TarReader
+from qpt_base.atomic import atomic_path, atomic_write_text
 
 # Formats stored as they are; anything else (BMP, TIFF, PPM, still GIF) is re-encoded to PNG,
 # losslessly, because training readers decode by extension.
@@ -157,15 +157,12 @@ def _check_plan(out_dir: Path, params: ShardParams, keys: list[str], seed: int) 
         return
     for old in out_dir.glob("shard-*"):
         old.unlink() if old.is_file() else shutil.rmtree(old)
-    tmp = out_dir / ".plan.json.tmp"
-    tmp.write_text(json.dumps(fingerprint, indent=1))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(fingerprint, indent=1))
 
 
 def _write_one(out_dir: Path, name: str, rows: list[dict], params: ShardParams, tars) -> dict:
-    tmp = out_dir / f".{name}.tar.tmp"
     index, reencoded = [], 0
-    with open(tmp, "wb") as sink:
+    with atomic_path(out_dir / f"{name}.tar") as tmp, open(tmp, "wb") as sink:
         for pos, row in enumerate(rows):
             data = read_original(row["uri"], row["member"], tars)
             ext = _EXT.get(row["format"] or "")
@@ -184,7 +181,6 @@ def _write_one(out_dir: Path, name: str, rows: list[dict], params: ShardParams, 
                  "reencoded": changed}
             )  # fmt: skip
         _end(sink)
-    os.replace(tmp, out_dir / f"{name}.tar")
     stats = {
         "shard": f"{name}.tar",
         "count": len(rows),
@@ -194,9 +190,7 @@ def _write_one(out_dir: Path, name: str, rows: list[dict], params: ShardParams, 
         "last_key": rows[-1]["key"],
         "index": index,
     }
-    tmp_stats = out_dir / f".{name}.json.tmp"
-    tmp_stats.write_text(json.dumps(stats))
-    os.replace(tmp_stats, out_dir / f"{name}.json")
+    atomic_write_text(out_dir / f"{name}.json", json.dumps(stats))
     return stats
 
 

@@ -1,4 +1,4 @@
-"""Degrade a folder of images: read safely (torchvision.io), write PNGs + a params JSONL.
+"""Degrade a folder of images: read safely (``qpt_base.images``), write PNGs + a params JSONL.
 
 Resumable: each output is written to a temporary name and renamed, then its JSONL line is
 appended; a rerun skips keys already recorded with their file present. Every input ends up
@@ -11,58 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
-from torchvision.io import ImageReadMode, decode_image, encode_png
+from torchvision.io import encode_png
 
 from degrade.degrader import Degrader
+from qpt_base.atomic import atomic_write_bytes
+from qpt_base.images import UnreadableImage, decode_tensor
 
 #: extensions read (what torchvision.io decodes)
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
-#: decompression-bomb cap (pixels), as Pillow's default warning threshold x 2
-MAX_PIXELS = 178_956_970
 MAX_BYTES = 256 * 2**20
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG / JPEG / GIF / WebP header without decoding, or None."""
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        return struct.unpack(">II", data[16:24])
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return struct.unpack("<HH", data[6:10])
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 30:
-        kind = data[12:16]
-        if kind == b"VP8X":
-            w = int.from_bytes(data[24:27], "little") + 1
-            h = int.from_bytes(data[27:30], "little") + 1
-            return w, h
-        if kind == b"VP8 ":
-            w, h = struct.unpack("<HH", data[26:30])
-            return w & 0x3FFF, h & 0x3FFF
-        if kind == b"VP8L":
-            b = int.from_bytes(data[21:25], "little")
-            return (b & 0x3FFF) + 1, ((b >> 14) & 0x3FFF) + 1
-    if data[:2] == b"\xff\xd8":
-        i = 2
-        while i + 9 < len(data):
-            if data[i] != 0xFF:
-                i += 1
-                continue
-            marker = data[i + 1]
-            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
-                i += 1 if marker == 0xFF else 2
-                continue
-            seg = struct.unpack(">H", data[i + 2 : i + 4])[0]
-            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                h, w = struct.unpack(">HH", data[i + 5 : i + 9])
-                return w, h
-            i += 2 + seg
-    return None
 
 
 def read_image(path: Path) -> Tensor:
@@ -77,29 +40,10 @@ def read_image(path: Path) -> Tensor:
         raise FileNotFoundError(f"{path}: no such file")
     if path.stat().st_size > MAX_BYTES:
         raise ValueError(f"{path}: file larger than {MAX_BYTES} bytes")
-    data = path.read_bytes()
-    size = image_size(data)
-    if size is None:
-        raise ValueError(f"{path}: not a PNG/JPEG/GIF/WebP image")
-    if size[0] * size[1] > MAX_PIXELS:
-        raise ValueError(
-            f"{path}: {size[0]}x{size[1]} exceeds {MAX_PIXELS} pixels (decompression bomb)"
-        )
     try:
-        img = decode_image(
-            torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED
-        )
-    except RuntimeError as e:
-        raise ValueError(f"{path}: corrupt image ({str(e).splitlines()[0]})") from None
-    if img.ndim == 4:  # animated GIF: first frame
-        img = img[0]
-    if img.dtype == torch.uint16:  # 16-bit PNG: keep the top 8 bits
-        img = (img.to(torch.int32) >> 8).to(torch.uint8)
-    if img.shape[0] == 2:
-        img = img[:1]
-    elif img.shape[0] == 4:
-        img = img[:3]
-    return img[None]
+        return decode_tensor(path.read_bytes(), keep_grey=True)[None]
+    except UnreadableImage as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def list_images(root: Path) -> list[Path]:
@@ -185,9 +129,7 @@ def degrade_folder(
             else:
                 dst = out_dir / name
                 dst.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dst.with_suffix(".png.tmp")
-                tmp.write_bytes(encode_png(y[0].cpu()).numpy().tobytes())
-                tmp.replace(dst)
+                atomic_write_bytes(dst, encode_png(y[0].cpu()).numpy().tobytes())
                 rec.update(status="ok", output=name, ops=params[0]["ops"])
                 stats["written"] += 1
             log.write(json.dumps(rec) + "\n")

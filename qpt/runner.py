@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from qpt.config import ResolvedPipeline
 from qpt.report import print_stage_summary
 from qpt.stage import StageContext
 from qpt.stages import get_stage
+from qpt_base.atomic import atomic_write_json
 
 DONE_FILE = "_stage.json"
 STARTED_FILE = "_stage_started.json"
@@ -53,9 +53,7 @@ def _now() -> str:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON so that readers never see a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    atomic_write_json(path, data)
 
 
 def versions() -> dict[str, str | None]:

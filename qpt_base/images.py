@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,12 +50,21 @@ def open_image(source: Source, max_pixels: int = MAX_PIXELS) -> Iterator[Image.I
             with Image.open(fp) as im:
                 w, h = im.size
                 if w * h > max_pixels:
-                    raise ImageTooLarge(f"{w}x{h} exceeds the {max_pixels}-pixel cap")
+                    raise ImageTooLarge(
+                        f"{w}x{h} exceeds the {max_pixels}-pixel cap (decompression bomb)"
+                    )
                 yield im
     except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(str(exc)) from None
+        raise ImageTooLarge(f"decompression bomb: {exc}") from None
     except (OSError, SyntaxError, EOFError) as exc:
-        raise UnreadableImage(f"{type(exc).__name__}: {exc}") from None
+        raise UnreadableImage(reason(exc)) from None
+
+
+def reason(exc: BaseException) -> str:
+    """``Type: message`` without object reprs (``<_io.BytesIO object at 0x...>``), so the same
+    bad file gives the same text in every run."""
+    text = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc))
+    return f"{type(exc).__name__}: {text}"
 
 
 def image_size(source: Source, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
@@ -83,10 +93,45 @@ def decode_rgb(
             im.load()
             rgb = to_rgb(ImageOps.exif_transpose(im))
         except (OSError, SyntaxError, EOFError, ValueError) as exc:
-            raise UnreadableImage(f"{type(exc).__name__}: {exc}") from None
+            raise UnreadableImage(reason(exc)) from None
     if max_side is not None:
         rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
-    return np.asarray(rgb)
+    return np.array(rgb)  # writable, as torch.from_numpy expects
+
+
+def decode_tensor(data: bytes, max_pixels: int = MAX_PIXELS, keep_grey: bool = False):
+    """Decode to a ``(C, H, W)`` uint8 torch tensor with torchvision, EXIF orientation applied.
+
+    The same header check and cap as :func:`decode_rgb`; the pixels come from torchvision's
+    decoder, which writes the tensor directly (the loaders' hot path). ``C`` is 3, or 1 for a
+    grey image when ``keep_grey``; alpha is dropped, 16-bit samples keep their top 8 bits and
+    an animation gives its first frame.
+
+    Raises:
+        ImageTooLarge: more than ``max_pixels`` declared pixels.
+        UnreadableImage: not an image, or corrupt data.
+    """
+    import torch
+    from torchvision.io import ImageReadMode
+    from torchvision.io import decode_image as tv_decode
+
+    image_size(data, max_pixels)
+    mode = ImageReadMode.UNCHANGED if keep_grey else ImageReadMode.RGB
+    try:
+        img = tv_decode(
+            torch.frombuffer(bytearray(data), dtype=torch.uint8),
+            mode=mode,
+            apply_exif_orientation=True,
+        )
+    except RuntimeError as exc:
+        raise UnreadableImage(f"corrupt image ({str(exc).splitlines()[0]})") from None
+    if img.ndim == 4:  # animated GIF: first frame
+        img = img[0]
+    if img.dtype == torch.uint16:
+        img = (img.to(torch.int32) >> 8).to(torch.uint8)
+    if img.shape[0] in (2, 4):  # grey + alpha, RGB + alpha
+        img = img[: img.shape[0] - 1]
+    return img
 
 
 def to_rgb(im: Image.Image) -> Image.Image:

@@ -14,6 +14,8 @@ from pydantic import (
     model_validator,
 )
 
+from qpt_base.images import MAX_PIXELS
+
 
 class PretrainParams(BaseModel):
     """Everything a pretraining run depends on. Batch sizes are per device and micro-step.
@@ -48,7 +50,7 @@ class PretrainParams(BaseModel):
     )
     crop: Literal["native", "resize"] = "native"
     resize_to: int | None = Field(None, ge=32)
-    max_image_pixels: int = Field(89_478_485, ge=1)
+    max_image_pixels: int = Field(MAX_PIXELS, ge=1)
     crops_per_image: int = Field(1, ge=1, description="native crops per decoded image")
     shuffle_buffer: int = Field(256, ge=0, description="crops mixed before batching")
 

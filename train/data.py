@@ -14,7 +14,6 @@ counted (``batch["skipped"]``), never silently dropped.
 from __future__ import annotations
 
 import glob
-import io
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,9 @@ from typing import Any, Literal
 
 import torch
 import webdataset as wds
-from PIL import Image
 from torch.utils.data import DataLoader, IterableDataset
+
+from qpt_base.images import MAX_PIXELS, decode_tensor
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 MAX_CONSECUTIVE_FAILURES = 1000
@@ -87,21 +87,7 @@ def decode_image(data: bytes, max_pixels: int) -> torch.Tensor:
     Raises:
         ValueError: unreadable, or more than ``max_pixels`` pixels (decompression bomb).
     """
-    from torchvision.io import ImageReadMode
-    from torchvision.io import decode_image as tv_decode
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:  # reads the header only
-            w, h = im.size
-    except Exception as e:  # noqa: BLE001  (PIL raises many types for bad files)
-        raise ValueError(f"unreadable image ({type(e).__name__})") from None
-    if w * h > max_pixels:
-        raise ValueError(f"image of {w}x{h} exceeds the {max_pixels}-pixel cap")
-    try:
-        buf = torch.frombuffer(bytearray(data), dtype=torch.uint8)
-        return tv_decode(buf, mode=ImageReadMode.RGB, apply_exif_orientation=True)
-    except RuntimeError as e:
-        raise ValueError(f"undecodable image ({e})") from None
+    return decode_tensor(data, max_pixels)
 
 
 def random_crop(
@@ -165,7 +151,7 @@ class ShardStream(IterableDataset):
         seed: int = 0,
         crop: Literal["native", "resize"] = "native",
         resize_to: int | None = None,
-        max_pixels: int = 89_478_485,
+        max_pixels: int = MAX_PIXELS,
         shuffle_buffer: int = 256,
         crops_per_image: int = 1,
         degrade: str | None = None,

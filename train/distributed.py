@@ -9,6 +9,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from qpt_base.device import resolve_device
+
 
 @dataclass
 class DistInfo:
@@ -21,21 +23,6 @@ class DistInfo:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def resolve_device(pref: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> ``cuda:LOCAL_RANK`` when CUDA is available, else ``cpu``.
-
-    Raises:
-        ValueError: CUDA asked for but not available.
-    """
-    if pref == "auto":
-        pref = "cuda" if torch.cuda.is_available() else "cpu"
-    if pref.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device '{pref}': CUDA is not available on this machine")
-        return torch.device(pref if ":" in pref else f"cuda:{local_rank}")
-    return torch.device(pref)
 
 
 def setup(device_pref: str = "auto") -> DistInfo:

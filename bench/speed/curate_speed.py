@@ -44,11 +44,11 @@ def run(quick: bool = True) -> dict:
     from rich.table import Table
 
     from curate import dedup
-    from curate.decode import decode_rgb
     from curate.header import scan_header
     from curate.measure import DECODE_SIDE
     from curate.params import CurateParams, ShardParams
     from curate.phash import phash
+    from qpt_base.images import decode_rgb
 
     n_files = 200 if quick else 1000
     out: dict[str, float] = {}
@@ -63,7 +63,7 @@ def run(quick: bool = True) -> dict:
         out["header_files_per_s"] = n_files / t_header_files
         out["header_bytes_per_s"] = n_files / t_header
         out["pil_decode_per_s"] = n_files / t_decode
-        rgb = [decode_rgb(b, DECODE_SIDE, 10**9) for b in blobs[:100]]
+        rgb = [decode_rgb(b, 10**9, max_side=DECODE_SIDE) for b in blobs[:100]]
         t_phash = _timed(lambda: [phash(Image.fromarray(a)) for a in rgb])
         out["phash_per_s"] = len(rgb) / t_phash
 

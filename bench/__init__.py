@@ -7,5 +7,5 @@
 * :mod:`bench.runner`: backbone x dataset x split x head, resumable; :mod:`bench.report`:
   ``results.json``, ``results.md`` and a PNG bar chart.
 
-``bench/speed`` holds the speed benchmarks of the other packages.
+The speed benchmarks of every package live with the application, in ``qpt/speed``.
 """

@@ -26,6 +26,7 @@ from typing import Any, Union
 from torch import Tensor
 
 from degrade._batch import indices_on
+from degrade.profiling import observed_call
 from degrade.registry import get_op, run_call
 
 
@@ -189,10 +190,10 @@ def execute(x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
     for _, steps in rounds:
         values = [plans[i][k] for i, k in steps]
         if len(steps) == len(plans):
-            y, owned = run_call(y, values), True
+            y, owned = observed_call(run_call, y, values), True
         else:
             if not owned:
                 y, owned = y.clone(), True
             it = next(index)
-            y[it] = run_call(y[it], values)
+            y[it] = observed_call(run_call, y[it], values)
     return y

@@ -52,7 +52,7 @@ def degrade_speed(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
-    from bench.speed import degrade_speed as speed
+    from qpt.speed import degrade_speed as speed
 
     if per_op:
         result = speed.per_op(device, batch, repeats, threads or None)
@@ -80,7 +80,7 @@ def degrade_calls(
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
     import degrade
-    from bench.speed import degrade_calls as calls
+    from qpt.speed import degrade_calls as calls
 
     for p in preset:  # an unknown name fails here, with the library's message, before counting
         degrade.get_preset(p)
@@ -98,7 +98,7 @@ def curate_speed(
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
-    from bench.speed import curate_speed as speed
+    from qpt.speed import curate_speed as speed
 
     _emit(speed.run(quick=not full), json_out)
 
@@ -111,7 +111,7 @@ def pretrain_speed(
     full: bool = typer.Option(False, "--full", help="More steps; adds HiViT-T at 224 on CPU."),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
-    from bench.speed import pretrain_speed as speed
+    from qpt.speed import pretrain_speed as speed
 
     _emit(speed.run(device, quick=not full), json_out)
 
@@ -122,7 +122,7 @@ def all_speed(
     full: bool = typer.Option(False, "--full", help="The larger sizes of each benchmark."),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
-    from bench.speed import curate_speed, degrade_speed, pretrain_speed
+    from qpt.speed import curate_speed, degrade_speed, pretrain_speed
 
     deg = degrade_speed.run(device)
     typer.echo(degrade_speed.report(deg), err=json_out)

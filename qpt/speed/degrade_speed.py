@@ -6,7 +6,7 @@ float) is degraded by ``degrade.Degrader`` on the device; the reference loop the
 (and Pillow for JPEG2000) on the CPU, as a typical per-image augmentation loop would.
 Printed: images/s of both and their ratio (batched / loop). Best of ``repeats`` for each.
 
-Run: ``python -m bench.speed.degrade_speed [cpu|cuda] [--batch 64] [--repeats 3]``.
+Run: ``python -m qpt.speed.degrade_speed [cpu|cuda] [--batch 64] [--repeats 3]``.
 """
 
 from __future__ import annotations

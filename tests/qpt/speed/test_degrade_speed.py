@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import degrade
-from bench.speed.degrade_speed import REFERENCE, photo_batch, reference_loop
+from qpt.speed.degrade_speed import REFERENCE, photo_batch, reference_loop
 
 PRESET_OPS = sorted(set(degrade.list_ops("kadid")) | set(degrade.presets.QPT_OPS))
 
@@ -55,7 +55,7 @@ def test_reference_resize_is_the_same_operator(mode: str, floor: float, scale: f
 def test_per_op_times_every_reference_op_and_reports_worst_first() -> None:
     """``qpt bench speed degrade --per-op``: one row per op with a reference, its ratio the
     loop's time over the batched time (no timing threshold asserted)."""
-    from bench.speed.degrade_speed import per_op, report_per_op
+    from qpt.speed.degrade_speed import per_op, report_per_op
 
     res = per_op("cpu", batch=2, repeats=1)
     assert set(res["ops"]) == set(REFERENCE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.speed.pretrain_speed import verdict
+from qpt.speed.pretrain_speed import verdict
 
 ROW = {"model_img_s": 4000.0, "data_wait_fraction": 0.002, "degrade_on": "device"}
 

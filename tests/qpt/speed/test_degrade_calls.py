@@ -1,4 +1,4 @@
-"""The GPU-path cost counter (bench/speed/degrade_calls.py): counts what it says it counts."""
+"""The GPU-path cost counter (qpt/speed/degrade_calls.py): counts what it says it counts."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import torch
 
 import degrade
 import degrade._checks
-from bench.speed import degrade_calls as calls
+from qpt.speed import degrade_calls as calls
 
 
 def test_one_op_pipeline_counts_one_call_and_its_kernels() -> None:

@@ -10,7 +10,7 @@ The data path is not the bottleneck when ``pipeline_ratio >= 0.9``; ``data_wait_
 merely sharing CPU cores with the step. On CUDA the run also
 reports HiViT-B bf16 img/s, peak memory and model FLOPs utilisation (MFU).
 
-Run: ``python -m bench.speed.pretrain_speed [cpu|cuda] [--full]``.
+Run: ``python -m qpt.speed.pretrain_speed [cpu|cuda] [--full]``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A GPU degrades a batch of 64 faster than the host can issue the work, so the host's work is
 the time: each op call, kernel launch, host-to-device copy and device sync costs about the
 same whatever its size. This counts them by running the GPU forms of the ops on CPU tensors
-(``degrade._checks.forced_gpu_path()``), with the batch marked as a device tensor (a tensor
+(``degrade.profiling.forced_gpu_path()``), with the batch marked as a device tensor (a tensor
 subclass that every result computed from it inherits, as do tensors made on its device):
 
 * ``calls``: scheduled op calls (:func:`degrade.compose.schedule`);
@@ -105,27 +105,23 @@ class _Kernels(TorchDispatchMode):
 
 
 @contextlib.contextmanager
+def _tag(ops: list[str]) -> Iterator[None]:
+    """Attribute what happens inside one op call to that call's kind."""
+    TALLY.call = "+".join(ops)
+    TALLY.add("calls")
+    try:
+        yield
+    finally:
+        TALLY.call = ""
+
+
+@contextlib.contextmanager
 def gpu_path_on_cpu() -> Iterator[None]:
     """Run the GPU forms of the ops on CPU tensors, counting what a GPU would do."""
-    import degrade._checks as checks
-    import degrade.compose as compose
+    from degrade.profiling import forced_gpu_path, watch_calls
 
-    real_call = compose.run_call
-
-    def run_call(x: torch.Tensor, values: list[dict[str, Any]]) -> torch.Tensor:
-        TALLY.call = "+".join(sorted({v["op"] for v in values}))
-        TALLY.add("calls")
-        try:
-            return real_call(x, values)
-        finally:
-            TALLY.call = ""
-
-    compose.run_call = run_call
-    try:
-        with checks.forced_gpu_path(), torch.no_grad(), _Placement(), _Kernels():
-            yield
-    finally:
-        compose.run_call = real_call
+    with forced_gpu_path(), watch_calls(_tag), torch.no_grad(), _Placement(), _Kernels():
+        yield
 
 
 def count(preset: str, batch: int = 64, size: int = 224, seeds: int = 3) -> dict[str, Any]:

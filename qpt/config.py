@@ -280,14 +280,15 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def find_config(path: Path | None = None) -> Path:
     """The ``pipelines.toml`` to use: ``path``, ``$QPT_PIPELINES``, ``./pipelines.toml``, or
-    the one beside the installed source tree."""
+    the packaged default (``qpt/pipelines.toml``: in a checkout a link to the repository's
+    own ``pipelines.toml``, in a wheel a copy of it)."""
     candidates = [path] if path is not None else []
     if path is None:
         if os.environ.get(CONFIG_ENV):
             candidates.append(Path(os.environ[CONFIG_ENV]))
         candidates += [
             Path("pipelines.toml"),
-            Path(__file__).resolve().parents[1] / "pipelines.toml",
+            Path(__file__).resolve().parent / "pipelines.toml",
         ]
     for candidate in candidates:
         if candidate.is_file():

@@ -27,7 +27,9 @@ class PretrainParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     shards: str | None = Field(
-        None, description="shard folder / brace pattern / glob; default: the shard stage"
+        None,
+        description="shard folder / brace pattern / glob, or URLs as webdataset takes them "
+        "(pipe:CMD, https://..., fsspec s3://...); default: the shard stage",
     )
     model: str = Field("mae_hivit_nano", description="registered mae_* model")
     img_size: int = Field(224, ge=32, multiple_of=16)

@@ -25,24 +25,32 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from qpt_base.images import MAX_PIXELS, decode_tensor
 
+from .urls import expand, is_url, register_fsspec
+
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 MAX_CONSECUTIVE_FAILURES = 1000
 
 
 def resolve_shards(spec: str | Path | list[str]) -> list[str]:
-    """Shard paths from a folder, a brace pattern (``shard-{000000..000009}.tar``) or a glob.
+    """Shard paths from a folder, a brace pattern (``shard-{000000..000009}.tar``) or a glob,
+    or URLs as webdataset takes them (``pipe:CMD``, ``https://...``, fsspec's ``s3://...``;
+    see :mod:`train.urls`), brace patterns included.
 
     In a folder written by ``qpt shard``, only shards whose ``shard-XXXXXX.json`` completion
-    marker exists are used (incomplete ones are still being written).
+    marker exists are used (incomplete ones are still being written). URLs are not checked
+    before they are read.
 
     Raises:
-        FileNotFoundError: nothing matches, or a listed shard does not exist.
+        FileNotFoundError: nothing matches, or a listed local shard does not exist.
+        ValueError: a URL scheme that neither webdataset nor fsspec knows.
     """
     if isinstance(spec, list):
         urls = [str(u) for u in spec]
     else:
         spec = str(spec)
-        if Path(spec).is_dir():
+        if is_url(spec):
+            urls = expand(spec)
+        elif Path(spec).is_dir():
             tars = sorted(Path(spec).glob("*.tar"))
             done = [t for t in tars if t.with_suffix(".json").is_file()]
             urls = [str(t) for t in (done or tars)]
@@ -56,9 +64,10 @@ def resolve_shards(spec: str | Path | list[str]) -> list[str]:
             raise FileNotFoundError(f"shards '{spec}': no such folder or shard file")
     if not urls:
         raise FileNotFoundError(f"shards '{spec}': no .tar shard matches")
-    missing = [u for u in urls if not Path(u).is_file()]
+    missing = [u for u in urls if not is_url(u) and not Path(u).is_file()]
     if missing:
         raise FileNotFoundError(f"shard {missing[0]}: not found ({len(missing)} missing)")
+    register_fsspec(urls)
     return urls
 
 
@@ -208,6 +217,7 @@ class ShardStream(IterableDataset):
         return batch
 
     def __iter__(self):
+        register_fsspec(self.urls)  # again in the worker: a spawned one starts afresh
         rank, world, worker, workers = wds.utils.pytorch_worker_info()
         skips = _Skips()
 

@@ -180,7 +180,7 @@ class PipelinesConfig:
                         f"(earlier: {', '.join(earlier) or 'none'})"
                     )
             try:
-                model, _ = get_stage(kind_name).load()
+                model = get_stage(kind_name).params
             except ValueError as exc:
                 raise ValueError(f"{where}: {exc}") from None
             try:

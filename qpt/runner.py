@@ -182,7 +182,7 @@ def run_pipeline(
             entry.update(status="running", started=_now())
             write_json_atomic(run_dir / "run.json", record)
             console.rule(f"[bold]{stage.name}[/bold] ({stage.kind})")
-            _, run_fn = get_stage(stage.kind).load()
+            run_fn = get_stage(stage.kind).run
             ctx = StageContext(
                 pipeline=pipeline.name,
                 stage=stage.name,

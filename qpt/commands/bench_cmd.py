@@ -106,8 +106,9 @@ def _execute(
 ) -> None:
     from rich.console import Console
 
-    from bench.stage import BenchParams, run_bench
+    from bench.params import BenchParams
     from qpt.stage import StageContext
+    from qpt.stages.bench import run_bench
 
     if checkpoint is None:
         if not DEFAULT_EXPORT.is_dir():
@@ -208,7 +209,7 @@ def bench_list(
     from rich.table import Table
 
     from bench.datasets import expected_layout, find_datasets, list_specs
-    from bench.stage import default_data_root
+    from bench.params import default_data_root
 
     root = data_root or default_data_root()
     if data_root is not None and not data_root.is_dir():

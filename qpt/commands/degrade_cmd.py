@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
 def _progress(total_label: str):
     from rich.console import Console
 
-    from degrade.stage import rich_progress
+    from qpt.progress import rich_progress
 
     return rich_progress(Console(stderr=True), total_label)
 

@@ -1,4 +1,4 @@
-"""train.engine / train.stage: learning, exact resume, bad input, checkpoints, export."""
+"""train.engine and the pretrain stage: learning, exact resume, bad input, checkpoints, export."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def test_params_and_recipes_validate() -> None:
 
 def test_stage_uses_the_shard_stage_output(shard_dir: Path, tmp_path: Path) -> None:
     from qpt.stage import StageContext
-    from train.stage import run_pretrain
+    from qpt.stages.pretrain import run_pretrain
 
     ctx = StageContext(
         pipeline="t",

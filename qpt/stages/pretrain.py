@@ -6,6 +6,7 @@ Example ``pipelines.toml`` table::
 
     [[pipeline.demo.stage]]
     kind = "pretrain"
+    recipe = "cpu-smoke"        # a [recipe.NAME] table of pipelines.toml; own keys win
     steps = 500
     degrade = "kadid"
 """

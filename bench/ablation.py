@@ -1,6 +1,6 @@
-"""Pipeline stage ``ablation_report``: one table and two figures for a pretraining ablation.
+"""One table and two figures for a pretraining ablation (the ``ablation_report`` stage's work).
 
-Reads, from the earlier stages of the run, every pretrain stage's ``metrics.jsonl`` and
+Reads every pretrain stage folder's ``metrics.jsonl`` and
 ``_stage.json`` (steps, seconds, final loss) and the bench stage's ``results.json``, and writes:
 
 * ``ablation.md``: per backbone row (each pretrain variant, the random-init twin and any
@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from qpt.stage import StageContext
 
 
 class AblationReportParams(BaseModel):
@@ -142,33 +139,41 @@ def _plot_losses(pretrain: dict[str, dict], out: Path) -> None:
     plt.close(fig)
 
 
-def run_ablation_report(ctx: StageContext, params: AblationReportParams) -> dict:
-    """Write ``ablation.md``, ``variants.png`` and ``loss_curves.png`` into ``ctx.out_dir``.
+def write_ablation_report(
+    bench_dir: Path,
+    pretrain_dirs: dict[str, Path],
+    out_dir: Path,
+    params: AblationReportParams,
+    title: str,
+) -> tuple[str, dict]:
+    """Write ``ablation.md``, ``variants.png`` and ``loss_curves.png`` into ``out_dir``.
+
+    Args:
+        bench_dir: folder holding the bench stage's ``results.json``.
+        pretrain_dirs: pretrain stage name -> its folder (``metrics.jsonl``, ``_stage.json``).
+        title: what the table is about (the pipeline's name).
+
+    Returns:
+        The markdown table and a flat summary (variants, rows, table path).
 
     Raises:
-        ValueError: no bench stage before this one, or it has no ``results.json``.
+        ValueError: ``bench_dir`` has no ``results.json``.
     """
-    bench_dir = ctx.inputs[params.bench] if params.bench else ctx.input_of("bench")
     results_path = bench_dir / "results.json"
     if not results_path.exists():
         raise ValueError(f"ablation_report: {results_path} not found (did the bench stage run?)")
     results = json.loads(results_path.read_text())
-    pretrain = {
-        name: pretrain_figures(path)
-        for name, path in ctx.inputs.items()
-        if ctx.kinds.get(name) == "pretrain"
-    }
+    pretrain = {name: pretrain_figures(path) for name, path in pretrain_dirs.items()}
     table = build_table(results, pretrain, params.labels)
-    (ctx.out_dir / "ablation.md").write_text(
-        f"# Ablation: pipeline '{ctx.pipeline}'\n\n{table}\n\n"
+    (out_dir / "ablation.md").write_text(
+        f"# Ablation: pipeline '{title}'\n\n{table}\n\n"
         "Mean ± std over splits; `–`: not pretrained.\n"
     )
-    _plot_variants(results, params.metric, ctx.out_dir / "variants.png")
-    _plot_losses(pretrain, ctx.out_dir / "loss_curves.png")
-    if not ctx.json_mode:
-        ctx.console.print(table)
-    return {
+    _plot_variants(results, params.metric, out_dir / "variants.png")
+    _plot_losses(pretrain, out_dir / "loss_curves.png")
+    summary = {
         "variants": len(pretrain),
         "rows": len({r["backbone"] for r in results["results"]}),
-        "table": str(ctx.out_dir / "ablation.md"),
+        "table": str(out_dir / "ablation.md"),
     }
+    return table, summary

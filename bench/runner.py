@@ -69,7 +69,7 @@ class BenchConfig:
     datasets: list[str] = field(default_factory=lambda: ["all"])
     data_root: Path | None = None
     heads: tuple[str, ...] = ("linear",)
-    n_splits: int = 10
+    n_splits: int = 3
     test_fraction: float = 0.2
     seed: int = 0
     max_items: int | None = None

@@ -13,92 +13,117 @@ from qpt_base.images import MAX_PIXELS as DEFAULT_MAX_PIXELS
 class CurateParams(BaseModel):
     """What ``qpt curate`` reads, how it filters and how it dedups.
 
-    Every filter is optional (``None`` or ``0`` switches it off). Defaults follow the paper's
-    preference for high-resolution data while keeping the built-in corpus's originals.
+    Every filter is optional (``None`` switches it off; ``none`` on the command line). Defaults
+    follow the paper's preference for high-resolution data while keeping the built-in corpus's
+    originals. Each field's description is its help on the command line;
+    ``json_schema_extra={"cli": ...}`` names its flag where that is not the field name.
 
-    Attributes:
-        source: ``builtin`` (no download), ``folder``, ``laion`` or ``sa1b``.
-        path: folder (``folder``), SA-1B tar or folder of tars (``sa1b``), img2dataset output
-            folder (``laion``). Unused by ``builtin``.
-        metadata: LAION parquet file or folder of parquet files (``laion`` only).
-        builtin_photos: build the built-in corpus from these photos only (quick runs).
-        min_short_side: reject when the short side (header) is below this.
-        min_pixels: reject when width*height (header) is below this.
-        max_aspect: reject when long/short side is above this.
-        max_pixels: decompression-bomb cap (declared pixels).
-        max_punsafe / max_pwatermark / min_laion_similarity: LAION metadata thresholds.
-        richness: measure objects per image (exact on SA-1B, estimated elsewhere).
-        min_richness: reject below this many (estimated) objects.
-        richness_scale: calibration factor of the estimate (see ``curate.richness``).
-        clip_model / clip_weights / clip_config: open_clip architecture name, weights (a local
-            file, or a named tag when online) and an optional JSON config for custom
-            architectures. ``clip_model=None`` switches CLIP off.
-        positive_prompts / negative_prompts: text prompts for the CLIP filter.
-        min_clip_score: reject when the best positive-prompt cosine is below this.
-        negative_margin: reject when a negative prompt's cosine exceeds the best positive
-            one by more than this (``None``: off).
-        dedup_exact: drop byte-identical copies (sha256).
-        phash_radius: Hamming radius of near duplicates on 64-bit pHash (``None``: off).
-            Default 8: on the 117 real photos of ``../shared/data`` re-encodes (JPEG q40-95),
-            half-size resizes and colour shifts all land within 4 bits and distinct photos
-            are 16+ bits apart (precision 1.0); 8 also catches 72 % of 5-10 % crops (10:
-            83 %) and is the largest radius whose exact 1M-hash dedup stays under a minute
-            on 2 cores (see ``curate.dedup``). Larger crops need embedding dedup.
-        embedding_threshold: cosine above which CLIP embeddings are duplicates (``None``: off).
-            0.95: the usual near-copy level for CLIP ViT-B embeddings (SemDeDup-style
-            dedup of LAION uses 0.95-0.98); not measurable here without real weights.
-        unit_size: files per unit of work (``folder``/``builtin``).
-        workers: processes for the map (``0``: in this process).
-        executor: ``process`` (local pool) or ``ray``.
-        address: Ray cluster address (``None``: start a local Ray instance).
-        extra_folders: more directory trees whose files join the candidates of any source
-            (as ``folder`` rows); a folder that does not exist is skipped and counted in the
-            summary as ``extra_folders_missing`` (e.g. ``../shared/data/photos`` on a clone
-            without shared data).
-        report: write ``report.png`` and ``rejections.png``.
-        examples_per_reason: thumbnails per rejection reason on the contact sheet.
+    Why the dedup defaults:
+
+    * ``phash_radius = 8``: on the 117 real photos of ``../shared/data`` re-encodes (JPEG
+      q40-95), half-size resizes and colour shifts all land within 4 bits and distinct photos
+      are 16+ bits apart (precision 1.0); 8 also catches 72 % of 5-10 % crops (10: 83 %) and
+      is the largest radius whose exact 1M-hash dedup stays under a minute on 2 cores (see
+      ``curate.dedup``). Larger crops need embedding dedup.
+    * ``embedding_threshold = 0.95``: the usual near-copy level for CLIP ViT-B embeddings
+      (SemDeDup-style dedup of LAION uses 0.95-0.98); not measurable here without real
+      weights.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["builtin", "folder", "laion", "sa1b"] = "builtin"
-    path: Path | None = None
-    metadata: Path | None = None
-    builtin_photos: list[str] | None = None
-    extra_folders: list[Path] = []
+    source: Literal["builtin", "folder", "laion", "sa1b"] = Field(
+        "builtin", description="builtin (no download), folder, sa1b or laion."
+    )
+    path: Path | None = Field(
+        None,
+        description="Input folder (folder), SA-1B tar or folder of tars (sa1b), img2dataset "
+        "output folder (laion); unused by builtin.",
+    )
+    metadata: Path | None = Field(
+        None, description="LAION parquet file or folder of parquet files (laion only)."
+    )
+    builtin_photos: list[str] | None = Field(
+        None,
+        description="Build the built-in corpus from these photos only (quick runs).",
+        json_schema_extra={"cli": "--builtin-photo"},
+    )
+    extra_folders: list[Path] = Field(
+        [],
+        description="Another folder tree whose files join the candidates of any source; a "
+        "missing one is skipped and counted as extra_folders_missing.",
+        json_schema_extra={"cli": "--extra-folder"},
+    )
 
-    min_short_side: int = Field(256, ge=0)
-    min_pixels: int = Field(0, ge=0)
-    max_aspect: float | None = Field(3.0, gt=1.0)
-    max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0)
+    min_short_side: int = Field(256, ge=0, description="Reject below this short side (px).")
+    min_pixels: int = Field(0, ge=0, description="Reject below this many pixels.")
+    max_aspect: float | None = Field(3.0, gt=1.0, description="Reject above this aspect ratio.")
+    max_pixels: int = Field(
+        DEFAULT_MAX_PIXELS, gt=0, description="Decompression-bomb cap (declared pixels)."
+    )
 
-    max_punsafe: float | None = 0.5
-    max_pwatermark: float | None = 0.8
-    min_laion_similarity: float | None = 0.28
+    max_punsafe: float | None = Field(0.5, ge=0.0, le=1.0, description="LAION punsafe cap.")
+    max_pwatermark: float | None = Field(0.8, ge=0.0, le=1.0, description="LAION pwatermark cap.")
+    min_laion_similarity: float | None = Field(
+        0.28, ge=-1.0, le=1.0, description="LAION image-text similarity floor."
+    )
 
-    richness: bool = True
-    min_richness: float | None = None
-    richness_scale: float = Field(1.0, gt=0.0)
+    richness: bool = Field(
+        True, description="Measure objects per image (exact on SA-1B, estimated elsewhere)."
+    )
+    min_richness: float | None = Field(
+        None, description="Reject below this many (estimated) objects."
+    )
+    richness_scale: float = Field(
+        1.0, gt=0.0, description="Calibration of the estimate (see curate.richness)."
+    )
 
-    clip_model: str | None = None
-    clip_weights: str | None = None
-    clip_config: Path | None = None
-    positive_prompts: list[str] = ["a photo"]
-    negative_prompts: list[str] = []
-    min_clip_score: float | None = None
-    negative_margin: float | None = None
+    clip_model: str | None = Field(
+        None, description="open_clip architecture (none: no CLIP filter)."
+    )
+    clip_weights: str | None = Field(
+        None, description="CLIP weight file (.safetensors/.pt), or a named tag when online."
+    )
+    clip_config: Path | None = Field(None, description="JSON config of a custom architecture.")
+    positive_prompts: list[str] = Field(
+        ["a photo"], description="Positive CLIP prompt.", json_schema_extra={"cli": "--positive"}
+    )
+    negative_prompts: list[str] = Field(
+        [], description="Negative CLIP prompt.", json_schema_extra={"cli": "--negative"}
+    )
+    min_clip_score: float | None = Field(
+        None, description="Reject when the best positive-prompt cosine is below this."
+    )
+    negative_margin: float | None = Field(
+        None,
+        description="Reject when a negative prompt's cosine beats the best positive by more.",
+    )
 
-    dedup_exact: bool = True
-    phash_radius: int | None = Field(8, ge=0, le=32)
-    embedding_threshold: float | None = Field(0.95, gt=0.0, le=1.0)
+    dedup_exact: bool = Field(
+        True,
+        description="Drop byte-identical copies (sha256).",
+        json_schema_extra={"cli": "--exact-dedup/--no-exact-dedup"},
+    )
+    phash_radius: int | None = Field(
+        8, ge=0, le=32, description="Near-duplicate Hamming radius on 64-bit pHash."
+    )
+    embedding_threshold: float | None = Field(
+        0.95, gt=0.0, le=1.0, description="Cosine above which CLIP embeddings are duplicates."
+    )
 
-    unit_size: int = Field(64, ge=1)
-    workers: int = Field(0, ge=0)
-    executor: Literal["process", "ray"] = "process"
-    address: str | None = None
+    unit_size: int = Field(64, ge=1, description="Files per unit of work (folder/builtin).")
+    workers: int = Field(0, ge=0, description="Worker processes (0: in this process).")
+    executor: Literal["process", "ray"] = Field(
+        "process", description="process (local pool) or ray."
+    )
+    address: str | None = Field(
+        None, description="Ray cluster address (none: start a local Ray instance)."
+    )
 
-    report: bool = True
-    examples_per_reason: int = Field(6, ge=0)
+    report: bool = Field(True, description="Write report.png and rejections.png.")
+    examples_per_reason: int = Field(
+        6, ge=0, description="Thumbnails per rejection reason on the contact sheet."
+    )
 
     @model_validator(mode="after")
     def _check_source(self) -> CurateParams:
@@ -115,24 +140,26 @@ class CurateParams(BaseModel):
 
 
 class ShardParams(BaseModel):
-    """How ``qpt shard`` packs the kept rows into WebDataset tars.
-
-    Attributes:
-        manifest: manifest to read (``None``: the earlier ``curate`` stage's).
-        maxcount: samples per shard at most.
-        maxsize: bytes per shard at most (a single larger sample gets a shard of its own).
-        shuffle: shuffle the kept rows (seeded by the run's seed) before packing.
-        max_side: downscale images whose long side exceeds this (``None``: original bytes).
-        resize_format: encoding of resized images: ``png`` (lossless) or ``jpeg``.
-        jpeg_quality: quality of resized JPEGs (>= 95, to add no visible artefacts).
-    """
+    """How ``qpt shard`` packs the kept rows into WebDataset tars."""
 
     model_config = ConfigDict(extra="forbid")
 
-    manifest: Path | None = None
-    maxcount: int = Field(1000, ge=1)
-    maxsize: int = Field(1 << 30, ge=1)
-    shuffle: bool = False
-    max_side: int | None = Field(None, ge=16)
-    resize_format: Literal["png", "jpeg"] = "png"
-    jpeg_quality: int = Field(95, ge=95, le=100)
+    manifest: Path | None = Field(
+        None, description="Manifest to read (default: the earlier curate stage's)."
+    )
+    maxcount: int = Field(1000, ge=1, description="Samples per shard at most.")
+    maxsize: int = Field(
+        1 << 30,
+        ge=1,
+        description="Bytes per shard at most (a single larger sample gets a shard of its own).",
+    )
+    shuffle: bool = Field(False, description="Shuffle the kept rows (seeded) before packing.")
+    max_side: int | None = Field(
+        None, ge=16, description="Downscale above this long side (none: original bytes)."
+    )
+    resize_format: Literal["png", "jpeg"] = Field(
+        "png", description="Encoding of resized images: png (lossless) or jpeg."
+    )
+    jpeg_quality: int = Field(
+        95, ge=95, le=100, description="Quality of resized JPEGs (>= 95: no visible artefacts)."
+    )

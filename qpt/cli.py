@@ -5,14 +5,15 @@ Verb modules live in ``qpt/commands/``; each exposes ``register(app)``.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
+from types import ModuleType
 
 import typer
 import typer.exceptions
 
 from qpt import __version__
+from qpt.commands import bench_cmd, curate_cmd, degrade_cmd, pretrain_cmd, run_cmd
 
 HELP = """\
 [bold]qpt[/bold]: quality- and aesthetics-aware pretraining (QPT V2) as a toolkit.
@@ -40,12 +41,12 @@ app = typer.Typer(
 )
 
 # verb -> the command module that registers it (one module may register several verbs)
-VERBS: dict[str, str] = {
-    "curate": "qpt.commands.curate_cmd",
-    "shard": "qpt.commands.curate_cmd",
-    "pretrain": "qpt.commands.pretrain_cmd",
-    "bench": "qpt.commands.bench_cmd",
-    "degrade": "qpt.commands.degrade_cmd",
+VERBS: dict[str, ModuleType] = {
+    "curate": curate_cmd,
+    "shard": curate_cmd,
+    "pretrain": pretrain_cmd,
+    "bench": bench_cmd,
+    "degrade": degrade_cmd,
 }
 
 
@@ -65,11 +66,9 @@ def _root(
 
 
 def _register_all() -> None:
-    from qpt.commands import run_cmd
-
     run_cmd.register(app)
     for module in dict.fromkeys(VERBS.values()):
-        importlib.import_module(module).register(app)
+        module.register(app)
 
 
 _register_all()

@@ -14,18 +14,27 @@ File layout::
     kind = "curate"             # a stage kind (`qpt run --list-stages`)
     name = "curate"             # optional, defaults to the kind; unique in the pipeline
     source = "builtin"          # every other key is a parameter of the kind
-    # inputs = { shard = "shard_b" }  # optional: which earlier stage feeds each input kind
-    #                                 # (default: the latest earlier stage of that kind)
+    # inputs = { curate = "curate_b" }  # optional: which earlier stage feeds each input kind
+    #                                   # (default: the latest earlier stage of that kind)
+
+    [[pipeline.default.stage]]
+    kind = "pretrain"
+    recipe = "cpu-smoke"        # starts from the [recipe.cpu-smoke] table below
 
     [pipeline.default.defaults.pretrain]   # optional: parameters shared by every stage
-    img_size = 96                          # of a kind (a stage's own table wins)
+    batch_size = 8                         # of a kind (a stage's own table wins)
 
     [pipeline.quick]
     extends = "default"         # same stages ...
     set = { "pretrain.steps" = 20 }   # ... with these parameters changed
 
-Precedence, lowest first: ``defaults`` of the stage's kind (down the ``extends`` chain), the
-stage table, each ``set`` down the ``extends`` chain, then the
+    [recipe.cpu-smoke]          # named parameters of one kind, shared by pipelines and
+    kind = "pretrain"           # `qpt pretrain --recipe NAME`; a stage (or a `defaults`
+    img_size = 96               # table) says `recipe = "NAME"`
+    warmup_steps = 10
+
+Precedence, lowest first: the stage's ``recipe``, ``defaults`` of the stage's kind (down the
+``extends`` chain), the stage table, each ``set`` down the ``extends`` chain, then the
 command line's ``--set stage.key=value``. Every error names the file and the key.
 """
 
@@ -40,6 +49,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from qpt.options import format_validation_error
 from qpt.stages import get_stage
 
 CONFIG_ENV = "QPT_PIPELINES"
@@ -69,9 +79,16 @@ class _PipelineEntry(BaseModel):
     set: dict[str, Any] = Field(default_factory=dict)
 
 
+class _RecipeEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    kind: str
+    description: str = ""
+
+
 class _PipelinesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     run: _RunDefaults = Field(default_factory=_RunDefaults)
+    recipe: dict[str, _RecipeEntry] = Field(default_factory=dict)
     pipeline: dict[str, _PipelineEntry] = Field(default_factory=dict)
 
 
@@ -117,6 +134,20 @@ class PipelinesConfig:
     def describe(self, name: str) -> str:
         return self._entry(name).description
 
+    def recipe(self, name: str, kind: str) -> dict[str, Any]:
+        """The parameters of recipe ``name`` (a ``[recipe.NAME]`` table) for a ``kind`` stage.
+
+        Raises:
+            ValueError: no such recipe, or it is a recipe of another kind.
+        """
+        entry = self.data.recipe.get(name)
+        if entry is None:
+            known = ", ".join(r for r, e in self.data.recipe.items() if e.kind == kind) or "none"
+            raise ValueError(f"unknown {kind} recipe '{name}' (known: {known})")
+        if entry.kind != kind:
+            raise ValueError(f"recipe '{name}' is for '{entry.kind}' stages, not '{kind}'")
+        return copy.deepcopy(entry.model_extra or {})
+
     def _entry(self, name: str) -> _PipelineEntry:
         try:
             return self.data.pipeline[name]
@@ -144,6 +175,31 @@ class PipelinesConfig:
         """
         name = name or self.default
         chain = self._chain(name)
+        raw_stages = self._raw_stages(chain, overrides or {})
+        resolved: list[ResolvedStage] = []
+        for stage_name, raw in raw_stages.items():
+            where = f"{self.path}: pipeline.{name} stage '{stage_name}'"
+            resolved.append(self._resolve_stage(stage_name, dict(raw), resolved, where))
+        entry = self.data.pipeline[name]
+        inherited_seed = next(
+            (
+                self.data.pipeline[p].seed
+                for p in reversed(chain)
+                if self.data.pipeline[p].seed is not None
+            ),
+            self.data.run.seed,
+        )
+        return ResolvedPipeline(
+            name=name,
+            description=entry.description or self.data.pipeline[chain[0]].description,
+            seed=inherited_seed if seed is None else seed,
+            runs_dir=Path(runs_dir if runs_dir is not None else self.data.run.runs_dir),
+            stages=resolved,
+            source=self.path,
+        )
+
+    def _raw_stages(self, chain: list[str], overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Stage tables by name with ``defaults``, every ``set`` and ``overrides`` applied."""
         base = chain[0]
         stages = [s.model_dump() for s in self.data.pipeline[base].stage]
         if not stages:
@@ -163,49 +219,34 @@ class PipelinesConfig:
             where = f"pipeline.{link}.set"
             for key, value in self.data.pipeline[link].set.items():
                 _apply(by_name, key, value, f"{self.path}: {where}")
-        for key, value in (overrides or {}).items():
+        for key, value in overrides.items():
             _apply(by_name, key, value, "--set")
+        return by_name
 
-        resolved = []
-        for stage_name, raw in by_name.items():
-            raw = dict(raw)
-            kind_name = raw.pop("kind")
-            inputs = raw.pop("inputs")
-            where = f"{self.path}: pipeline.{name} stage '{stage_name}'"
-            earlier = [s.name for s in resolved]
-            for input_kind, source in inputs.items():
-                if source not in earlier:
-                    raise ValueError(
-                        f"{where}: inputs.{input_kind} = '{source}' is not an earlier stage "
-                        f"(earlier: {', '.join(earlier) or 'none'})"
-                    )
-            try:
-                model, _ = get_stage(kind_name).load()
-            except ValueError as exc:
-                raise ValueError(f"{where}: {exc}") from None
-            try:
-                params = model.model_validate(raw)
-            except ValidationError as exc:
-                raise ValueError(f"{where}: {format_validation_error(exc)}") from None
-            resolved.append(ResolvedStage(stage_name, kind_name, params, inputs))
-
-        entry = self.data.pipeline[name]
-        inherited_seed = next(
-            (
-                self.data.pipeline[p].seed
-                for p in reversed(chain)
-                if self.data.pipeline[p].seed is not None
-            ),
-            self.data.run.seed,
-        )
-        return ResolvedPipeline(
-            name=name,
-            description=entry.description or self.data.pipeline[base].description,
-            seed=inherited_seed if seed is None else seed,
-            runs_dir=Path(runs_dir if runs_dir is not None else self.data.run.runs_dir),
-            stages=resolved,
-            source=self.path,
-        )
+    def _resolve_stage(
+        self, stage_name: str, raw: dict[str, Any], earlier: list[ResolvedStage], where: str
+    ) -> ResolvedStage:
+        """Check the stage's inputs, put its recipe under its table, validate its parameters."""
+        kind_name = raw.pop("kind")
+        inputs = raw.pop("inputs")
+        names = [s.name for s in earlier]
+        for input_kind, source in inputs.items():
+            if source not in names:
+                raise ValueError(
+                    f"{where}: inputs.{input_kind} = '{source}' is not an earlier stage "
+                    f"(earlier: {', '.join(names) or 'none'})"
+                )
+        try:
+            model = get_stage(kind_name).params
+            if "recipe" in raw:
+                raw = {**self.recipe(str(raw.pop("recipe")), kind_name), **raw}
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        try:
+            params = model.model_validate(raw)
+        except ValidationError as exc:
+            raise ValueError(f"{where}: {format_validation_error(exc)}") from None
+        return ResolvedStage(stage_name, kind_name, params, inputs)
 
     def _defaults(self, chain: list[str]) -> dict[str, dict[str, Any]]:
         """``defaults`` tables by stage kind, merged down ``chain`` (later links win)."""
@@ -253,18 +294,6 @@ def _apply(stages: dict[str, dict[str, Any]], key: str, value: Any, where: str) 
     table[leaf] = copy.deepcopy(value)
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """A pydantic error as one line: ``key: message; key: message``."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(table)"
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-        parts.append(f"{loc}: {message}")
-    return "; ".join(parts)
-
-
 def parse_override(text: str) -> tuple[str, Any]:
     """``'pretrain.steps=20'`` -> ``('pretrain.steps', 20)``; values are TOML, else strings."""
     key, sep, raw = text.partition("=")
@@ -276,6 +305,23 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         value = raw.strip()
     return key, value
+
+
+def pretrain_recipe(name: str, **overrides: Any) -> BaseModel:
+    """``PretrainParams`` of the pretrain recipe ``name`` of the found ``pipelines.toml``.
+
+    Raises:
+        ValueError: unknown recipe or a parameter that does not validate.
+    """
+    cfg = load_config()
+    try:
+        table = cfg.recipe(name, "pretrain")
+    except ValueError as exc:
+        raise ValueError(f"{cfg.path}: {exc}") from None
+    try:
+        return get_stage("pretrain").params.model_validate({**table, **overrides})
+    except ValidationError as exc:
+        raise ValueError(f"{cfg.path}: recipe '{name}': {format_validation_error(exc)}") from None
 
 
 def find_config(path: Path | None = None) -> Path:

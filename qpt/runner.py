@@ -24,7 +24,7 @@ from typing import Any
 
 from rich.console import Console
 
-from qpt.config import ResolvedPipeline
+from qpt.config import ResolvedPipeline, ResolvedStage
 from qpt.report import print_stage_summary
 from qpt.stage import StageContext
 from qpt.stages import get_stage
@@ -128,7 +128,54 @@ def run_pipeline(
         raise ValueError(f"--until '{until}': pipeline '{pipeline.name}' has stages {names}")
     run_dir = pipeline.runs_dir / pipeline.name
     run_dir.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = {
+    record = _new_record(pipeline)
+    write_json_atomic(run_dir / "run.json", record)
+
+    earlier: dict[str, Path] = {}
+    kinds: dict[str, str] = {}
+    previous = ""
+    for stage in pipeline.stages:
+        out_dir = run_dir / stage.name
+        fingerprint = _fingerprint(
+            previous, stage.kind, [stage.params_dict(), stage.inputs], pipeline.seed
+        )
+        previous = fingerprint
+        entry = record["stages"][stage.name]
+        done = _read_json(out_dir / DONE_FILE)
+        if done and done.get("fingerprint") == fingerprint and not force:
+            _mark_skipped(entry, done)
+            console.print(
+                f"[dim]stage {stage.name}: completed earlier, skipped (--force redoes it)[/dim]"
+            )
+        else:
+            _prepare_folder(out_dir, fingerprint, done, force)
+            ctx = StageContext(
+                pipeline=pipeline.name,
+                stage=stage.name,
+                kind=stage.kind,
+                run_dir=run_dir,
+                out_dir=out_dir,
+                inputs=dict(earlier),
+                kinds=dict(kinds),
+                bindings=dict(stage.inputs),
+                seed=pipeline.seed,
+                console=console,
+                json_mode=json_mode,
+            )
+            _run_stage(stage, ctx, fingerprint, record)
+        earlier[stage.name] = out_dir
+        kinds[stage.name] = stage.kind
+        write_json_atomic(run_dir / "run.json", record)
+        if stage.name == until:
+            break
+    record.update(status="done", finished=_now())
+    write_json_atomic(run_dir / "run.json", record)
+    return record
+
+
+def _new_record(pipeline: ResolvedPipeline) -> dict[str, Any]:
+    """The first ``run.json``: the config, versions and commit; every stage pending."""
+    return {
         "pipeline": pipeline.name,
         "description": pipeline.description,
         "config_file": str(pipeline.source),
@@ -144,86 +191,54 @@ def run_pipeline(
         ],
         "stages": {s.name: {"status": "pending"} for s in pipeline.stages},
     }
-    write_json_atomic(run_dir / "run.json", record)
 
-    ctx_inputs: dict[str, Path] = {}
-    ctx_kinds: dict[str, str] = {}
-    previous = ""
-    for stage in pipeline.stages:
-        out_dir = run_dir / stage.name
-        fingerprint = _fingerprint(
-            previous, stage.kind, [stage.params_dict(), stage.inputs], pipeline.seed
+
+def _mark_skipped(entry: dict[str, Any], done: dict[str, Any]) -> None:
+    entry.update(
+        status="skipped",
+        reason="completed earlier",
+        summary=done["summary"],
+        seconds=0.0,
+        seconds_when_run=done.get("seconds"),
+        completed=done.get("finished"),
+    )
+
+
+def _prepare_folder(out_dir: Path, fingerprint: str, done: dict | None, force: bool) -> None:
+    """Empty the stage folder unless it holds partial work of this very stage to resume."""
+    started = _read_json(out_dir / STARTED_FILE)
+    stale = done is not None or (started and started.get("fingerprint") != fingerprint)
+    if out_dir.exists() and (force or stale):
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not (out_dir / STARTED_FILE).exists():
+        write_json_atomic(out_dir / STARTED_FILE, {"fingerprint": fingerprint})
+
+
+def _run_stage(
+    stage: ResolvedStage, ctx: StageContext, fingerprint: str, record: dict[str, Any]
+) -> None:
+    """Run one stage, recording its outcome in ``record`` and ``_stage.json`` when done."""
+    entry = record["stages"][stage.name]
+    entry.update(status="running", started=_now())
+    write_json_atomic(ctx.run_dir / "run.json", record)
+    ctx.console.rule(f"[bold]{stage.name}[/bold] ({stage.kind})")
+    run_fn = get_stage(stage.kind).run
+    t0 = time.perf_counter()
+    try:
+        summary = run_fn(ctx, stage.params) or {}
+    except BaseException as exc:
+        entry.update(
+            status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+            error=f"{type(exc).__name__}: {exc}",
+            seconds=round(time.perf_counter() - t0, 3),
         )
-        previous = fingerprint
-        entry = record["stages"][stage.name]
-        done = _read_json(out_dir / DONE_FILE)
-        if done and done.get("fingerprint") == fingerprint and not force:
-            entry.update(
-                status="skipped",
-                reason="completed earlier",
-                summary=done["summary"],
-                seconds=0.0,
-                seconds_when_run=done.get("seconds"),
-                completed=done.get("finished"),
-            )
-            console.print(
-                f"[dim]stage {stage.name}: completed earlier, skipped (--force redoes it)[/dim]"
-            )
-        else:
-            started = _read_json(out_dir / STARTED_FILE)
-            stale = done is not None or (started and started.get("fingerprint") != fingerprint)
-            if out_dir.exists() and (force or stale):
-                shutil.rmtree(out_dir)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            if not (out_dir / STARTED_FILE).exists():
-                write_json_atomic(out_dir / STARTED_FILE, {"fingerprint": fingerprint})
-            entry.update(status="running", started=_now())
-            write_json_atomic(run_dir / "run.json", record)
-            console.rule(f"[bold]{stage.name}[/bold] ({stage.kind})")
-            _, run_fn = get_stage(stage.kind).load()
-            ctx = StageContext(
-                pipeline=pipeline.name,
-                stage=stage.name,
-                kind=stage.kind,
-                run_dir=run_dir,
-                out_dir=out_dir,
-                inputs=dict(ctx_inputs),
-                kinds=dict(ctx_kinds),
-                bindings=dict(stage.inputs),
-                seed=pipeline.seed,
-                console=console,
-                json_mode=json_mode,
-            )
-            t0 = time.perf_counter()
-            try:
-                summary = run_fn(ctx, stage.params) or {}
-            except BaseException as exc:
-                entry.update(
-                    status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                    error=f"{type(exc).__name__}: {exc}",
-                    seconds=round(time.perf_counter() - t0, 3),
-                )
-                record.update(status="failed", finished=_now())
-                write_json_atomic(run_dir / "run.json", record)
-                raise
-            seconds = round(time.perf_counter() - t0, 3)
-            write_json_atomic(
-                out_dir / DONE_FILE,
-                {
-                    "fingerprint": fingerprint,
-                    "summary": summary,
-                    "seconds": seconds,
-                    "finished": _now(),
-                },
-            )
-            entry.update(status="done", seconds=seconds, summary=summary)
-            if not json_mode:
-                print_stage_summary(console, stage.name, summary, seconds)
-        ctx_inputs[stage.name] = out_dir
-        ctx_kinds[stage.name] = stage.kind
-        write_json_atomic(run_dir / "run.json", record)
-        if stage.name == until:
-            break
-    record.update(status="done", finished=_now())
-    write_json_atomic(run_dir / "run.json", record)
-    return record
+        record.update(status="failed", finished=_now())
+        write_json_atomic(ctx.run_dir / "run.json", record)
+        raise
+    seconds = round(time.perf_counter() - t0, 3)
+    done = {"fingerprint": fingerprint, "summary": summary, "seconds": seconds}
+    write_json_atomic(ctx.out_dir / DONE_FILE, {**done, "finished": _now()})
+    entry.update(status="done", seconds=seconds, summary=summary)
+    if not ctx.json_mode:
+        print_stage_summary(ctx.console, stage.name, summary, seconds)

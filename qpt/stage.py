@@ -7,8 +7,8 @@ A *stage kind* (``curate``, ``shard``, ``pretrain``, ``bench``, ...) is a pair:
   ``ctx.out_dir`` and returns a JSON-serialisable summary (flat ``name -> value`` pairs are
   printed as the end-of-stage table; nested values go to ``run.json`` only).
 
-Stage functions live in their own package (``curate/stage.py``, ``train/stage.py``, ...);
-``qpt.stages`` maps kind names to them lazily so ``qpt --help`` stays fast.
+The parameter models are the libraries' API (``curate.params``, ``train.config``, ...); the run
+functions are adapters in :mod:`qpt.stages`, one module per kind, which map kind names to both.
 
 User mistakes (bad values, missing or unreadable files) are raised as ``ValueError`` or
 ``FileNotFoundError`` with a one-line message naming the file and the reason; the CLI turns

@@ -23,9 +23,13 @@ def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # a copy without build/ and friends: setuptools would package stale files left there
+    src = out / "src"
+    junk = shutil.ignore_patterns(".git", ".venv", "build", "runs", "*.egg-info", "__pycache__")
+    shutil.copytree(ROOT, src, symlinks=True, ignore=junk)
     build = _run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(ROOT)],
+         "-w", str(out), str(src)],
         cwd=out,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr

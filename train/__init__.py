@@ -5,5 +5,5 @@
 * :mod:`train.checkpoint`: safetensors checkpoints, resume, export and ``load_backbone``.
 * :mod:`train.data`: WebDataset shard streaming (resampled, split by rank and worker).
 * :mod:`train.engine`: the training loop (AdamW, cosine, accumulation, AMP, DDP).
-* :mod:`train.stage`: the ``pretrain`` pipeline stage.
+* :mod:`train.config`: the parameters of a run (the ``pretrain`` stage's table).
 """

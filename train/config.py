@@ -1,18 +1,13 @@
-"""Pretraining parameters (the ``pretrain`` stage table, the ``qpt pretrain`` options) and
-named recipes from a CPU smoke run to the paper-scale HiViT-B recipe."""
+"""Pretraining parameters (the ``pretrain`` stage table, the ``qpt pretrain`` options).
+
+Named recipes, from a CPU smoke run to the paper-scale HiViT-B one, are ``[recipe.NAME]``
+tables of qpt's ``pipelines.toml``."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from qpt_base.images import MAX_PIXELS
 
@@ -28,57 +23,68 @@ class PretrainParams(BaseModel):
 
     shards: str | None = Field(
         None,
-        description="shard folder / brace pattern / glob, or URLs as webdataset takes them "
-        "(pipe:CMD, https://..., fsspec s3://...); default: the shard stage",
+        description="Shard folder, brace pattern 'shard-{000000..000009}.tar', glob, or URLs "
+        "as webdataset takes them (pipe:CMD, https://..., fsspec s3://...; default: the shard "
+        "stage's).",
     )
-    model: str = Field("mae_hivit_nano", description="registered mae_* model")
-    img_size: int = Field(224, ge=32, multiple_of=16)
-    msff: bool = True
-    msff_fusion: Literal["sum", "concat"] = "sum"
-    decoder_dim: int | None = Field(None, ge=8, description="default: the model's")
-    decoder_depth: int | None = Field(None, ge=1)
-    decoder_heads: int | None = Field(None, ge=1)
-    drop_path_rate: float = Field(0.0, ge=0.0, lt=1.0)
-    mask_ratio: float = Field(0.75, ge=0.0, lt=1.0)
-    norm_pix_loss: bool = True
-    target: Literal["degraded", "clean"] = "degraded"
+    model: str = Field("mae_hivit_nano", description="Registered mae_* model.")
+    img_size: int = Field(224, ge=32, multiple_of=16, description="Crop side (px).")
+    msff: bool = Field(True, description="Multi-scale feature fusion into the decoder.")
+    msff_fusion: Literal["sum", "concat"] = Field("sum", description="How MSFF fuses scales.")
+    decoder_dim: int | None = Field(None, ge=8, description="Decoder width (default: the model's).")
+    decoder_depth: int | None = Field(
+        None, ge=1, description="Decoder depth (default: the model's)."
+    )
+    decoder_heads: int | None = Field(
+        None, ge=1, description="Decoder heads (default: the model's)."
+    )
+    drop_path_rate: float = Field(0.0, ge=0.0, lt=1.0, description="Stochastic depth rate.")
+    mask_ratio: float = Field(0.75, ge=0.0, lt=1.0, description="Share of patches masked.")
+    norm_pix_loss: bool = Field(True, description="Normalise target pixels per patch.")
+    target: Literal["degraded", "clean"] = Field(
+        "degraded", description="Reconstruct the degraded input or the clean image."
+    )
     degrade: str | None = Field(
-        "qpt-v2", description="degrade preset; 'none' (TOML has no null) = no degradation"
+        "qpt-v2", description="Degrade preset; 'none' (TOML has no null) = no degradation."
     )
     degrade_on: Literal["auto", "device", "loader"] = Field(
         "auto",
-        description="where batches are degraded: the training device (auto on CUDA) or the "
-        "loader workers (auto on CPU, so degradation overlaps the step)",
+        description="Where batches are degraded: the training device (auto on CUDA) or the "
+        "loader workers (auto on CPU, so degradation overlaps the step).",
     )
-    crop: Literal["native", "resize"] = "native"
-    resize_to: int | None = Field(None, ge=32)
-    max_image_pixels: int = Field(MAX_PIXELS, ge=1)
-    crops_per_image: int = Field(1, ge=1, description="native crops per decoded image")
-    shuffle_buffer: int = Field(256, ge=0, description="crops mixed before batching")
+    crop: Literal["native", "resize"] = Field(
+        "native", description="Native-resolution crops, or resize to resize_to first."
+    )
+    resize_to: int | None = Field(None, ge=32, description="Short side before crop='resize'.")
+    max_image_pixels: int = Field(MAX_PIXELS, ge=1, description="Decompression-bomb cap.")
+    crops_per_image: int = Field(1, ge=1, description="Native crops per decoded image.")
+    shuffle_buffer: int = Field(256, ge=0, description="Crops mixed before batching.")
 
-    steps: int = Field(1000, ge=1, description="optimiser steps (the schedule length)")
-    time_budget_s: float | None = Field(None, gt=0, description="stop early, complete")
-    batch_size: int = Field(64, ge=1)
-    accum_steps: int = Field(1, ge=1)
-    blr: float = Field(1.5e-4, gt=0, description="lr = blr * effective batch / 256")
-    min_lr: float = Field(0.0, ge=0)
-    warmup_steps: int = Field(100, ge=0)
-    weight_decay: float = Field(0.05, ge=0)
-    betas: tuple[float, float] = (0.9, 0.95)
-    clip_grad: float | None = Field(3.0, gt=0)
-    amp: Literal["auto", "bf16", "off"] = "auto"
-    compile: bool = False
-    channels_last: bool = False
-    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
-    num_workers: int = Field(2, ge=0)
+    steps: int = Field(1000, ge=1, description="Optimiser steps (the schedule length).")
+    time_budget_s: float | None = Field(
+        None, gt=0, description="Stop early after this many seconds, complete."
+    )
+    batch_size: int = Field(64, ge=1, description="Per device and micro-step.")
+    accum_steps: int = Field(1, ge=1, description="Micro-steps per optimiser step.")
+    blr: float = Field(1.5e-4, gt=0, description="Base lr: lr = blr * effective batch / 256.")
+    min_lr: float = Field(0.0, ge=0, description="Floor of the cosine schedule.")
+    warmup_steps: int = Field(100, ge=0, description="Linear warmup steps.")
+    weight_decay: float = Field(0.05, ge=0, description="AdamW weight decay.")
+    betas: tuple[float, float] = Field((0.9, 0.95), description="AdamW betas, e.g. [0.9, 0.95].")
+    clip_grad: float | None = Field(3.0, gt=0, description="Gradient-norm clip.")
+    amp: Literal["auto", "bf16", "off"] = Field("auto", description="Mixed precision.")
+    compile: bool = Field(False, description="torch.compile the model.")
+    channels_last: bool = Field(False, description="channels_last memory format.")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    num_workers: int = Field(2, ge=0, description="Loader worker processes.")
     cpu_threads: int | None = Field(
-        None, ge=1, description="torch threads of a CPU run (workers + threads <= cores)"
+        None, ge=1, description="Torch threads of a CPU run (workers + threads <= cores)."
     )
 
-    ckpt_every: int = Field(200, ge=1)
-    keep_ckpts: int = Field(2, ge=1)
-    log_every: int = Field(10, ge=1)
-    image_every: int = Field(200, ge=1)
+    ckpt_every: int = Field(200, ge=1, description="Steps between checkpoints (a data epoch).")
+    keep_ckpts: int = Field(2, ge=1, description="Checkpoints kept.")
+    log_every: int = Field(10, ge=1, description="Steps between metric lines.")
+    image_every: int = Field(200, ge=1, description="Steps between reconstruction pictures.")
 
     @field_validator("degrade", mode="before")
     @classmethod
@@ -110,75 +116,3 @@ class PretrainParams(BaseModel):
             if getattr(self, k) is not None:
                 kw[k] = getattr(self, k)
         return kw
-
-
-RECIPES: dict[str, dict[str, Any]] = {
-    # a few minutes on 2 CPU cores: proves the whole path, learns a little
-    "cpu-smoke": dict(
-        model="mae_hivit_nano",
-        img_size=96,
-        batch_size=16,
-        steps=300,
-        warmup_steps=20,
-        blr=1.5e-3,
-        time_budget_s=240,
-        ckpt_every=100,
-        image_every=100,
-        log_every=5,
-        num_workers=1,
-        cpu_threads=1,
-        crops_per_image=4,
-        device="cpu",
-    ),
-    # one GPU, HiViT-T at 224 (the released QPT V2 IQA/IAA backbone)
-    "hivit-tiny-1gpu": dict(
-        model="mae_hivit_tiny",
-        img_size=224,
-        batch_size=256,
-        steps=50_000,
-        warmup_steps=2_500,
-        blr=1.5e-4,
-        drop_path_rate=0.0,
-        ckpt_every=1_000,
-        image_every=2_000,
-        log_every=50,
-        num_workers=8,
-        amp="auto",
-        channels_last=True,
-    ),
-    # paper scale: HiViT-B, effective batch 4096 on 8 GPUs (x N nodes: lower accum_steps)
-    "hivit-base-8gpu": dict(
-        model="mae_hivit_base",
-        img_size=224,
-        batch_size=256,
-        accum_steps=2,
-        steps=100_000,
-        warmup_steps=5_000,
-        blr=1.5e-4,
-        weight_decay=0.05,
-        ckpt_every=1_000,
-        image_every=5_000,
-        log_every=50,
-        num_workers=10,
-        amp="auto",
-        compile=True,
-        channels_last=True,
-    ),
-}
-
-
-def recipe(name: str, **overrides: Any) -> PretrainParams:
-    """``PretrainParams`` of a named recipe with ``overrides`` applied.
-
-    Raises:
-        ValueError: unknown recipe or invalid override.
-    """
-    if name not in RECIPES:
-        raise ValueError(f"unknown pretrain recipe '{name}'; known: {', '.join(RECIPES)}")
-    try:
-        return PretrainParams(**{**RECIPES[name], **overrides})
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "params"
-        msg = first["msg"].removeprefix("Value error, ")
-        raise ValueError(f"pretrain recipe '{name}': {where}: {msg}") from None

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from bench.params import BenchParams  # pydantic only: cheap to import
+from qpt.options import model_options, validate_params
 
 BENCH_HELP = """\
 Score a pretrained backbone (and its random-init twin) on quality / aesthetics benchmarks.
@@ -22,7 +25,7 @@ Datasets are read in the layout their authors ship (no conversion): [cyan]qpt be
 
 \b
   qpt bench --all -c runs/default/pretrain/export --data-root ~/datasets
-  qpt bench run livec koniq -c export/ --splits 10 --max-items 0 --crops 5
+  qpt bench run livec koniq -c export/ --splits 10 --max-items none --crops 5
   qpt bench run synthetic -c random:hivit_nano --head linear --head finetune
   qpt bench run livec -c export/ --extra handcrafted   # classical NR floor row
   qpt bench run ava -c timm:resnet50=weights/resnet50.safetensors
@@ -31,39 +34,11 @@ Datasets are read in the layout their authors ship (no conversion): [cyan]qpt be
 
 DEFAULT_EXPORT = Path("runs/default/pretrain/export")
 
-Checkpoint = Annotated[
-    str | None,
-    typer.Option(
-        "--checkpoint",
-        "-c",
-        help="Backbone: export folder, random:NAME, timm:NAME=FILE or open_clip:NAME=FILE "
-        f"(default: {DEFAULT_EXPORT}).",
-    ),
-]
-Extra = Annotated[
-    list[str],
-    typer.Option("--extra", help="More backbone rows (handcrafted, timm:NAME=FILE, ...)."),
-]
 DataRoot = Annotated[
     Path | None,
     typer.Option(help="Folder holding the dataset releases (default: ../shared/data if present)."),
 ]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
-Heads = Annotated[
-    list[str],
-    typer.Option("--head", help="linear (frozen features, ridge) and/or finetune; repeatable."),
-]
-Splits = Annotated[int, typer.Option(help="Random 80/20 splits where no official split exists.")]
-MaxItems = Annotated[int, typer.Option(help="Cap per dataset, seeded subset (0: use all).")]
-Crops = Annotated[int, typer.Option(help="Native-resolution crops per image at test, averaged.")]
-Frames = Annotated[int, typer.Option(help="Frames sampled per video (features mean-pooled).")]
-InputMode = Annotated[str, typer.Option(help="crops (native resolution) or resize (squash).")]
-Fit = Annotated[str, typer.Option(help="PLCC on raw predictions (none) or after logistic4.")]
-Partial = Annotated[
-    bool, typer.Option("--allow-partial", help="Run on the files present when some are missing.")
-]
-Photos = Annotated[str, typer.Option(help="Synthetic benchmark photos: builtin or a folder.")]
-Device = Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")]
 Seed = Annotated[int, typer.Option(help="Seed of splits, subsets and the random-init twin.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print results.json on stdout.")]
 
@@ -85,53 +60,22 @@ def register(app: typer.Typer) -> None:
     app.add_typer(bench_app, name="bench")
 
 
-def _execute(
-    datasets: list[str],
-    checkpoint: str | None,
-    extra: list[str],
-    data_root: Path | None,
-    out: Path,
-    heads: list[str],
-    splits: int,
-    max_items: int,
-    crops: int,
-    frames: int,
-    input_mode: str,
-    fit: str,
-    allow_partial: bool,
-    photos: str,
-    device: str,
-    seed: int,
-    json_out: bool,
-) -> None:
+def _execute(datasets: list[str], given: dict[str, Any], out: Path, seed: int, json_out: bool):
+    """Run ``datasets`` with the options the user typed (the rest: ``BenchParams`` defaults)."""
     from rich.console import Console
 
-    from bench.stage import BenchParams, run_bench
     from qpt.stage import StageContext
+    from qpt.stages.bench import run_bench
 
-    if checkpoint is None:
+    data = {**given, "datasets": datasets}
+    if "checkpoint" not in given:
         if not DEFAULT_EXPORT.is_dir():
             raise ValueError(
                 f"bench: no --checkpoint given and {DEFAULT_EXPORT} does not exist "
                 "(run `qpt run` first or pass -c)"
             )
-        checkpoint = str(DEFAULT_EXPORT)
-    params = BenchParams(
-        checkpoint=checkpoint,
-        extra_backbones=extra,
-        datasets=datasets,
-        data_root=str(data_root) if data_root else "auto",
-        heads=heads or ["linear"],
-        n_splits=splits,
-        max_items=max_items or None,
-        crops=crops,
-        frames=frames,
-        input_mode=input_mode,
-        fit=fit,
-        allow_partial=allow_partial,
-        synthetic_photos=photos,
-        device=device,
-    )
+        data["checkpoint"] = str(DEFAULT_EXPORT)
+    params = validate_params(BenchParams, data, given)
     out.mkdir(parents=True, exist_ok=True)
     ctx = StageContext(
         "cli", "bench", "bench", out.parent, out, seed=seed, console=Console(stderr=True)
@@ -142,61 +86,35 @@ def _execute(
 
 
 @bench_app.callback(invoke_without_command=True)
+@model_options(BenchParams, exclude={"datasets"})
 def bench_all(
     ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", help="Run every benchmark found.")] = False,
-    checkpoint: Checkpoint = None,
-    extra: Extra = [],  # noqa: B006  (typer reads the default, never mutates it)
-    data_root: DataRoot = None,
     out: Out = Path("runs/bench"),
-    heads: Heads = [],  # noqa: B006  (typer reads the default, never mutates it)
-    splits: Splits = 10,
-    max_items: MaxItems = 0,
-    crops: Crops = 3,
-    frames: Frames = 8,
-    input_mode: InputMode = "crops",
-    fit: Fit = "none",
-    allow_partial: Partial = False,
-    photos: Photos = "builtin",
-    device: Device = "auto",
     seed: Seed = 0,
     json_out: JsonOut = False,
+    *,
+    given: dict[str, Any],
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
     if not all_:
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
-    _execute(
-        ["all"], checkpoint, extra, data_root, out, heads, splits, max_items, crops, frames,
-        input_mode, fit, allow_partial, photos, device, seed, json_out,
-    )  # fmt: skip
+    _execute(["all"], given, out, seed, json_out)
 
 
 @bench_app.command("run", help="Run named benchmarks: " + BENCH_HELP)
+@model_options(BenchParams, exclude={"datasets"})
 def bench_run(
     datasets: Annotated[list[str], typer.Argument(help="Benchmark names (qpt bench list).")],
-    checkpoint: Checkpoint = None,
-    extra: Extra = [],  # noqa: B006  (typer reads the default, never mutates it)
-    data_root: DataRoot = None,
     out: Out = Path("runs/bench"),
-    heads: Heads = [],  # noqa: B006
-    splits: Splits = 10,
-    max_items: MaxItems = 0,
-    crops: Crops = 3,
-    frames: Frames = 8,
-    input_mode: InputMode = "crops",
-    fit: Fit = "none",
-    allow_partial: Partial = False,
-    photos: Photos = "builtin",
-    device: Device = "auto",
     seed: Seed = 0,
     json_out: JsonOut = False,
+    *,
+    given: dict[str, Any],
 ) -> None:
-    _execute(
-        datasets, checkpoint, extra, data_root, out, heads, splits, max_items, crops, frames,
-        input_mode, fit, allow_partial, photos, device, seed, json_out,
-    )  # fmt: skip
+    _execute(datasets, given, out, seed, json_out)
 
 
 @bench_app.command("list", help="List benchmarks: found under --data-root, or their layout.")
@@ -208,7 +126,7 @@ def bench_list(
     from rich.table import Table
 
     from bench.datasets import expected_layout, find_datasets, list_specs
-    from bench.stage import default_data_root
+    from bench.params import default_data_root
 
     root = data_root or default_data_root()
     if data_root is not None and not data_root.is_dir():

@@ -1,17 +1,19 @@
-"""``qpt curate`` and ``qpt shard``: option parsing only (the science lives in ``curate``)."""
+"""``qpt curate`` and ``qpt shard``: their options are the fields of ``CurateParams`` and
+``ShardParams`` (the science lives in ``curate``)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from curate.params import CurateParams, ShardParams  # pydantic only: cheap to import
+from qpt.options import model_options, validate_params
 
-_C = {name: f.default for name, f in CurateParams.model_fields.items()}
-_S = {name: f.default for name, f in ShardParams.model_fields.items()}
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 
 CURATE_HELP = """\
 Curate a corpus into a Parquet manifest: one row per candidate, kept or rejected with a stable reason code.
@@ -22,6 +24,7 @@ Sources: [cyan]builtin[/cyan] (no download), [cyan]folder[/cyan] (any tree), [cy
 
 \b
   qpt curate --source builtin -o runs/curate
+  qpt curate --source folder --path imgs --max-aspect none --phash-radius none  # filters off
   qpt curate --source folder --path ~/photos --min-short-side 512 --workers 2
   qpt curate --source sa1b --path ~/sa1b/tars --min-richness 50
   qpt curate --source laion --path laion_images --metadata laion_part.parquet
@@ -49,127 +52,28 @@ def register(app: typer.Typer) -> None:
     app.command("shard", help=SHARD_HELP)(shard_command)
 
 
+@model_options(CurateParams)
 def curate_command(
-    source: Annotated[str, typer.Option(help="builtin, folder, sa1b or laion.")] = "builtin",
-    path: Annotated[
-        Path | None, typer.Option(help="Input folder / tar(s) / img2dataset output.")
-    ] = None,
-    metadata: Annotated[Path | None, typer.Option(help="LAION parquet file or folder.")] = None,
-    extra_folder: Annotated[
-        list[Path] | None,
-        typer.Option(help="Another folder tree whose files join the candidates; repeatable."),
-    ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("runs/curate"),
-    min_short_side: Annotated[int, typer.Option(help="Reject below this short side (px).")] = _C[
-        "min_short_side"
-    ],
-    min_pixels: Annotated[int, typer.Option(help="Reject below this many pixels.")] = _C[
-        "min_pixels"
-    ],
-    max_aspect: Annotated[float, typer.Option(help="Reject above this aspect (0: off).")] = _C[
-        "max_aspect"
-    ],
-    max_pixels: Annotated[int, typer.Option(help="Decompression-bomb cap (pixels).")] = _C[
-        "max_pixels"
-    ],
-    max_punsafe: Annotated[float, typer.Option(help="LAION punsafe cap (-1: off).")] = _C[
-        "max_punsafe"
-    ],
-    max_pwatermark: Annotated[float, typer.Option(help="LAION pwatermark cap (-1: off).")] = _C[
-        "max_pwatermark"
-    ],
-    min_laion_similarity: Annotated[
-        float, typer.Option(help="LAION similarity floor (-1: off).")
-    ] = _C["min_laion_similarity"],
-    richness: Annotated[bool, typer.Option(help="Measure objects per image.")] = True,
-    min_richness: Annotated[float | None, typer.Option(help="Reject below this.")] = None,
-    richness_scale: Annotated[float, typer.Option(help="Calibration of the estimate.")] = _C[
-        "richness_scale"
-    ],
-    clip_model: Annotated[str | None, typer.Option(help="open_clip architecture.")] = None,
-    clip_weights: Annotated[str | None, typer.Option(help="Weight file, or tag online.")] = None,
-    clip_config: Annotated[Path | None, typer.Option(help="JSON config (custom arch).")] = None,
-    positive: Annotated[list[str] | None, typer.Option(help="Positive prompt; repeatable.")] = None,
-    negative: Annotated[list[str] | None, typer.Option(help="Negative prompt; repeatable.")] = None,
-    min_clip_score: Annotated[float | None, typer.Option(help="CLIP score floor.")] = None,
-    negative_margin: Annotated[float | None, typer.Option(help="Negative-prompt margin.")] = None,
-    phash_radius: Annotated[int, typer.Option(help="Near-dup Hamming radius (-1: off).")] = _C[
-        "phash_radius"
-    ],
-    embedding_threshold: Annotated[float, typer.Option(help="Embedding-dup cosine (0: off).")] = _C[
-        "embedding_threshold"
-    ],
-    no_exact: Annotated[bool, typer.Option("--no-exact-dedup", help="Keep byte copies.")] = False,
-    unit_size: Annotated[int, typer.Option(help="Files per unit of work (folders).")] = _C[
-        "unit_size"
-    ],
-    workers: Annotated[int, typer.Option(help="Worker processes (0: in process).")] = 0,
-    executor: Annotated[str, typer.Option(help="process or ray.")] = "process",
-    address: Annotated[str | None, typer.Option(help="Ray cluster address.")] = None,
-    report: Annotated[bool, typer.Option(help="Write report.png and rejections.png.")] = True,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    out: Out = Path("runs/curate"), json_out: JsonOut = False, *, given: dict[str, Any]
 ) -> None:
     from curate.pipeline import curate
 
-    params = CurateParams(
-        source=source,
-        path=path,
-        metadata=metadata,
-        extra_folders=extra_folder or [],
-        min_short_side=min_short_side,
-        min_pixels=min_pixels,
-        max_aspect=max_aspect or None,
-        max_pixels=max_pixels,
-        max_punsafe=None if max_punsafe < 0 else max_punsafe,
-        max_pwatermark=None if max_pwatermark < 0 else max_pwatermark,
-        min_laion_similarity=None if min_laion_similarity < 0 else min_laion_similarity,
-        richness=richness,
-        min_richness=min_richness,
-        richness_scale=richness_scale,
-        clip_model=clip_model,
-        clip_weights=clip_weights,
-        clip_config=clip_config,
-        positive_prompts=positive or ["a photo"],
-        negative_prompts=negative or [],
-        min_clip_score=min_clip_score,
-        negative_margin=negative_margin,
-        phash_radius=None if phash_radius < 0 else phash_radius,
-        embedding_threshold=embedding_threshold or None,
-        dedup_exact=not no_exact,
-        unit_size=unit_size,
-        workers=workers,
-        executor=executor,
-        address=address,
-        report=report,
-    )
+    params = validate_params(CurateParams, given, given)
     _show(curate(params, out), "curate", json_out)
 
 
+@model_options(ShardParams, exclude={"manifest"})
 def shard_command(
     manifest: Annotated[Path, typer.Argument(help="manifest.parquet written by qpt curate.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("runs/shards"),
-    maxcount: Annotated[int, typer.Option(help="Samples per shard at most.")] = _S["maxcount"],
-    maxsize: Annotated[int, typer.Option(help="Bytes per shard at most.")] = _S["maxsize"],
-    shuffle: Annotated[bool, typer.Option(help="Shuffle rows (seeded) before packing.")] = False,
+    out: Out = Path("runs/shards"),
     seed: Annotated[int, typer.Option(help="Shuffle seed.")] = 0,
-    max_side: Annotated[int | None, typer.Option(help="Downscale above this long side.")] = None,
-    resize_format: Annotated[str, typer.Option(help="png (lossless) or jpeg.")] = "png",
-    jpeg_quality: Annotated[int, typer.Option(help="Resized JPEG quality (>= 95).")] = _S[
-        "jpeg_quality"
-    ],
-    json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    json_out: JsonOut = False,
+    *,
+    given: dict[str, Any],
 ) -> None:
     from curate.shard import write_shards
 
-    params = ShardParams(
-        manifest=manifest,
-        maxcount=maxcount,
-        maxsize=maxsize,
-        shuffle=shuffle,
-        max_side=max_side,
-        resize_format=resize_format,
-        jpeg_quality=jpeg_quality,
-    )
+    params = validate_params(ShardParams, {**given, "manifest": manifest}, given)
     _show(write_shards(manifest, out, params, seed=seed), "shard", json_out)
 
 

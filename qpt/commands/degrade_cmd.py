@@ -1,4 +1,8 @@
-"""``qpt degrade``: option parsing only (the science lives in ``degrade``)."""
+"""``qpt degrade``: option parsing only (the science lives in ``degrade``).
+
+The options of ``qpt degrade run`` are the fields of :class:`degrade.params.DegradeParams`;
+the command is built when it is asked for, because importing ``degrade`` imports torch and
+``qpt --help`` must stay fast."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
+
+from qpt.options import model_options, validate_params
 
 GROUP_HELP = """\
 Degrade images with a preset ([cyan]qpt-v2[/cyan], [cyan]realesrgan[/cyan], [cyan]kadid[/cyan], [cyan]imagenet-c[/cyan], ...) and record every parameter, or draw the op gallery.
@@ -49,12 +55,31 @@ Uses scikit-image's astronaut photo unless --image is given.
 
 
 class _DefaultToRun(TyperGroup):
-    """``qpt degrade IN OUT`` means ``qpt degrade run IN OUT``."""
+    """``qpt degrade IN OUT`` means ``qpt degrade run IN OUT``; ``run`` is built on demand."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return ["run", *super().list_commands(ctx)]
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name == "run" and "run" not in self.commands:
+            self.add_command(_build_run_command(), "run")
+        return super().get_command(ctx, name)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        if args and args[0] not in ("run", *self.commands) and not args[0].startswith("-"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+
+def _build_run_command() -> Any:
+    """The click command of ``qpt degrade run`` (imports ``degrade``, hence torch)."""
+    from degrade.params import DegradeParams
+
+    sub = typer.Typer(rich_markup_mode="rich", add_completion=False)
+    sub.command("run", help=RUN_HELP)(
+        model_options(DegradeParams, exclude={"input_dir"})(run_command)
+    )
+    return typer.main.get_command(sub)
 
 
 def register(app: typer.Typer) -> None:
@@ -62,7 +87,6 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(
         cls=_DefaultToRun, help=GROUP_HELP, no_args_is_help=True, rich_markup_mode="rich"
     )
-    group.command("run", help=RUN_HELP)(run_command)
     group.command("gallery", help=GALLERY_HELP)(gallery_command)
     group.command("ops", help="List registered ops (with tags and levels) and presets.")(
         ops_command
@@ -70,36 +94,30 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="degrade")
 
 
-def _progress(total_label: str):
-    from rich.console import Console
-
-    from degrade.stage import rich_progress
-
-    return rich_progress(Console(stderr=True), total_label)
-
-
 def run_command(
     in_dir: Annotated[Path, typer.Argument(help="Folder of images (recursive).")],
     out_dir: Annotated[Path, typer.Argument(help="Output folder (PNG + params.jsonl).")],
-    preset: Annotated[str, typer.Option(help="Preset name (qpt degrade ops).")] = "qpt-v2",
-    seed: Annotated[int, typer.Option(help="Run seed; per-image seeds derive from it.")] = 0,
-    copies: Annotated[int, typer.Option(help="Degraded versions per image.")] = 1,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    *,
+    given: dict[str, Any],
 ) -> None:
-    from degrade.folder import degrade_folder
+    from rich.console import Console
 
-    stats = degrade_folder(
-        in_dir, out_dir, preset, seed, copies, device, None if as_json else _progress("degrade")
-    )
-    summary = {"preset": preset, "seed": seed, **stats, "params": str(out_dir / "params.jsonl")}
+    from degrade.folder import degrade_folder
+    from degrade.params import DegradeParams
+    from qpt.progress import rich_progress
+
+    p = validate_params(DegradeParams, {**given, "input_dir": in_dir}, given)
+    seed = 0 if p.seed is None else p.seed
+    progress = None if as_json else rich_progress(Console(stderr=True), "degrade")
+    stats = degrade_folder(in_dir, out_dir, p.preset, seed, p.copies, p.device, progress)
+    summary = {"preset": p.preset, "seed": seed, **stats, "params": str(out_dir / "params.jsonl")}
     if as_json:
         typer.echo(json.dumps(summary))
         return
-    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"qpt degrade ({preset})", show_header=False)
+    table = Table(title=f"qpt degrade ({p.preset})", show_header=False)
     for k, v in summary.items():
         table.add_row(k, str(v))
     Console().print(table)

@@ -1,27 +1,32 @@
 """``qpt pretrain``: MIM pretraining on shards (one CPU to many GPUs via torchrun), and
-``qpt pretrain export``. Options only; the work is in :mod:`train`."""
+``qpt pretrain export``. Options only (the fields of ``PretrainParams``); the work is in
+:mod:`train`."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
+
+from qpt.options import model_options, validate_params
+from train.config import PretrainParams  # pydantic only: cheap to import
 
 PRETRAIN_HELP = """\
 Pretrain a HiViT / ViT masked autoencoder on degraded WebDataset shards.
 
-Starts from a named recipe (--recipe) and changes single parameters with --set. Rerunning with the same --out continues from the newest checkpoint; a finished run is not redone. At the end, OUT/export holds the encoder that `qpt bench` loads.
+Starts from a named recipe (--recipe, a [recipe.NAME] table of pipelines.toml) and changes parameters with their options or --set KEY=VALUE. Rerunning with the same --out continues from the newest checkpoint; a finished run is not redone. At the end, OUT/export holds the encoder that `qpt bench` loads.
 
-[bold]Recipes[/bold]: cpu-smoke (minutes on 2 cores), hivit-tiny-1gpu, hivit-base-8gpu.
+[bold]Recipes[/bold] shipped: cpu-smoke (minutes on 2 cores), hivit-tiny-1gpu, hivit-base-8gpu.
 
 [bold]Examples[/bold]
 
 \b
   qpt pretrain --shards runs/default/shard --out runs/mine/pretrain
   qpt pretrain --shards 'data/shard-{000000..000127}.tar' --out runs/t \\
-      --recipe hivit-tiny-1gpu --set batch_size=128
-  qpt pretrain --shards data/ --out runs/t --set target='"clean"'
+      --recipe hivit-tiny-1gpu --batch-size 128
+  qpt pretrain --shards data/ --out runs/t --target clean --degrade none
   qpt pretrain --shards data/ --out runs/t -s msff=false -s degrade='"kadid"'
   qpt pretrain --recipe hivit-tiny-1gpu --show     # print resolved parameters
   qpt pretrain --shards data/ --out runs/t --stop-after 500  # rerun goes on
@@ -62,11 +67,9 @@ def register(root: typer.Typer) -> None:
 
 
 @app.callback()
+@model_options(PretrainParams)
 def pretrain(
     ctx: typer.Context,
-    shards: str | None = typer.Option(
-        None, help="Shard folder, brace pattern 'shard-{000000..000009}.tar' or glob."
-    ),
     out: Path | None = typer.Option(None, help="Output folder (checkpoints, metrics, export)."),
     recipe: str = typer.Option("cpu-smoke", help="Starting parameters (see above)."),
     set_: list[str] = typer.Option(
@@ -78,22 +81,39 @@ def pretrain(
     ),
     show: bool = typer.Option(False, "--show", help="Print the resolved parameters and exit."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+    *,
+    given: dict[str, Any],
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
-    from qpt.config import parse_override
-    from train.config import recipe as make_recipe
-
-    overrides = dict(parse_override(item) for item in set_)
-    params = make_recipe(recipe, **overrides)
+    params = _resolve(recipe, set_, given)
     if show:
         typer.echo(json.dumps(params.model_dump(mode="json"), indent=2))
         return
-    if shards is None and params.shards is None:
+    if params.shards is None:
         raise ValueError("qpt pretrain: --shards is required (a folder, pattern or glob)")
     if out is None:
         raise ValueError("qpt pretrain: --out is required")
+    _train(params, out, seed, stop_after, json_out)
 
+
+def _resolve(recipe: str, set_: list[str], given: dict[str, Any]) -> PretrainParams:
+    """The recipe's parameters, then ``--set KEY=VALUE``, then the typed options."""
+    from qpt.config import load_config, parse_override
+
+    cfg = load_config()
+    try:
+        table = cfg.recipe(recipe, "pretrain")
+    except ValueError as exc:
+        raise ValueError(f"{cfg.path}: {exc}") from None
+    overrides = dict(parse_override(item) for item in set_)
+    return validate_params(PretrainParams, {**table, **overrides, **given}, given)
+
+
+def _train(
+    params: PretrainParams, out: Path, seed: int, stop_after: int | None, json_out: bool
+) -> None:
+    """Run (or resume) pretraining; rank 0 prints the summary."""
     import os
 
     from rich.console import Console
@@ -104,7 +124,7 @@ def pretrain(
     summary = run(
         params,
         out,
-        shards or params.shards,
+        params.shards,
         seed=seed,
         console=console,
         stop_after=stop_after,

@@ -130,8 +130,8 @@ def measure(
 ) -> dict[str, Any]:
     """Both rates for one recipe (same process, same model, same device), on 768x512 JPEG
     photos (Kodak-sized, so decoding costs what it costs on real data)."""
+    from qpt.config import pretrain_recipe as recipe
     from qpt_base.device import resolve_device
-    from train.config import recipe
     from train.data import ShardStream, make_loader, resolve_shards
     from train.distributed import DistInfo
     from train.engine import Trainer

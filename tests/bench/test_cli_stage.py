@@ -9,9 +9,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from bench.stage import BenchParams, run_bench
+from bench.params import BenchParams
 from qpt.cli import main
 from qpt.stage import StageContext
+from qpt.stages.bench import run_bench
 from tests.bench import releases
 
 

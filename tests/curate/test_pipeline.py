@@ -30,7 +30,7 @@ def _manifest(out: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def builtin_run(tmp_path_factory) -> tuple[Path, dict]:
-    from curate.stage import run_curate
+    from qpt.stages.curate import run_curate
 
     out = tmp_path_factory.mktemp("builtin")
     ctx = StageContext(pipeline="t", stage="curate", kind="curate", run_dir=out, out_dir=out)

@@ -44,7 +44,7 @@ def test_plan_respects_maxcount_and_maxsize() -> None:
 
 
 def test_shards_hold_original_bytes_and_stats(curated: Path, tmp_path: Path) -> None:
-    from curate.stage import run_shard
+    from qpt.stages.curate import run_shard
 
     ctx = StageContext(
         pipeline="t", stage="shard", kind="shard", run_dir=tmp_path, out_dir=tmp_path / "s",

@@ -110,8 +110,8 @@ def test_cli_degrade_and_gallery(folder: Path, tmp_path: Path) -> None:
 def test_stage(folder: Path, tmp_path: Path) -> None:
     from pydantic import ValidationError
 
-    from degrade.stage import DegradeParams, run_degrade
     from qpt.stage import StageContext
+    from qpt.stages.degrade import DegradeParams, run_degrade
 
     with pytest.raises(ValidationError):
         DegradeParams(input_dir=folder, preset="kadid", typo=1)

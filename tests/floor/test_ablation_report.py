@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.ablation import AblationReportParams, build_table, run_ablation_report
+from bench.ablation import AblationReportParams, build_table
 from qpt.stage import StageContext
+from qpt.stages.ablation_report import run_ablation_report
 
 
 def _summary(mean: float) -> dict:

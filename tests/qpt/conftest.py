@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 from qpt.stages import StageKind, register_stage
+from tests.qpt.fake_stages import FakeParams, run_fake
 
-register_stage(StageKind("fake", "tests.qpt.fake_stages", "FakeParams", "run_fake", "test stage"))
+register_stage(StageKind("fake", FakeParams, run_fake, "test stage"))
 
 PIPELINES = """
 [run]

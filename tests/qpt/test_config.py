@@ -162,3 +162,66 @@ def test_defaults_cannot_carry_stage_identity(tmp_path: Path) -> None:
     path = _write(tmp_path, DEFAULTS.replace("value = 5\n", 'value = 5\nname = "x"\n', 1))
     with pytest.raises(ValueError, match=r"pipeline.p.defaults.fake: \['name'\] cannot be"):
         load_config(path).resolve("p")
+
+
+REPO_FILE = Path(__file__).resolve().parents[2] / "pipelines.toml"
+
+# The default pipeline's pretrain table as written out in full before recipes existed.
+DEFAULT_PRETRAIN_BEFORE_RECIPES = dict(
+    model="mae_hivit_nano", img_size=96, batch_size=16, steps=300, warmup_steps=20, blr=1.5e-3,
+    time_budget_s=240, ckpt_every=100, image_every=100, log_every=5, num_workers=1,
+    cpu_threads=1, crops_per_image=4, device="cpu",
+)  # fmt: skip
+
+
+def test_recipes_keep_the_shipped_pipelines_parameters() -> None:
+    from train.config import PretrainParams
+
+    cfg = load_config(REPO_FILE)
+    expected = PretrainParams(**DEFAULT_PRETRAIN_BEFORE_RECIPES).model_dump(mode="json")
+    assert _params(cfg.resolve("default"), "pretrain") == expected
+    ablation = {**DEFAULT_PRETRAIN_BEFORE_RECIPES, "steps": 2000, "warmup_steps": 100}
+    ablation |= dict(time_budget_s=600, ckpt_every=500, image_every=500, log_every=20)
+    for variant in ("pt_qpt", "pt_nodeg", "pt_nomsff", "pt_uncurated", "pt_clean_target"):
+        params = _params(cfg.resolve("ablation"), variant)
+        assert {k: params[k] for k in ablation} == PretrainParams(**ablation).model_dump(
+            mode="json", include=set(ablation)
+        )
+    assert _params(cfg.resolve("hivit-base-8gpu"), "pretrain")["model"] == "mae_hivit_base"
+
+
+RECIPES = """
+[recipe.small]
+kind = "fake"
+value = 3
+label = "recipe"
+[recipe.other]
+kind = "pretrain"
+[[pipeline.p.stage]]
+kind = "fake"
+name = "a"
+recipe = "small"
+label = "own"
+"""
+
+
+def test_a_stage_starts_from_its_recipe_and_its_own_keys_win(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, RECIPES))
+    assert _params(cfg.resolve("p"), "a") == {**_params(cfg.resolve("p"), "a"), "value": 3}
+    assert _params(cfg.resolve("p"), "a")["label"] == "own"
+    assert _params(cfg.resolve("p", overrides={"a.value": 4}), "a")["value"] == 4
+    with pytest.raises(ValueError, match=r"stage 'a': unknown fake recipe 'nope' \(known: small\)"):
+        cfg.resolve("p", overrides={"a.recipe": "nope"})
+    with pytest.raises(ValueError, match="recipe 'other' is for 'pretrain' stages, not 'fake'"):
+        cfg.resolve("p", overrides={"a.recipe": "other"})
+
+
+def test_pretrain_recipes_come_from_pipelines_toml(monkeypatch) -> None:
+    from qpt.config import pretrain_recipe
+
+    monkeypatch.setenv("QPT_PIPELINES", str(REPO_FILE))
+    monkeypatch.chdir(REPO_FILE.parent)
+    assert pretrain_recipe("cpu-smoke").model == "mae_hivit_nano"
+    assert pretrain_recipe("hivit-base-8gpu", steps=7000).steps == 7000
+    with pytest.raises(ValueError, match="unknown pretrain recipe 'nope'"):
+        pretrain_recipe("nope")

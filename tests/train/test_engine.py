@@ -1,4 +1,4 @@
-"""train.engine / train.stage: learning, exact resume, bad input, checkpoints, export."""
+"""train.engine and the pretrain stage: learning, exact resume, bad input, checkpoints, export."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from train.checkpoint import latest_checkpoint, load_backbone
-from train.config import PretrainParams, recipe
+from train.config import PretrainParams
 from train.distributed import DistInfo
 from train.engine import Trainer, pretrain
 
@@ -147,11 +147,7 @@ def test_resume_with_another_model_config_names_the_mismatch(
     assert done["steps"] == 3 and done["resumed_from"]
 
 
-def test_params_and_recipes_validate() -> None:
-    assert recipe("cpu-smoke").model == "mae_hivit_nano"
-    assert recipe("hivit-base-8gpu").model == "mae_hivit_base"
-    with pytest.raises(ValueError, match="unknown pretrain recipe"):
-        recipe("nope")
+def test_params_validate() -> None:
     with pytest.raises(ValueError, match="mae_"):
         PretrainParams(model="hivit_tiny")
     with pytest.raises(ValueError, match="resize_to"):
@@ -162,7 +158,7 @@ def test_params_and_recipes_validate() -> None:
 
 def test_stage_uses_the_shard_stage_output(shard_dir: Path, tmp_path: Path) -> None:
     from qpt.stage import StageContext
-    from train.stage import run_pretrain
+    from qpt.stages.pretrain import run_pretrain
 
     ctx = StageContext(
         pipeline="t",

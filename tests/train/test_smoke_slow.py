@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import webdataset as wds
 
+from qpt.config import pretrain_recipe as recipe
 from train.checkpoint import load_backbone
-from train.config import recipe
 from train.engine import pretrain
 
 

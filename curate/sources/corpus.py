@@ -1,41 +1,31 @@
-"""Pipeline stage ``corpus``: materialise the built-in corpus and show what is in it."""
+"""What is in a materialised built-in corpus: counts per kind of file and a contact sheet
+(the library side of the ``corpus`` stage)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from curate.sources.builtin import corpus_index, materialize
-
-if TYPE_CHECKING:  # the runner's contract; no runtime dependency on the CLI package
-    from qpt.stage import StageContext
+from curate.sources.builtin import corpus_index
 
 
 class CorpusParams(BaseModel):
-    """Parameters of the ``corpus`` stage.
-
-    Attributes:
-        seed: corpus seed; ``None`` takes the run's seed.
-        sheet: also write ``corpus.png``, one example of every kind of file.
-    """
+    """Parameters of the ``corpus`` stage."""
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int | None = None
-    sheet: bool = True
+    seed: int | None = Field(None, description="Corpus seed (default: the run's seed).")
+    sheet: bool = Field(True, description="Also write corpus.png, one example of every kind.")
 
 
-def run_corpus(ctx: StageContext, params: CorpusParams) -> dict:
-    """Write ``ctx.out_dir/images`` (the corpus) and return counts per kind of file."""
-    seed = ctx.seed if params.seed is None else params.seed
-    root = materialize(ctx.out_dir / "images", seed=seed)
+def describe_corpus(root: Path, sheet: Path | None = None) -> dict:
+    """Counts per kind of file of the corpus at ``root``; writes a contact sheet to ``sheet``."""
     index = corpus_index(root)
     kinds = Counter(e["kind"] for e in index)
-    if params.sheet:
-        _contact_sheet(root, index, ctx.out_dir / "corpus.png")
+    if sheet is not None:
+        _contact_sheet(root, index, sheet)
     return {
         "files": len(index),
         "photos": len({e["photo"] for e in index}),

@@ -1,13 +1,24 @@
-"""Pipeline stages ``curate`` and ``shard`` (registered by ``qpt.stages``)."""
+"""Stages ``curate`` and ``shard``: a source -> ``manifest.parquet`` -> WebDataset shards.
+
+Example ``pipelines.toml`` tables::
+
+    [[pipeline.demo.stage]]
+    kind = "curate"
+    source = "folder"
+    path = "data/images"
+    min_short_side = 512
+    workers = 2
+
+    [[pipeline.demo.stage]]
+    kind = "shard"              # reads the manifest of the curate stage above
+    maxcount = 1000
+    shuffle = true
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from curate.params import CurateParams, ShardParams
-
-if TYPE_CHECKING:  # the runner's contract; no runtime dependency on the CLI package
-    from qpt.stage import StageContext
+from qpt.stage import StageContext
 
 __all__ = ["CurateParams", "ShardParams", "run_curate", "run_shard"]
 

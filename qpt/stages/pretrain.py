@@ -1,14 +1,22 @@
-"""The ``pretrain`` pipeline stage: shards of an earlier ``shard`` stage -> checkpoints,
-metrics, pictures and ``export/`` (the encoder ``bench`` loads). Rerunning continues from the
-newest checkpoint; a completed run is not redone."""
+"""Stage ``pretrain``: shards of an earlier ``shard`` stage -> checkpoints, metrics, pictures
+and ``export/`` (the encoder ``bench`` loads). Rerunning continues from the newest checkpoint;
+a completed run is not redone.
+
+Example ``pipelines.toml`` table::
+
+    [[pipeline.demo.stage]]
+    kind = "pretrain"
+    recipe = "cpu-smoke"        # a [recipe.NAME] table of pipelines.toml; own keys win
+    steps = 500
+    degrade = "kadid"
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from qpt.stage import StageContext
-
-from .config import PretrainParams
+from train.config import PretrainParams
 
 __all__ = ["PretrainParams", "run_pretrain"]
 
@@ -21,7 +29,7 @@ def run_pretrain(ctx: StageContext, params: PretrainParams) -> dict[str, Any]:
             checkpoint from another config, or a non-finite loss.
         FileNotFoundError: the shards do not exist.
     """
-    from .engine import pretrain
+    from train.engine import pretrain
 
     shards = params.shards if params.shards else ctx.input_of("shard")
     return pretrain(

@@ -1,0 +1,76 @@
+"""One house: every import of every module follows the one rule of direction.
+
+``qpt`` (the application) -> ``curate``, ``train``, ``bench`` -> ``degrade``, and ``qpt_base``
+below them all. Inside the middle layer ``bench`` may read ``train`` (the backbones) and
+``curate`` (the built-in photos of the synthetic benchmark). Imports inside functions and
+under ``TYPE_CHECKING`` count too: a static tool sees them all.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("qpt", "curate", "train", "bench", "degrade", "qpt_base")
+ALLOWED = {
+    "qpt": {"curate", "train", "bench", "degrade", "qpt_base"},
+    "bench": {"train", "curate", "degrade", "qpt_base"},
+    "train": {"degrade", "qpt_base"},
+    "curate": {"degrade", "qpt_base"},
+    "degrade": {"qpt_base"},
+    "qpt_base": set(),
+}
+
+
+def imported_packages(path: Path) -> dict[str, int]:
+    """The project packages a module imports, each with the first line that does."""
+    found: dict[str, int] = {}
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top in PACKAGES:
+                found.setdefault(top, node.lineno)
+    return found
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_follow_the_direction(package: str) -> None:
+    wrong = [
+        f"{path.relative_to(ROOT)}:{line} imports {target}"
+        for path in modules(package)
+        for target, line in imported_packages(path).items()
+        if target != package and target not in ALLOWED[package]
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_string_registry_hides_imports() -> None:
+    uses = [
+        str(p.relative_to(ROOT))
+        for pkg in PACKAGES
+        for p in modules(pkg)
+        if "importlib.import_module" in p.read_text()
+    ]
+    assert not uses, uses
+
+
+def test_the_walker_sees_function_level_and_type_checking_imports(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from qpt.stage import X\n"
+        "def f():\n    import train.engine\n"
+    )
+    assert imported_packages(module) == {"qpt": 3, "train": 5}

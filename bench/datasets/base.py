@@ -188,28 +188,37 @@ def resolve_media(
     score_file: Path,
     entries: Sequence[Entry],
     allow_partial: bool,
+    score_range: tuple[float, float] | None = None,
 ) -> tuple[list[Sample], list[str]]:
-    """Turn ``(key, score, path, group)`` rows into samples, checking names and files.
+    """Turn ``(key, score, path, group)`` rows into samples, checking names, scores and files.
 
     Raises:
-        ValueError: a duplicate key, no row at all, or files missing without
-            ``allow_partial`` (the message names the score file and the first missing one).
+        ValueError: a duplicate or unusable name (empty, a path leaving the release folder),
+            a score that is not finite or lies outside ``score_range``, no row at all, or
+            files missing without ``allow_partial``; every message names ``score_file``.
     """
     seen: set[str] = set()
     samples: list[Sample] = []
     missing: list[str] = []
     for key, score, path, group in entries:
+        check_name(dataset, score_file, key)
         if key in seen:
-            raise ValueError(f"{dataset}: duplicate name '{key}' in {score_file}")
+            raise ValueError(f"{dataset}: {score_file}: duplicate name '{key}'")
         seen.add(key)
         if not np.isfinite(score):
-            raise ValueError(f"{dataset}: score of '{key}' in {score_file} is not a number")
+            raise ValueError(f"{dataset}: {score_file}: score of '{key}' is not a number ({score})")
+        if score_range is not None and not score_range[0] <= score <= score_range[1]:
+            lo, hi = score_range
+            raise ValueError(
+                f"{dataset}: {score_file}: score of '{key}' is {score:g}, outside the "
+                f"documented range {lo:g}..{hi:g}"
+            )
         if path.is_file():
             samples.append(Sample(key, path, float(score), group))
         else:
             missing.append(key)
     if not seen:
-        raise ValueError(f"{dataset}: no scored entry in {score_file}")
+        raise ValueError(f"{dataset}: {score_file}: no scored entry")
     if missing and not allow_partial:
         raise ValueError(
             f"{dataset}: {len(missing)} of {len(seen)} files listed in {score_file} are missing "
@@ -219,6 +228,24 @@ def resolve_media(
     if not samples:
         raise ValueError(f"{dataset}: none of the {len(seen)} files in {score_file} exist")
     return samples, missing
+
+
+def check_name(dataset: str, score_file: Path, key: str) -> None:
+    """A score file's media name must be a relative path inside the release, as plain text."""
+    bad = ""
+    if not key or not key.strip():
+        bad = "an empty name"
+    elif not key.isprintable():
+        bad = f"a name with control characters ({key!r})"
+    elif Path(key).is_absolute() or ".." in Path(key).parts:
+        bad = f"a name leaving the release folder ({key!r})"
+    else:
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            bad = f"a name that is not valid text ({key!r})"
+    if bad:
+        raise ValueError(f"{dataset}: {score_file}: {bad}")
 
 
 Entry = tuple[str, float, Path, "str | None"]  # (key, score, path, group) of a score file row
@@ -235,13 +262,13 @@ def make_dataset(
     root: Path,
     parts: dict[str, set[str]] | None = None,
 ) -> BenchDataset:
-    """A dataset from score-file rows (checked by :func:`resolve_media`).
+    """A dataset from score-file rows (checked by :func:`resolve_media` against ``score_range``).
 
     Args:
         parts: the official split as key sets (``{"train": ..., "test": ...}``); samples in
             neither (KonIQ's validation set) stay in the dataset but out of the split.
     """
-    samples, missing = resolve_media(name, score_file, entries, allow_partial)
+    samples, missing = resolve_media(name, score_file, entries, allow_partial, score_range)
     split = split_indices(samples, parts) if parts is not None else None
     return BenchDataset(
         name, task, media, samples, score_range, True, split, missing=missing, root=root

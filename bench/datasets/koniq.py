@@ -1,11 +1,17 @@
-"""KonIQ-10k (Hosu et al., 2020): 10,073 in-the-wild images, MOS 1..5 (higher is better).
+"""KonIQ-10k (Hosu et al., 2020): 10,073 in-the-wild images, MOS (higher is better).
 
 Official release: ``1024x768/`` (or the downscaled ``512x384/``) with ``<image_name>.jpg`` and
-a score file: ``koniq10k_distributions_sets.csv`` (``image_name, c1..c5, c_total, MOS, SD,
-set`` with ``set`` in ``training``/``validation``/``test``: the official split, used when
-present) or ``koniq10k_scores_and_distributions.csv`` (``image_name, ..., MOS, SD,
-MOS_zscore``, no split: random 80/20 splits). The head trains on ``training`` and is scored on
-``test``; ``validation`` is left out as in the paper's protocol.
+one of two score files, each read on its own scale:
+
+* ``koniq10k_distributions_sets.csv``: ``image_name, c1..c5, c_total, MOS, SD, set``; ``c1..c5``
+  are vote fractions, ``MOS`` is on the rescaled **0..100** scale and ``set`` in
+  ``training``/``validation``/``test`` is the official split (used). The head trains on
+  ``training`` and is scored on ``test``; ``validation`` is left out as in the paper.
+* ``koniq10k_scores_and_distributions.csv``: ``image_name, c1..c5, c_total, MOS, SD,
+  MOS_zscore``; ``c1..c5`` are vote counts, ``MOS`` is the mean vote on **1..5** (read here;
+  ``MOS_zscore`` is the 0..100 rescale). No split column: random 80/20 splits.
+
+The dataset's ``score_range`` is the scale of the file that was read.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ NAME = "koniq"
 SETS_FILE = "koniq10k_distributions_sets.csv"
 SCORES_FILE = "koniq10k_scores_and_distributions.csv"
 IMAGE_DIRS = ("1024x768", "512x384")
+#: The scale of the ``MOS`` column in each official score file.
+SCALES = {SETS_FILE: (0.0, 100.0), SCORES_FILE: (1.0, 5.0)}
 
 
 def load_koniq(root: Path, allow_partial: bool = False) -> BenchDataset:
-    """Read the KonIQ-10k release (full-size images preferred)."""
+    """Read the KonIQ-10k release (full-size images preferred), on its score file's scale."""
     image_dir = next((root / d for d in IMAGE_DIRS if (root / d).is_dir()), None)
     if image_dir is None:
         raise FileNotFoundError(f"{NAME}: no image folder {' or '.join(IMAGE_DIRS)} in {root}")
@@ -46,8 +54,9 @@ def load_koniq(root: Path, allow_partial: bool = False) -> BenchDataset:
             "test": {k for k, v in sets.items() if v == "test"},
         }
     return make_dataset(
-        NAME, "iqa", "image", (1.0, 5.0), score_file, entries, allow_partial, root, parts
-    )
+        NAME, "iqa", "image", SCALES[score_file.name], score_file, entries, allow_partial, root,
+        parts,
+    )  # fmt: skip
 
 
 SPEC = register_dataset(
@@ -59,8 +68,10 @@ SPEC = register_dataset(
         layout=f"""
 koniq10k/
   1024x768/<image_name>.jpg  (or 512x384/)
-  {SETS_FILE}  (image_name,c1..c5,c_total,MOS,SD,set: official training/validation/test)
-  or {SCORES_FILE}  (no split column: random 80/20 splits)
+  {SETS_FILE}
+      (image_name,c1..c5,c_total,MOS,SD,set; MOS on 0..100; official training/test split)
+  or {SCORES_FILE}
+      (image_name,c1..c5,c_total,MOS,SD,MOS_zscore; MOS on 1..5; random 80/20 splits)
 """,
         load=load_koniq,
         protocol="official",

@@ -183,24 +183,21 @@ def expected_layout(spec: DatasetSpec) -> str:
     return head + ":\n" + "\n".join("    " + line for line in spec.layout.strip().splitlines())
 
 
-def resolve_media(
+def check_entries(
     dataset: str,
-    score_file: Path,
+    score_file: Path | str,
     entries: Sequence[Entry],
-    allow_partial: bool,
     score_range: tuple[float, float] | None = None,
-) -> tuple[list[Sample], list[str]]:
-    """Turn ``(key, score, path, group)`` rows into samples, checking names, scores and files.
+) -> None:
+    """Check the rows read from one score file: usable unique names, finite in-range scores.
 
     Raises:
-        ValueError: a duplicate or unusable name (empty, a path leaving the release folder),
-            a score that is not finite or lies outside ``score_range``, no row at all, or
-            files missing without ``allow_partial``; every message names ``score_file``.
+        ValueError: naming ``score_file``: an empty name, one with control characters or one
+            leaving the release folder, a duplicate, a score that is not finite or lies
+            outside ``score_range``.
     """
     seen: set[str] = set()
-    samples: list[Sample] = []
-    missing: list[str] = []
-    for key, score, path, group in entries:
+    for key, score, _path, _group in entries:
         check_name(dataset, score_file, key)
         if key in seen:
             raise ValueError(f"{dataset}: {score_file}: duplicate name '{key}'")
@@ -213,24 +210,88 @@ def resolve_media(
                 f"{dataset}: {score_file}: score of '{key}' is {score:g}, outside the "
                 f"documented range {lo:g}..{hi:g}"
             )
+
+
+def resolve_media(
+    dataset: str,
+    score_file: Path | Sequence[Path],
+    entries: Sequence[Entry],
+    allow_partial: bool,
+    score_range: tuple[float, float] | None = None,
+) -> tuple[list[Sample], list[str]]:
+    """Turn ``(key, score, path, group)`` rows into samples, checking names, scores and files.
+
+    Args:
+        score_file: the file the rows come from (or the files, for releases with one file per
+            side of the official split).
+
+    Raises:
+        ValueError: a row failing :func:`check_entries`, no row at all, or files missing
+            without ``allow_partial``; every message names the score file(s).
+    """
+    files = [score_file] if isinstance(score_file, Path) else list(score_file)
+    where = " + ".join(str(f) for f in files)
+    check_entries(dataset, where, entries, score_range)
+    if not entries:
+        raise ValueError(f"{dataset}: {where}: no scored entry")
+    samples: list[Sample] = []
+    missing: list[str] = []
+    for key, score, path, group in entries:
         if path.is_file():
             samples.append(Sample(key, path, float(score), group))
         else:
             missing.append(key)
-    if not seen:
-        raise ValueError(f"{dataset}: {score_file}: no scored entry")
     if missing and not allow_partial:
         raise ValueError(
-            f"{dataset}: {len(missing)} of {len(seen)} files listed in {score_file} are missing "
+            f"{dataset}: {len(missing)} of {len(entries)} files listed in {where} are missing "
             f"(first: {missing[0]}); pass allow_partial to run on the {len(samples)} present "
             "(they are reported)"
         )
     if not samples:
-        raise ValueError(f"{dataset}: none of the {len(seen)} files in {score_file} exist")
+        raise ValueError(f"{dataset}: none of the {len(entries)} files in {where} exist")
     return samples, missing
 
 
-def check_name(dataset: str, score_file: Path, key: str) -> None:
+def pick_folder(
+    dataset: str,
+    score_file: Path,
+    root: Path,
+    candidates: Sequence[str],
+    names: Sequence[str],
+    probe: int = 64,
+) -> Path:
+    """The media folder of a release: the candidate holding most of the first listed files.
+
+    Releases are repacked in several ways (``images/``, ``images/images/``, ...); only the
+    first ``probe`` names are looked up in each candidate, so the choice costs a few stats.
+
+    Args:
+        candidates: folders relative to ``root``, preferred first (ties go to the earlier).
+        names: file names relative to the media folder, in score-file order.
+
+    Raises:
+        ValueError: no candidate holds any of them; the message lists every folder searched.
+    """
+    if not names:
+        return root / candidates[0]
+    sample = names[:probe]
+    best, hits = None, 0
+    for rel in candidates:
+        folder = root / rel
+        if folder.is_dir():
+            found = sum((folder / name).is_file() for name in sample)
+            if found > hits:
+                best, hits = folder, found
+    if best is None:
+        searched = ", ".join(f"{root / rel}/" for rel in candidates)
+        raise ValueError(
+            f"{dataset}: none of the files listed in {score_file} (first: {names[0]}) is in "
+            f"any folder searched: {searched}"
+        )
+    return best
+
+
+def check_name(dataset: str, score_file: Path | str, key: str) -> None:
     """A score file's media name must be a relative path inside the release, as plain text."""
     bad = ""
     if not key or not key.strip():
@@ -256,7 +317,7 @@ def make_dataset(
     task: Task,
     media: Media,
     score_range: tuple[float, float],
-    score_file: Path,
+    score_file: Path | Sequence[Path],
     entries: Sequence[Entry],
     allow_partial: bool,
     root: Path,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.datasets.base import BenchDataset, DatasetSpec, make_dataset
+from bench.datasets.base import BenchDataset, DatasetSpec, make_dataset, pick_folder
 from bench.datasets.files import read_csv, to_float
 from bench.datasets.registry import register_dataset
 
@@ -32,13 +32,11 @@ SCALES = {SETS_FILE: (0.0, 100.0), SCORES_FILE: (1.0, 5.0)}
 
 def load_koniq(root: Path, allow_partial: bool = False) -> BenchDataset:
     """Read the KonIQ-10k release (full-size images preferred), on its score file's scale."""
-    image_dir = next((root / d for d in IMAGE_DIRS if (root / d).is_dir()), None)
-    if image_dir is None:
-        raise FileNotFoundError(f"{NAME}: no image folder {' or '.join(IMAGE_DIRS)} in {root}")
     with_sets = (root / SETS_FILE).is_file()
     score_file = root / (SETS_FILE if with_sets else SCORES_FILE)
     columns = ("image_name", "MOS") + (("set",) if with_sets else ())
     rows = read_csv(score_file, NAME, columns)
+    image_dir = pick_folder(NAME, score_file, root, IMAGE_DIRS, [r["image_name"] for r in rows])
     entries = [
         (r["image_name"], to_float(r["MOS"], f"{score_file}"), image_dir / r["image_name"], None)
         for r in rows

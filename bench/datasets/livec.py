@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from bench.datasets.base import BenchDataset, DatasetSpec, make_dataset
-from bench.datasets.files import mat_strings, read_mat
+from bench.datasets.matfile import read_mat
 from bench.datasets.registry import register_dataset
 
 NAME = "livec"
@@ -25,8 +23,8 @@ def load_livec(root: Path, allow_partial: bool = False) -> BenchDataset:
     """Read ``ChallengeDB_release`` as released (see the module docstring)."""
     names_file = root / "Data" / "AllImages_release.mat"
     mos_file = root / "Data" / "AllMOS_release.mat"
-    names = mat_strings(read_mat(names_file, NAME, "AllImages_release"))
-    mos = np.asarray(read_mat(mos_file, NAME, "AllMOS_release"), dtype=np.float64).ravel()
+    names = read_mat(names_file, NAME, {"AllImages_release": "strings"})["AllImages_release"]
+    mos = read_mat(mos_file, NAME, {"AllMOS_release": "numbers"})["AllMOS_release"]
     if len(names) != mos.size:
         raise ValueError(
             f"{NAME}: {names_file} lists {len(names)} images but {mos_file} has {mos.size} MOS"
@@ -36,7 +34,7 @@ def load_livec(root: Path, allow_partial: bool = False) -> BenchDataset:
         for name, score in zip(names[N_TRAINING:], mos[N_TRAINING:], strict=True)
     ]
     return make_dataset(
-        NAME, "iqa", "image", (0.0, 100.0), names_file, entries, allow_partial, root
+        NAME, "iqa", "image", (0.0, 100.0), (names_file, mos_file), entries, allow_partial, root
     )
 
 

@@ -200,14 +200,16 @@ def check_entries(
     for key, score, _path, _group in entries:
         check_name(dataset, score_file, key)
         if key in seen:
-            raise ValueError(f"{dataset}: {score_file}: duplicate name '{key}'")
+            raise ValueError(f"{dataset}: {score_file}: duplicate name {short(key)}")
         seen.add(key)
         if not np.isfinite(score):
-            raise ValueError(f"{dataset}: {score_file}: score of '{key}' is not a number ({score})")
+            raise ValueError(
+                f"{dataset}: {score_file}: score of {short(key)} is not a number ({score})"
+            )
         if score_range is not None and not score_range[0] <= score <= score_range[1]:
             lo, hi = score_range
             raise ValueError(
-                f"{dataset}: {score_file}: score of '{key}' is {score:g}, outside the "
+                f"{dataset}: {score_file}: score of {short(key)} is {score:g}, outside the "
                 f"documented range {lo:g}..{hi:g}"
             )
 
@@ -291,20 +293,26 @@ def pick_folder(
     return best
 
 
+def short(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to ``limit`` characters (names from a corrupt file can be huge)."""
+    r = repr(text)
+    return r if len(r) <= limit else r[: limit - 4] + "...'"
+
+
 def check_name(dataset: str, score_file: Path | str, key: str) -> None:
     """A score file's media name must be a relative path inside the release, as plain text."""
     bad = ""
     if not key or not key.strip():
         bad = "an empty name"
     elif not key.isprintable():
-        bad = f"a name with control characters ({key!r})"
+        bad = f"a name with control characters ({short(key)})"
     elif Path(key).is_absolute() or ".." in Path(key).parts:
-        bad = f"a name leaving the release folder ({key!r})"
+        bad = f"a name leaving the release folder ({short(key)})"
     else:
         try:
             key.encode("utf-8")
         except UnicodeEncodeError:
-            bad = f"a name that is not valid text ({key!r})"
+            bad = f"a name that is not valid text ({short(key)})"
     if bad:
         raise ValueError(f"{dataset}: {score_file}: {bad}")
 

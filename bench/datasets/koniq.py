@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.datasets.base import BenchDataset, DatasetSpec, make_dataset, pick_folder
+from bench.datasets.base import BenchDataset, DatasetSpec, make_dataset, pick_folder, short
 from bench.datasets.files import read_csv, to_float
 from bench.datasets.registry import register_dataset
 
@@ -38,7 +38,12 @@ def load_koniq(root: Path, allow_partial: bool = False) -> BenchDataset:
     rows = read_csv(score_file, NAME, columns)
     image_dir = pick_folder(NAME, score_file, root, IMAGE_DIRS, [r["image_name"] for r in rows])
     entries = [
-        (r["image_name"], to_float(r["MOS"], f"{score_file}"), image_dir / r["image_name"], None)
+        (
+            r["image_name"],
+            to_float(r["MOS"], f"{NAME}: {score_file}"),
+            image_dir / r["image_name"],
+            None,
+        )
         for r in rows
     ]
     parts = None
@@ -46,7 +51,8 @@ def load_koniq(root: Path, allow_partial: bool = False) -> BenchDataset:
         sets = {r["image_name"]: r["set"].lower() for r in rows}
         unknown = sorted(set(sets.values()) - {"training", "validation", "test"})
         if unknown:
-            raise ValueError(f"{NAME}: unknown set names {unknown} in {score_file}")
+            names = ", ".join(short(u, 30) for u in unknown[:5])
+            raise ValueError(f"{NAME}: {score_file}: unknown set names {names}")
         parts = {
             "train": {k for k, v in sets.items() if v == "training"},
             "test": {k for k, v in sets.items() if v == "test"},

@@ -22,7 +22,7 @@ def load_livevqc(root: Path, allow_partial: bool = False) -> BenchDataset:
     data = read_mat(score_file, NAME, {"video_list": "strings", "mos": "numbers"})
     names, mos = data["video_list"], data["mos"]
     if len(names) != mos.size:
-        raise ValueError(f"{NAME}: {score_file} has {len(names)} videos but {mos.size} MOS")
+        raise ValueError(f"{NAME}: {score_file}: {len(names)} videos but {mos.size} MOS")
     entries = [
         (name, float(m), root / "Video" / name, None) for name, m in zip(names, mos, strict=True)
     ]

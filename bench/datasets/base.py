@@ -188,8 +188,13 @@ def check_entries(
     score_file: Path | str,
     entries: Sequence[Entry],
     score_range: tuple[float, float] | None = None,
+    scores: bool = True,
 ) -> None:
     """Check the rows read from one score file: usable unique names, finite in-range scores.
+
+    Args:
+        scores: False checks the names only (releases keeping names and scores in two files
+            check each against its own file).
 
     Raises:
         ValueError: naming ``score_file``: an empty name, one with control characters or one
@@ -202,6 +207,8 @@ def check_entries(
         if key in seen:
             raise ValueError(f"{dataset}: {score_file}: duplicate name {short(key)}")
         seen.add(key)
+        if not scores:
+            continue
         if not np.isfinite(score):
             raise ValueError(
                 f"{dataset}: {score_file}: score of {short(key)} is not a number ({score})"

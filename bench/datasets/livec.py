@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.datasets.base import BenchDataset, DatasetSpec, make_dataset
+from bench.datasets.base import BenchDataset, DatasetSpec, check_entries, make_dataset
 from bench.datasets.matfile import read_mat
 from bench.datasets.registry import register_dataset
 
 NAME = "livec"
+SCORE_RANGE = (0.0, 100.0)
 N_TRAINING = 7  # t1..t7, shown to subjects before the study
 
 
@@ -33,9 +34,9 @@ def load_livec(root: Path, allow_partial: bool = False) -> BenchDataset:
         (name, float(score), root / "Images" / name, None)
         for name, score in zip(names[N_TRAINING:], mos[N_TRAINING:], strict=True)
     ]
-    return make_dataset(
-        NAME, "iqa", "image", (0.0, 100.0), (names_file, mos_file), entries, allow_partial, root
-    )
+    check_entries(NAME, names_file, entries, scores=False)  # names come from one file,
+    check_entries(NAME, mos_file, entries, SCORE_RANGE)  # scores from the other
+    return make_dataset(NAME, "iqa", "image", SCORE_RANGE, names_file, entries, allow_partial, root)
 
 
 SPEC = register_dataset(

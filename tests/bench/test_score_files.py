@@ -106,7 +106,7 @@ def fake_worker(tmp_path, monkeypatch):
     matfile._WORKER.close()
 
 
-def test_a_crashing_parser_is_reported_and_the_next_file_still_reads(livec, fake_worker):
+def test_a_crashing_parser_is_one_error_naming_the_file(livec, fake_worker):
     fake_worker("""
         import os, signal, sys
         sys.stdin.readline()

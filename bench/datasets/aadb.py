@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.datasets.base import BenchDataset, DatasetSpec, make_dataset
+from bench.datasets.base import BenchDataset, DatasetSpec, check_entries, make_dataset
 from bench.datasets.files import read_lines, to_float
 from bench.datasets.registry import register_dataset
 
@@ -20,6 +20,7 @@ LABELS = "imgListFiles_label"
 TRAIN_LIST = f"{LABELS}/imgListTrainRegression_score.txt"
 TEST_LIST = f"{LABELS}/imgListTestNewRegression_score.txt"
 IMAGE_DIRS = ("datasetImages_originalSize", "AADB_newtest_originalSize")
+SCORE_RANGE = (0.0, 1.0)
 
 
 def _find_image(root: Path, name: str) -> Path:
@@ -31,19 +32,21 @@ def _find_image(root: Path, name: str) -> Path:
 
 def load_aadb(root: Path, allow_partial: bool = False) -> BenchDataset:
     """Read the training and new-test regression lists with their images."""
-    entries, parts = [], {}
+    entries, parts, files = [], {}, []
     for part, rel in (("train", TRAIN_LIST), ("test", TEST_LIST)):
         path = root / rel
-        keys = set()
+        found = []
         for n, fields in enumerate(read_lines(path, NAME), start=1):
             if len(fields) != 2:
                 raise ValueError(f"{NAME}: {path} line {n}: expected '<name> <score>'")
             score = to_float(fields[1], f"{NAME}: {path} line {n}")
-            entries.append((fields[0], score, _find_image(root, fields[0]), None))
-            keys.add(fields[0])
-        parts[part] = keys
+            found.append((fields[0], score, _find_image(root, fields[0]), None))
+        check_entries(NAME, path, found, SCORE_RANGE)
+        entries += found
+        parts[part] = {e[0] for e in found}
+        files.append(path)
     return make_dataset(
-        NAME, "iaa", "image", (0.0, 1.0), root / LABELS, entries, allow_partial, root, parts
+        NAME, "iaa", "image", SCORE_RANGE, tuple(files), entries, allow_partial, root, parts
     )
 
 

@@ -183,42 +183,145 @@ def expected_layout(spec: DatasetSpec) -> str:
     return head + ":\n" + "\n".join("    " + line for line in spec.layout.strip().splitlines())
 
 
-def resolve_media(
+def check_entries(
     dataset: str,
-    score_file: Path,
+    score_file: Path | str,
     entries: Sequence[Entry],
-    allow_partial: bool,
-) -> tuple[list[Sample], list[str]]:
-    """Turn ``(key, score, path, group)`` rows into samples, checking names and files.
+    score_range: tuple[float, float] | None = None,
+    scores: bool = True,
+) -> None:
+    """Check the rows read from one score file: usable unique names, finite in-range scores.
+
+    Args:
+        scores: False checks the names only (releases keeping names and scores in two files
+            check each against its own file).
 
     Raises:
-        ValueError: a duplicate key, no row at all, or files missing without
-            ``allow_partial`` (the message names the score file and the first missing one).
+        ValueError: naming ``score_file``: an empty name, one with control characters or one
+            leaving the release folder, a duplicate, a score that is not finite or lies
+            outside ``score_range``.
     """
     seen: set[str] = set()
+    for key, score, _path, _group in entries:
+        check_name(dataset, score_file, key)
+        if key in seen:
+            raise ValueError(f"{dataset}: {score_file}: duplicate name {short(key)}")
+        seen.add(key)
+        if not scores:
+            continue
+        if not np.isfinite(score):
+            raise ValueError(
+                f"{dataset}: {score_file}: score of {short(key)} is not a number ({score})"
+            )
+        if score_range is not None and not score_range[0] <= score <= score_range[1]:
+            lo, hi = score_range
+            raise ValueError(
+                f"{dataset}: {score_file}: score of {short(key)} is {score:g}, outside the "
+                f"documented range {lo:g}..{hi:g}"
+            )
+
+
+def resolve_media(
+    dataset: str,
+    score_file: Path | Sequence[Path],
+    entries: Sequence[Entry],
+    allow_partial: bool,
+    score_range: tuple[float, float] | None = None,
+) -> tuple[list[Sample], list[str]]:
+    """Turn ``(key, score, path, group)`` rows into samples, checking names, scores and files.
+
+    Args:
+        score_file: the file the rows come from (or the files, for releases with one file per
+            side of the official split).
+
+    Raises:
+        ValueError: a row failing :func:`check_entries`, no row at all, or files missing
+            without ``allow_partial``; every message names the score file(s).
+    """
+    files = [score_file] if isinstance(score_file, Path) else list(score_file)
+    where = " + ".join(str(f) for f in files)
+    check_entries(dataset, where, entries, score_range)
+    if not entries:
+        raise ValueError(f"{dataset}: {where}: no scored entry")
     samples: list[Sample] = []
     missing: list[str] = []
     for key, score, path, group in entries:
-        if key in seen:
-            raise ValueError(f"{dataset}: duplicate name '{key}' in {score_file}")
-        seen.add(key)
-        if not np.isfinite(score):
-            raise ValueError(f"{dataset}: score of '{key}' in {score_file} is not a number")
         if path.is_file():
             samples.append(Sample(key, path, float(score), group))
         else:
             missing.append(key)
-    if not seen:
-        raise ValueError(f"{dataset}: no scored entry in {score_file}")
     if missing and not allow_partial:
         raise ValueError(
-            f"{dataset}: {len(missing)} of {len(seen)} files listed in {score_file} are missing "
+            f"{dataset}: {len(missing)} of {len(entries)} files listed in {where} are missing "
             f"(first: {missing[0]}); pass allow_partial to run on the {len(samples)} present "
             "(they are reported)"
         )
     if not samples:
-        raise ValueError(f"{dataset}: none of the {len(seen)} files in {score_file} exist")
+        raise ValueError(f"{dataset}: none of the {len(entries)} files in {where} exist")
     return samples, missing
+
+
+def pick_folder(
+    dataset: str,
+    score_file: Path,
+    root: Path,
+    candidates: Sequence[str],
+    names: Sequence[str],
+    probe: int = 64,
+) -> Path:
+    """The media folder of a release: the candidate holding most of the first listed files.
+
+    Releases are repacked in several ways (``images/``, ``images/images/``, ...); only the
+    first ``probe`` names are looked up in each candidate, so the choice costs a few stats.
+
+    Args:
+        candidates: folders relative to ``root``, preferred first (ties go to the earlier).
+        names: file names relative to the media folder, in score-file order.
+
+    Raises:
+        ValueError: no candidate holds any of them; the message lists every folder searched.
+    """
+    if not names:
+        return root / candidates[0]
+    sample = names[:probe]
+    best, hits = None, 0
+    for rel in candidates:
+        folder = root / rel
+        if folder.is_dir():
+            found = sum((folder / name).is_file() for name in sample)
+            if found > hits:
+                best, hits = folder, found
+    if best is None:
+        searched = ", ".join(f"{root / rel}/" for rel in candidates)
+        raise ValueError(
+            f"{dataset}: none of the files listed in {score_file} (first: {names[0]}) is in "
+            f"any folder searched: {searched}"
+        )
+    return best
+
+
+def short(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to ``limit`` characters (names from a corrupt file can be huge)."""
+    r = repr(text)
+    return r if len(r) <= limit else r[: limit - 4] + "...'"
+
+
+def check_name(dataset: str, score_file: Path | str, key: str) -> None:
+    """A score file's media name must be a relative path inside the release, as plain text."""
+    bad = ""
+    if not key or not key.strip():
+        bad = "an empty name"
+    elif not key.isprintable():
+        bad = f"a name with control characters ({short(key)})"
+    elif Path(key).is_absolute() or ".." in Path(key).parts:
+        bad = f"a name leaving the release folder ({short(key)})"
+    else:
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            bad = f"a name that is not valid text ({short(key)})"
+    if bad:
+        raise ValueError(f"{dataset}: {score_file}: {bad}")
 
 
 Entry = tuple[str, float, Path, "str | None"]  # (key, score, path, group) of a score file row
@@ -229,19 +332,19 @@ def make_dataset(
     task: Task,
     media: Media,
     score_range: tuple[float, float],
-    score_file: Path,
+    score_file: Path | Sequence[Path],
     entries: Sequence[Entry],
     allow_partial: bool,
     root: Path,
     parts: dict[str, set[str]] | None = None,
 ) -> BenchDataset:
-    """A dataset from score-file rows (checked by :func:`resolve_media`).
+    """A dataset from score-file rows (checked by :func:`resolve_media` against ``score_range``).
 
     Args:
         parts: the official split as key sets (``{"train": ..., "test": ...}``); samples in
             neither (KonIQ's validation set) stay in the dataset but out of the split.
     """
-    samples, missing = resolve_media(name, score_file, entries, allow_partial)
+    samples, missing = resolve_media(name, score_file, entries, allow_partial, score_range)
     split = split_indices(samples, parts) if parts is not None else None
     return BenchDataset(
         name, task, media, samples, score_range, True, split, missing=missing, root=root

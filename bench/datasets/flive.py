@@ -27,7 +27,8 @@ def load_flive(root: Path, allow_partial: bool = False) -> BenchDataset:
     if rows and not (root / rows[0]["name"]).is_file() and (root / "database").is_dir():
         image_root = root / "database"
     entries = [
-        (r["name"], to_float(r["mos"], str(score_file)), image_root / r["name"], None) for r in rows
+        (r["name"], to_float(r["mos"], f"{NAME}: {score_file}"), image_root / r["name"], None)
+        for r in rows
     ]
     return make_dataset(
         NAME, "iqa", "image", (0.0, 100.0), score_file, entries, allow_partial, root

@@ -25,7 +25,7 @@ def load_kadid(root: Path, allow_partial: bool = False) -> BenchDataset:
     entries = [
         (
             r["dist_img"],
-            to_float(r["dmos"], str(score_file)),
+            to_float(r["dmos"], f"{NAME}: {score_file}"),
             root / "images" / r["dist_img"],
             r["ref_img"],
         )

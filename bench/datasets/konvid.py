@@ -24,7 +24,7 @@ def load_konvid(root: Path, allow_partial: bool = False) -> BenchDataset:
     entries = [
         (
             r["flickr_id"],
-            to_float(r["MOS"], str(score_file)),
+            to_float(r["MOS"], f"{NAME}: {score_file}"),
             root / VIDEO_DIR / f"{r['flickr_id']}.mp4",
             None,
         )

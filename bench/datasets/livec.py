@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from bench.datasets.base import BenchDataset, DatasetSpec, make_dataset
-from bench.datasets.files import mat_strings, read_mat
+from bench.datasets.base import BenchDataset, DatasetSpec, check_entries, make_dataset
+from bench.datasets.matfile import read_mat
 from bench.datasets.registry import register_dataset
 
 NAME = "livec"
+SCORE_RANGE = (0.0, 100.0)
 N_TRAINING = 7  # t1..t7, shown to subjects before the study
 
 
@@ -25,8 +24,8 @@ def load_livec(root: Path, allow_partial: bool = False) -> BenchDataset:
     """Read ``ChallengeDB_release`` as released (see the module docstring)."""
     names_file = root / "Data" / "AllImages_release.mat"
     mos_file = root / "Data" / "AllMOS_release.mat"
-    names = mat_strings(read_mat(names_file, NAME, "AllImages_release"))
-    mos = np.asarray(read_mat(mos_file, NAME, "AllMOS_release"), dtype=np.float64).ravel()
+    names = read_mat(names_file, NAME, {"AllImages_release": "strings"})["AllImages_release"]
+    mos = read_mat(mos_file, NAME, {"AllMOS_release": "numbers"})["AllMOS_release"]
     if len(names) != mos.size:
         raise ValueError(
             f"{NAME}: {names_file} lists {len(names)} images but {mos_file} has {mos.size} MOS"
@@ -35,9 +34,9 @@ def load_livec(root: Path, allow_partial: bool = False) -> BenchDataset:
         (name, float(score), root / "Images" / name, None)
         for name, score in zip(names[N_TRAINING:], mos[N_TRAINING:], strict=True)
     ]
-    return make_dataset(
-        NAME, "iqa", "image", (0.0, 100.0), names_file, entries, allow_partial, root
-    )
+    check_entries(NAME, names_file, entries, scores=False)  # names come from one file,
+    check_entries(NAME, mos_file, entries, SCORE_RANGE)  # scores from the other
+    return make_dataset(NAME, "iqa", "image", SCORE_RANGE, names_file, entries, allow_partial, root)
 
 
 SPEC = register_dataset(

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from bench.datasets.base import BenchDataset, DatasetSpec, make_dataset
-from bench.datasets.files import mat_strings, read_mat
+from bench.datasets.matfile import read_mat
 from bench.datasets.registry import register_dataset
 
 NAME = "livevqc"
@@ -21,10 +19,10 @@ SCORE_FILE = "data.mat"
 def load_livevqc(root: Path, allow_partial: bool = False) -> BenchDataset:
     """Read ``data.mat`` (``video_list``, ``mos``) and ``Video/``."""
     score_file = root / SCORE_FILE
-    names = mat_strings(read_mat(score_file, NAME, "video_list"))
-    mos = np.asarray(read_mat(score_file, NAME, "mos"), dtype=np.float64).ravel()
+    data = read_mat(score_file, NAME, {"video_list": "strings", "mos": "numbers"})
+    names, mos = data["video_list"], data["mos"]
     if len(names) != mos.size:
-        raise ValueError(f"{NAME}: {score_file} has {len(names)} videos but {mos.size} MOS")
+        raise ValueError(f"{NAME}: {score_file}: {len(names)} videos but {mos.size} MOS")
     entries = [
         (name, float(m), root / "Video" / name, None) for name, m in zip(names, mos, strict=True)
     ]

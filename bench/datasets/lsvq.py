@@ -11,11 +11,12 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from bench.datasets.base import BenchDataset, DatasetSpec, make_dataset
+from bench.datasets.base import BenchDataset, DatasetSpec, check_entries, make_dataset
 from bench.datasets.files import read_csv, to_float
 from bench.datasets.registry import register_dataset
 
 TRAIN_CSV = "LSVQ_whole_train.csv"
+SCORE_RANGE = (0.0, 100.0)
 TEST_CSVS = {"lsvq": "LSVQ_whole_test.csv", "lsvq_1080p": "LSVQ_whole_test_1080p.csv"}
 
 
@@ -25,17 +26,19 @@ def _video(root: Path, name: str) -> Path:
 
 def load_lsvq(root: Path, allow_partial: bool = False, *, name: str = "lsvq") -> BenchDataset:
     """Read the training list and the test list of benchmark ``name``."""
-    entries, parts = [], {}
+    entries, parts, files = [], {}, []
     for part, rel in (("train", TRAIN_CSV), ("test", TEST_CSVS[name])):
-        rows = read_csv(root / rel, name, ("name", "mos"))
-        for r in rows:
-            entries.append(
-                (r["name"], to_float(r["mos"], str(root / rel)), _video(root, r["name"]), None)
-            )
-        parts[part] = {r["name"] for r in rows}
-    test_csv = root / TEST_CSVS[name]
+        path = root / rel
+        found = [
+            (r["name"], to_float(r["mos"], f"{name}: {path}"), _video(root, r["name"]), None)
+            for r in read_csv(path, name, ("name", "mos"))
+        ]
+        check_entries(name, path, found, SCORE_RANGE)
+        entries += found
+        parts[part] = {e[0] for e in found}
+        files.append(path)
     return make_dataset(
-        name, "vqa", "video", (0.0, 100.0), test_csv, entries, allow_partial, root, parts
+        name, "vqa", "video", SCORE_RANGE, tuple(files), entries, allow_partial, root, parts
     )
 
 

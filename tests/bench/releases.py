@@ -75,25 +75,40 @@ def make_livec(root: Path, n: int = 12) -> tuple[Path, list[tuple[str, float]]]:
 def make_koniq(
     root: Path, n: int = 12, with_sets: bool = True
 ) -> tuple[Path, list[tuple[str, float]]]:
+    """KonIQ-10k with either official score file, each on its own scale.
+
+    ``koniq10k_distributions_sets.csv`` (the authors' metadata/ file): ``c1..c5`` vote fractions,
+    ``MOS`` rescaled to 0..100, ``SD`` on the 5-point scale, ``set``.
+    ``koniq10k_scores_and_distributions.csv``: ``c1..c5`` vote counts, ``MOS`` = mean vote on
+    1..5, ``MOS_zscore`` on 0..100. The expected scores are the file's ``MOS``.
+    """
     rel = root / "koniq10k"
-    mos = _scores(n, 1, 5)
-    names = [f"{1000000 + 7 * i}.jpg" for i in range(n)]
+    rng = np.random.default_rng(0)
+    names = [f"{10004473376 + 7919 * i}.jpg" for i in range(n)]
     sets = ["training", "validation", "test"]
-    rows = []
+    rows, expected = [], []
     for i, name in enumerate(names):
-        image(rel / "1024x768" / name, (mos[i] - 1) / 4, seed=i)
-        counts = [i % 3, 1, 2, 1, 3]
+        counts = rng.integers(0, 40, 5)
+        counts[i % 5] += 5
+        total = int(counts.sum())
+        mos5 = float((np.arange(1, 6) * counts).sum() / total)
+        sd = float(np.sqrt((((np.arange(1, 6) - mos5) ** 2) * counts).sum() / (total - 1)))
+        rescaled = round((mos5 - 1) / 4 * 100, 6)
+        image(rel / "1024x768" / name, (mos5 - 1) / 4, seed=i)
         if with_sets:
-            rows.append([name, *counts, sum(counts), mos[i], 0.5, sets[i % 3]])
+            fractions = [round(c / total, 12) for c in counts]
+            rows.append([name, *fractions, total, rescaled, round(sd, 9), sets[i % 3]])
+            expected.append((name, rescaled))
         else:
-            rows.append([name, *counts, sum(counts), mos[i], 0.5, mos[i] * 20])
+            rows.append([name, *map(int, counts), total, round(mos5, 9), round(sd, 9), rescaled])
+            expected.append((name, round(mos5, 9)))
     if with_sets:
         header = ["image_name", "c1", "c2", "c3", "c4", "c5", "c_total", "MOS", "SD", "set"]
         _write_csv(rel / "koniq10k_distributions_sets.csv", header, rows)
     else:
         header = ["image_name", "c1", "c2", "c3", "c4", "c5", "c_total", "MOS", "SD", "MOS_zscore"]
         _write_csv(rel / "koniq10k_scores_and_distributions.csv", header, rows)
-    return rel, [(names[i], float(mos[i])) for i in range(n)]
+    return rel, expected
 
 
 def write_xlsx(path: Path, rows: list[list[object]]) -> None:

@@ -71,6 +71,28 @@ def test_koniq_without_sets_falls_back_to_random_splits(tmp_path):
     assert ds.official_split is None and len(ds) == len(pairs)
 
 
+def test_koniq_reads_each_score_file_on_its_own_scale(tmp_path):
+    sets_root, sets_pairs = releases.make_koniq(tmp_path / "a", with_sets=True)
+    scores_root, scores_pairs = releases.make_koniq(tmp_path / "b", with_sets=False)
+    sets_ds, scores_ds = load_dataset("koniq", sets_root), load_dataset("koniq", scores_root)
+    assert sets_ds.score_range == (0.0, 100.0) and scores_ds.score_range == (1.0, 5.0)
+    assert np.allclose(sets_ds.scores, [s for _, s in sets_pairs])
+    assert np.allclose(scores_ds.scores, [s for _, s in scores_pairs])
+    assert sets_ds.scores.max() > 5  # the 0..100 file is not squeezed onto 1..5
+    # same images, same votes: the two files' MOS are one linear map apart
+    assert np.allclose((scores_ds.scores - 1) / 4 * 100, sets_ds.scores, atol=1e-5)
+
+
+def test_koniq_score_outside_its_files_scale_is_an_error(tmp_path):
+    root, pairs = releases.make_koniq(tmp_path, with_sets=False)
+    csv_file = root / "koniq10k_scores_and_distributions.csv"
+    text = csv_file.read_text()
+    csv_file.write_text(text.replace(f",{pairs[0][1]},", ",77.3836206897,", 1))
+    msg = r"scores_and_distributions.csv: score of .* is 77.38.* range 1\.\.5"
+    with pytest.raises(ValueError, match=msg):
+        load_dataset("koniq", root)
+
+
 def test_ava_mean_of_votes_and_official_test_list(expected):
     root, pairs = expected["ava"]
     ds = load_dataset("ava", root)
@@ -148,7 +170,7 @@ def test_xlsx_reader_shared_and_inline_cells(tmp_path):
         ["00002.jpg", "7"],
     ]
     (tmp_path / "b.xlsx").write_text("not a zip")
-    with pytest.raises(ValueError, match=r"cannot read .*b.xlsx as .xlsx"):
+    with pytest.raises(ValueError, match=r"b.xlsx: cannot read as .xlsx: BadZipFile"):
         read_xlsx(tmp_path / "b.xlsx", "t")
 
 

@@ -24,10 +24,26 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .config import PretrainParams
 from .models import create_backbone, create_model
 
 MODEL_FILE, STATE_FILE, CONFIG_FILE = "model.safetensors", "state.pt", "config.json"
 ENCODER_FILE = "encoder.safetensors"
+# parameters a resumed run may change (they do not alter the model, schedule or data recipe)
+RESUMABLE_CHANGES = {
+    "log_every",
+    "image_every",
+    "keep_ckpts",
+    "time_budget_s",
+    "shards",
+    "device",
+    "compile",
+    "channels_last",
+    "cpu_threads",
+    "num_workers",
+    "amp",
+    "degrade_on",
+}
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -159,6 +175,26 @@ def find_checkpoint(path: str | Path) -> Path:
     if found is None:
         raise FileNotFoundError(f"{path}: no complete pretraining checkpoint found")
     return found
+
+
+def check_resume_params(ckpt: Path, params: PretrainParams) -> None:
+    """Refuse to continue a checkpoint written with another recipe (schedule, data, model).
+
+    Raises:
+        ValueError: naming the first differing parameter and both values.
+    """
+    try:
+        saved = json.loads((ckpt / CONFIG_FILE).read_text()).get("params", {})
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{ckpt / CONFIG_FILE}: unreadable ({e})") from None
+    now = params.model_dump(mode="json")
+    diff = [k for k in now if k not in RESUMABLE_CHANGES and k in saved and saved[k] != now[k]]
+    if diff:
+        k = diff[0]
+        raise ValueError(
+            f"{ckpt}: written with {k}={saved[k]!r}, this run has {k}={now[k]!r}"
+            f" ({len(diff)} parameter(s) differ); use another output folder to start afresh"
+        )
 
 
 def load_checkpoint(

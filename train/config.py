@@ -27,6 +27,11 @@ class PretrainParams(BaseModel):
     shards: str | None = Field(
         None, description="shard folder / brace pattern / glob; default: the shard stage"
     )
+    seed: int | None = Field(
+        None,
+        description="the run's seed (init, data order, crops, masks, degradations); "
+        "default: the pipeline's or --seed; recorded in checkpoints, a resume must match it",
+    )
     model: str = Field("mae_hivit_nano", description="registered mae_* model")
     img_size: int = Field(224, ge=32, multiple_of=16)
     msff: bool = True

@@ -46,6 +46,8 @@ def pretrain(
 
     Args:
         shards: folder / pattern / list (see :func:`train.data.resolve_shards`).
+        seed: the run's seed, unless ``params.seed`` names one. The seed in effect is
+            recorded in every checkpoint; resuming with another is refused.
         stop_after: stop (with a checkpoint) after this many steps in *this* call, e.g. to
             fit a job slot; a later call continues. The run is then not complete.
 
@@ -54,12 +56,15 @@ def pretrain(
 
     Raises:
         FileNotFoundError: no shards.
-        ValueError: bad shards or checkpoint, or a non-finite loss (after saving a checkpoint).
+        ValueError: bad shards, a checkpoint that is corrupt or was written with other
+            parameters (seed included), or a non-finite loss (after saving a checkpoint).
     """
     console = console or Console(stderr=True)
+    if params.seed is None:
+        params = params.model_copy(update={"seed": seed})
     info = D.setup(params.device)
     try:
-        return _pretrain(params, Path(out_dir), shards, seed, console, stop_after, progress, info)
+        return _pretrain(params, Path(out_dir), shards, console, stop_after, progress, info)
     finally:
         D.teardown(info)
 
@@ -68,12 +73,12 @@ def _pretrain(
     params: PretrainParams,
     out_dir: Path,
     shards: str | Path | list[str],
-    seed: int,
     console: Console,
     stop_after: int | None,
     progress: bool,
     info: D.DistInfo,
 ) -> dict[str, Any]:
+    seed = params.seed
     urls = resolve_shards(shards)
     if params.cpu_threads and info.device.type == "cpu":
         torch.set_num_threads(params.cpu_threads)
@@ -138,6 +143,7 @@ def _summary(
         "stopped_by": state.stopped_by or "stop_after",
         "resumed_from": str(resumed_from) if resumed_from else None,
         "model": loop.params.model,
+        "seed": loop.seed,
         "world_size": loop.info.world,
         "effective_batch": trainer.effective_batch,
         "lr": trainer.lr,

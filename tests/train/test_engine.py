@@ -147,6 +147,23 @@ def test_resume_with_another_model_config_names_the_mismatch(
     assert done["steps"] == 3 and done["resumed_from"]
 
 
+def test_the_seed_is_a_parameter_recorded_and_checked_on_resume(
+    shard_dir: Path, tmp_path: Path
+) -> None:
+    first = pretrain(tiny(steps=3), tmp_path, shard_dir, seed=0, progress=False, stop_after=2)
+    assert first["seed"] == 0
+    config = json.loads((latest_checkpoint(tmp_path / "checkpoints") / "config.json").read_text())
+    assert config["params"]["seed"] == 0  # the seed in effect, though the params had none
+    refused = r"written with seed=0, this run has seed=1 \(1 parameter\(s\) differ\)"
+    with pytest.raises(ValueError, match=refused):
+        pretrain(tiny(steps=3), tmp_path, shard_dir, seed=1, progress=False)
+    with pytest.raises(ValueError, match=refused):
+        pretrain(tiny(steps=3, seed=1), tmp_path, shard_dir, seed=0, progress=False)
+    # the parameters' seed is the run's seed, whatever the caller's default
+    done = pretrain(tiny(steps=3, seed=0), tmp_path, shard_dir, seed=1, progress=False)
+    assert done["complete"] and done["resumed_from"] and done["seed"] == 0
+
+
 def test_params_and_recipes_validate() -> None:
     assert recipe("cpu-smoke").model == "mae_hivit_nano"
     assert recipe("hivit-base-8gpu").model == "mae_hivit_base"

@@ -22,6 +22,7 @@ from .checkpoint import (
     check_resume_params,
     latest_checkpoint,
     load_checkpoint,
+    remove_temporaries,
     save_checkpoint,
 )
 from .data import ShardStream
@@ -58,16 +59,26 @@ class Resumed:
 
 
 def resume(trainer: Trainer, out_dir: Path, console: Console) -> Resumed:
-    """Load the newest checkpoint of ``out_dir`` into ``trainer`` (model, optimiser,
-    schedule) and drop the metric lines written after it.
+    """Continue from the newest checkpoint of ``out_dir``, or start afresh; either way clear
+    what a killed run left after it: metric lines of later steps (they are run again) and
+    half-written temporaries (rank 0).
 
     Raises:
-        ValueError: the checkpoint was written with another recipe, or is corrupt.
+        ValueError: the checkpoint was written with other parameters, or is corrupt.
     """
-    params, info = trainer.params, trainer.info
     ckpt = latest_checkpoint(out_dir / "checkpoints")
-    if ckpt is None:
-        return Resumed(RunState())
+    start = Resumed(RunState()) if ckpt is None else _load(trainer, ckpt)
+    if trainer.info.is_main:
+        remove_temporaries(out_dir)
+        truncate_metrics(out_dir / METRICS_FILE, start.state.step)
+        if ckpt is not None:
+            console.print(f"pretrain: resuming from {ckpt} (step {start.state.step})")
+    return start
+
+
+def _load(trainer: Trainer, ckpt: Path) -> Resumed:
+    """Model, optimiser and schedule from ``ckpt`` into ``trainer``; its counters and RNG."""
+    params, info = trainer.params, trainer.info
     check_resume_params(ckpt, params)
     saved = load_checkpoint(ckpt, trainer.model, map_location=info.device)
     trainer.opt.load_state_dict(saved["optimizer"])
@@ -75,9 +86,6 @@ def resume(trainer: Trainer, out_dir: Path, console: Console) -> Resumed:
     state = RunState(**saved["run"])
     ranks = saved.get("rng", [])
     mid_epoch = state.step % params.ckpt_every and len(ranks) == info.world
-    if info.is_main:
-        truncate_metrics(out_dir / METRICS_FILE, state.step)
-        console.print(f"pretrain: resuming from {ckpt} (step {state.step})")
     return Resumed(state, ranks[info.rank] if mid_epoch else None, ckpt)
 
 

@@ -74,11 +74,14 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
     first = pretrain(params, tmp_path / "b", shard_dir, progress=False, stop_after=stop_after)
     assert not first["complete"] and first["steps"] == stop_after
     assert (tmp_path / "b" / "export").exists() is False
-    # a crash after the checkpoint leaves later metric lines, the last one cut short
+    # a kill in a later checkpoint write leaves later metric lines, the last one cut short,
+    # and the temporaries of the checkpoint, of `latest` and of an export
     with (tmp_path / "b" / "metrics.jsonl").open("a") as f:
         f.write('{"step": 5, "loss": 9.0, "lr": 0.1}\n{"step": 6, "lo')
+    _leave_temporaries(tmp_path / "b", step=6)
     second = pretrain(params, tmp_path / "b", shard_dir, progress=False)
     assert second["complete"] and second["resumed_from"]
+    assert _temporaries(tmp_path / "b") == []
     wa = load_file(str(tmp_path / "a/checkpoints/step-00000006/model.safetensors"))
     wb = load_file(str(tmp_path / "b/checkpoints/step-00000006/model.safetensors"))
     for k in wa:
@@ -86,6 +89,35 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
     la = [json.loads(r)["loss"] for r in (tmp_path / "a/metrics.jsonl").read_text().splitlines()]
     lb = [json.loads(r)["loss"] for r in (tmp_path / "b/metrics.jsonl").read_text().splitlines()]
     assert lb == pytest.approx(la, rel=1e-5)
+
+
+def _leave_temporaries(run: Path, step: int) -> None:
+    """What a writer killed mid-write leaves (names as the checkpoint writer makes them)."""
+    half = run / "checkpoints" / f".step-{step:08d}.tmp-4242"
+    half.mkdir(parents=True)
+    (half / "model.safetensors").write_bytes(b"\0" * 64)
+    (run / "checkpoints" / ".latest.tmp-4242").write_text("step-0")
+    (run / "export").mkdir(exist_ok=True)
+    (run / "export" / ".encoder.safetensors.tmp-4242-0badcafe").write_bytes(b"\0" * 64)
+
+
+def _temporaries(run: Path) -> list[Path]:
+    return [p for p in run.rglob(".*") if ".tmp-" in p.name]
+
+
+def test_rerun_after_a_kill_in_the_first_checkpoint_write(shard_dir: Path, tmp_path: Path) -> None:
+    """No checkpoint yet: the rerun starts afresh, so the killed run's metric lines go."""
+    (tmp_path / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": s, "loss": 9.0, "lr": 0.1}) + "\n" for s in (1, 2, 3))
+    )
+    _leave_temporaries(tmp_path, step=3)
+    summary = pretrain(tiny(), tmp_path, shard_dir, progress=False)
+    assert summary["complete"] and summary["resumed_from"] is None
+    rows = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert all(r["loss"] != 9.0 for r in rows)
+    assert _temporaries(tmp_path) == []
+    assert (tmp_path / "export" / "encoder.safetensors").is_file()
 
 
 def test_corrupt_samples_are_skipped_and_counted(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from rich.console import Console
 
 from qpt.config import ResolvedPipeline
 from qpt.report import print_stage_summary
+from qpt.run_record import owner, report_interrupted
 from qpt.stage import StageContext
 from qpt.stages import get_stage
 
@@ -130,6 +131,7 @@ def run_pipeline(
         raise ValueError(f"--until '{until}': pipeline '{pipeline.name}' has stages {names}")
     run_dir = pipeline.runs_dir / pipeline.name
     run_dir.mkdir(parents=True, exist_ok=True)
+    report_interrupted(run_dir, console)
     record: dict[str, Any] = {
         "pipeline": pipeline.name,
         "description": pipeline.description,
@@ -138,6 +140,7 @@ def run_pipeline(
         "started": _now(),
         "finished": None,
         "status": "running",
+        **owner(),
         "git_commit": git_commit(),
         "versions": versions(),
         "config": [

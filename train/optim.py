@@ -3,7 +3,9 @@
 * lr = blr x effective batch / 256 (the linear scaling rule);
 * AdamW, weight decay on weight matrices only (not norms, biases, the mask token or the
   relative position tables);
-* linear warm-up over ``warmup`` steps, then a half-cycle cosine down to ``min_lr``.
+* linear warm-up over ``warmup`` steps, then a half-cycle cosine down to ``min_lr``: the
+  values of timm's ``CosineLRScheduler(warmup_prefix=True, warmup_lr_init=lr / (warmup +
+  1))``. MAE's ramp starts at 0; this one at ``lr / (warmup + 1)``, so no step runs at 0.
 """
 
 from __future__ import annotations

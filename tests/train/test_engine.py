@@ -48,6 +48,11 @@ def test_run_writes_checkpoints_metrics_pictures_and_export(
     assert summary["complete"] and summary["steps"] == 6 and summary["images_seen"] == 24
     rows = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    # each line's lr is the one its step ran at: a 1-step warm-up (peak / 2), the peak
+    # (blr x 4 / 256) at step 2, then the cosine over the remaining 5 steps towards 0
+    peak = 1.5e-4 * 4 / 256
+    cosine = [peak * (1 + math.cos(math.pi * j / 5)) / 2 for j in range(1, 5)]
+    assert [r["lr"] for r in rows] == pytest.approx([peak / 2, peak, *cosine], rel=1e-12)
     assert sorted(p.name for p in (tmp_path / "images").glob("*.png")) == [
         "step-00000003.png",
         "step-00000006.png",

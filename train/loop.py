@@ -151,7 +151,9 @@ class Loop:
                 break
         del it
 
-    def _step(self, micro: list[dict[str, Any]], epoch: int, log: MetricsLog, bar) -> bool:
+    def _step(
+        self, micro: list[dict[str, Any]], epoch: int, log: MetricsLog, bar: ProgressBar
+    ) -> bool:
         """One optimiser step and its bookkeeping; True when this call stops after it."""
         state, params = self.state, self.params
         for b in micro:

@@ -26,6 +26,7 @@ from rich.console import Console
 
 from qpt.config import ResolvedPipeline, ResolvedStage
 from qpt.report import print_stage_summary
+from qpt.run_record import owner, report_interrupted
 from qpt.stage import StageContext
 from qpt.stages import get_stage
 from qpt_base.atomic import atomic_write_json
@@ -128,6 +129,7 @@ def run_pipeline(
         raise ValueError(f"--until '{until}': pipeline '{pipeline.name}' has stages {names}")
     run_dir = pipeline.runs_dir / pipeline.name
     run_dir.mkdir(parents=True, exist_ok=True)
+    report_interrupted(run_dir, console)
     record = _new_record(pipeline)
     write_json_atomic(run_dir / "run.json", record)
 
@@ -183,6 +185,7 @@ def _new_record(pipeline: ResolvedPipeline) -> dict[str, Any]:
         "started": _now(),
         "finished": None,
         "status": "running",
+        **owner(),
         "git_commit": git_commit(),
         "versions": versions(),
         "config": [

@@ -4,6 +4,8 @@
   registered by name (``create_model``, ``create_backbone``, ``list_models``).
 * :mod:`train.checkpoint`: safetensors checkpoints, resume, export and ``load_backbone``.
 * :mod:`train.data`: WebDataset shard streaming (resampled, split by rank and worker).
-* :mod:`train.engine`: the training loop (AdamW, cosine, accumulation, AMP, DDP).
+* :mod:`train.engine`: ``pretrain()``, built from :mod:`train.optim` (AdamW, warm-up +
+  cosine), :mod:`train.trainer` (one step: accumulation, AMP, DDP), :mod:`train.loop` (the
+  resumable loop) and :mod:`train.metrics` (``metrics.jsonl``, progress bar).
 * :mod:`train.config`: the parameters of a run (the ``pretrain`` stage's table).
 """

@@ -14,7 +14,6 @@ with at least ``{"model": "hivit_tiny", "model_kwargs": {...}, "img_size": 224}`
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,28 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from qpt_base.atomic import atomic_path, atomic_write_text, sweep_temporaries
+
+from .config import PretrainParams
 from .models import create_backbone, create_model
 
 MODEL_FILE, STATE_FILE, CONFIG_FILE = "model.safetensors", "state.pt", "config.json"
 ENCODER_FILE = "encoder.safetensors"
+# parameters a resumed run may change (they do not alter the model, schedule or data recipe)
+RESUMABLE_CHANGES = {
+    "log_every",
+    "image_every",
+    "keep_ckpts",
+    "time_budget_s",
+    "shards",
+    "device",
+    "compile",
+    "channels_last",
+    "cpu_threads",
+    "num_workers",
+    "amp",
+    "degrade_on",
+}
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -39,12 +56,6 @@ def unwrap(model: nn.Module) -> nn.Module:
             model = model._orig_mod
         else:
             return model
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -116,22 +127,32 @@ def save_checkpoint(
     ckpt_root.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:08d}"
     final = ckpt_root / name
-    tmp = ckpt_root / f".{name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    plain = unwrap(model)
-    weights = {k: v.detach().contiguous().cpu() for k, v in plain.state_dict().items()}
-    save_file(weights, str(tmp / MODEL_FILE))
-    torch.save({**state, "step": step}, tmp / STATE_FILE)
-    (tmp / CONFIG_FILE).write_text(json.dumps({**config, "step": step}, indent=2))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _atomic_write_text(ckpt_root / "latest", name)
+    with atomic_path(final) as tmp:
+        tmp.mkdir()
+        plain = unwrap(model)
+        weights = {k: v.detach().contiguous().cpu() for k, v in plain.state_dict().items()}
+        save_file(weights, str(tmp / MODEL_FILE))
+        torch.save({**state, "step": step}, tmp / STATE_FILE)
+        (tmp / CONFIG_FILE).write_text(json.dumps({**config, "step": step}, indent=2))
+        if final.exists():
+            shutil.rmtree(final)
+    atomic_write_text(ckpt_root / "latest", name)
     old = sorted(p for p in ckpt_root.glob("step-*") if p.is_dir() and p.name != name)
     for p in old[: max(0, len(old) - (keep - 1))]:
         shutil.rmtree(p, ignore_errors=True)
     return final
+
+
+def remove_temporaries(run_dir: Path) -> list[Path]:
+    """Remove what writers killed mid-write left in a run folder: temporaries of checkpoint
+    folders, of ``latest``, of the export and of ``metrics.jsonl``; returns what went.
+
+    Only for the one process that owns ``run_dir`` (rank 0, before it writes)."""
+    gone = []
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "export"):
+        if folder.is_dir():
+            gone += sweep_temporaries(folder)
+    return gone
 
 
 def latest_checkpoint(ckpt_root: Path) -> Path | None:
@@ -159,6 +180,26 @@ def find_checkpoint(path: str | Path) -> Path:
     if found is None:
         raise FileNotFoundError(f"{path}: no complete pretraining checkpoint found")
     return found
+
+
+def check_resume_params(ckpt: Path, params: PretrainParams) -> None:
+    """Refuse to continue a checkpoint written with another recipe (schedule, data, model).
+
+    Raises:
+        ValueError: naming the first differing parameter and both values.
+    """
+    try:
+        saved = json.loads((ckpt / CONFIG_FILE).read_text()).get("params", {})
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{ckpt / CONFIG_FILE}: unreadable ({e})") from None
+    now = params.model_dump(mode="json")
+    diff = [k for k in now if k not in RESUMABLE_CHANGES and k in saved and saved[k] != now[k]]
+    if diff:
+        k = diff[0]
+        raise ValueError(
+            f"{ckpt}: written with {k}={saved[k]!r}, this run has {k}={now[k]!r}"
+            f" ({len(diff)} parameter(s) differ); use another output folder to start afresh"
+        )
 
 
 def load_checkpoint(
@@ -205,9 +246,8 @@ def export_encoder(ckpt: Path, out_dir: Path, extra: dict[str, Any] | None = Non
     encoder = mae.encoder  # built by create_model, so it knows its own name and kwargs
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = {k: v.contiguous() for k, v in encoder.state_dict().items()}
-    tmp = out_dir / f".{ENCODER_FILE}.tmp-{os.getpid()}"
-    save_file(weights, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, out_dir / ENCODER_FILE)
+    with atomic_path(out_dir / ENCODER_FILE) as tmp:
+        save_file(weights, str(tmp), metadata={"format": "pt"})
     exported = {
         "model": encoder.model_name,
         "model_kwargs": encoder.model_kwargs,
@@ -218,7 +258,7 @@ def export_encoder(ckpt: Path, out_dir: Path, extra: dict[str, Any] | None = Non
         "step": config.get("step"),
         **(extra or {}),
     }
-    _atomic_write_text(out_dir / CONFIG_FILE, json.dumps(exported, indent=2))
+    atomic_write_text(out_dir / CONFIG_FILE, json.dumps(exported, indent=2))
     return out_dir
 
 

@@ -44,6 +44,11 @@ class PretrainParams(BaseModel):
     target: Literal["degraded", "clean"] = Field(
         "degraded", description="Reconstruct the degraded input or the clean image."
     )
+    seed: int | None = Field(
+        None,
+        description="The run's seed (init, data order, crops, masks, degradations); default: "
+        "the pipeline's or --seed. Recorded in checkpoints: a resume must match it.",
+    )
     degrade: str | None = Field(
         "qpt-v2", description="Degrade preset; 'none' (TOML has no null) = no degradation."
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import socket
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from qpt.config import load_config
 from qpt.runner import run_pipeline
@@ -74,6 +78,41 @@ def test_interrupted_stage_keeps_its_partial_work_when_unchanged(pipelines_file:
         _run(pipelines_file, overrides={"c.fail": True})
     assert partial.read_text() == "started"  # the stage itself overwrote it, not a wipe
     assert (run_dir / "c" / "_stage_started.json").exists()
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
+
+
+def test_a_killed_run_shows_as_interrupted(pipelines_file: Path) -> None:
+    from qpt.run_record import read_run
+
+    run_dir = pipelines_file.parent / "runs" / "chain"
+    _run(pipelines_file)
+    # what a run killed during stage b leaves: "running", written by a process now gone
+    saved = json.loads((run_dir / "run.json").read_text())
+    assert saved["pid"] == os.getpid() and saved["host"] == socket.gethostname()
+    saved["status"], saved["stages"]["b"]["status"] = "running", "running"
+    (run_dir / "run.json").write_text(json.dumps({**saved, "pid": _dead_pid()}))
+    shown = read_run(run_dir)
+    assert shown["status"] == "interrupted" and shown["stages"]["b"]["status"] == "interrupted"
+    assert shown["stages"]["a"]["status"] == "done"
+    # a live owner, or one on another host, is not judged
+    (run_dir / "run.json").write_text(json.dumps(saved))
+    assert read_run(run_dir)["status"] == "running"
+    (run_dir / "run.json").write_text(json.dumps({**saved, "pid": _dead_pid(), "host": "x"}))
+    assert read_run(run_dir)["status"] == "running"
+    # the next run says so before it takes the folder over
+    (run_dir / "run.json").write_text(json.dumps({**saved, "pid": _dead_pid()}))
+    shown = io.StringIO()
+    assert _run(pipelines_file, console=Console(file=shown, width=500))["status"] == "done"
+    assert "was interrupted in stage 'b'; continuing it" in shown.getvalue()
+    assert read_run(run_dir)["status"] == "done"
 
 
 def test_changed_parameter_redoes_that_stage_and_later_ones(pipelines_file: Path) -> None:

@@ -32,6 +32,9 @@ def test_train_stop_resume_and_export(shard_dir: Path, tmp_path: Path, capsys) -
     assert main([*common, "--stop-after", "2"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["steps"] == 2 and not first["complete"]
+    assert main([*common, "--seed", "1"]) == 2  # the run was seeded 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "seed=0" in err[0], err
     assert main(common) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["complete"] and second["steps"] == 4 and second["resumed_from"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -61,13 +62,71 @@ def test_native_crop_keeps_the_original_pixels() -> None:
     assert found
 
 
-def test_small_images_are_upscaled_and_resize_mode_resizes() -> None:
-    small = torch.randint(0, 256, (3, 40, 60), dtype=torch.uint8)
-    crop, resampled = random_crop(small, 64, random.Random(0))
+def _photo(h: int, w: int) -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[:h, :w])
+
+
+def _chw(arr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+
+
+def _best_window(crop: torch.Tensor, ref: np.ndarray) -> int:
+    """Smallest max-abs difference between ``crop`` (3, S, S) and any S x S window of
+    ``ref`` (H, W, 3)."""
+    s = crop.shape[-1]
+    windows = np.lib.stride_tricks.sliding_window_view(ref.astype(np.int16), (s, s, 3))
+    diff = np.abs(windows[:, :, 0] - crop.permute(1, 2, 0).numpy().astype(np.int16))
+    return int(diff.max(axis=(-3, -2, -1)).min())
+
+
+def test_small_images_are_upscaled_like_pil_and_resize_mode_resizes_like_pil() -> None:
+    small = _photo(40, 60)  # short side 40 < 64: upscaled to 64 x 96
+    crop, resampled = random_crop(_chw(small), 64, random.Random(0))
     assert resampled and crop.shape == (3, 64, 64)
-    big = torch.randint(0, 256, (3, 300, 400), dtype=torch.uint8)
-    crop, resampled = random_crop(big, 64, random.Random(0), crop="resize", resize_to=96)
+    upscaled = np.asarray(Image.fromarray(small).resize((96, 64), Image.BILINEAR))
+    assert _best_window(crop, upscaled) == 0  # a window of PIL's bilinear upscale, exactly
+    big = _photo(300, 400)  # resize mode: short side to 96 (antialiased), then a window
+    crop, resampled = random_crop(_chw(big), 64, random.Random(0), crop="resize", resize_to=96)
     assert resampled and crop.shape == (3, 64, 64)
+    shrunk = np.asarray(Image.fromarray(big).resize((128, 96), Image.BILINEAR))
+    assert _best_window(crop, shrunk) <= 1  # PIL's antialiased bilinear, within rounding
+    aliased = np.asarray(Image.fromarray(big).resize((128, 96), Image.NEAREST))
+    assert _best_window(crop, aliased) > 8  # not a plain subsampling
+
+
+@pytest.mark.parametrize(("short", "resampled"), [(63, True), (64, False), (65, False)])
+def test_native_crop_resamples_only_below_the_crop_size(short: int, resampled: bool) -> None:
+    photo = _photo(short, 100)
+    crop, was = random_crop(_chw(photo), 64, random.Random(0))
+    assert was == resampled and crop.shape == (3, 64, 64)
+    if resampled:  # short side to 64, the long one scaled alike (torchvision's int rule)
+        size = (int(64 * 100 / short), 64)
+        photo = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
+    assert _best_window(crop, photo) == 0
+
+
+def test_resize_mode_to_the_image_own_short_side_keeps_pixels() -> None:
+    photo = _photo(96, 128)
+    crop, was = random_crop(_chw(photo), 64, random.Random(0), crop="resize", resize_to=96)
+    assert not was and _best_window(crop, photo) == 0
+
+
+def test_stream_crops_are_windows_of_the_photo_their_key_names(tmp_path: Path) -> None:
+    write_shards(tmp_path, n_shards=1, per_shard=6)
+    photos = {}  # key -> the stored photo, decoded by PIL
+    with tarfile.open(tmp_path / "shard-000000.tar") as tar:
+        for member in tar.getmembers():
+            key, ext = member.name.split(".", 1)
+            if ext in ("jpg", "png"):
+                photos[key] = np.asarray(Image.open(tar.extractfile(member)).convert("RGB"))
+    stream = ShardStream(resolve_shards(tmp_path), 64, 3, batches_per_epoch=2, seed=0)
+    batches = list(make_loader(stream, 0))
+    for batch in batches:
+        assert batch["resampled"] == 0 and batch["skipped"] == {}
+        for key, crop in zip(batch["keys"], batch["images"], strict=True):
+            assert _best_window(crop, photos[key]) == 0, key
 
 
 def _keys(stream: ShardStream, epoch: int, workers: int) -> list[list[str]]:

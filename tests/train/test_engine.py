@@ -48,6 +48,11 @@ def test_run_writes_checkpoints_metrics_pictures_and_export(
     assert summary["complete"] and summary["steps"] == 6 and summary["images_seen"] == 24
     rows = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    # each line's lr is the one its step ran at: a 1-step warm-up (peak / 2), the peak
+    # (blr x 4 / 256) at step 2, then the cosine over the remaining 5 steps towards 0
+    peak = 1.5e-4 * 4 / 256
+    cosine = [peak * (1 + math.cos(math.pi * j / 5)) / 2 for j in range(1, 5)]
+    assert [r["lr"] for r in rows] == pytest.approx([peak / 2, peak, *cosine], rel=1e-12)
     assert sorted(p.name for p in (tmp_path / "images").glob("*.png")) == [
         "step-00000003.png",
         "step-00000006.png",
@@ -74,11 +79,14 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
     first = pretrain(params, tmp_path / "b", shard_dir, progress=False, stop_after=stop_after)
     assert not first["complete"] and first["steps"] == stop_after
     assert (tmp_path / "b" / "export").exists() is False
-    # a crash after the checkpoint leaves later metric lines, the last one cut short
+    # a kill in a later checkpoint write leaves later metric lines, the last one cut short,
+    # and the temporaries of the checkpoint, of `latest` and of an export
     with (tmp_path / "b" / "metrics.jsonl").open("a") as f:
         f.write('{"step": 5, "loss": 9.0, "lr": 0.1}\n{"step": 6, "lo')
+    _leave_temporaries(tmp_path / "b", step=6)
     second = pretrain(params, tmp_path / "b", shard_dir, progress=False)
     assert second["complete"] and second["resumed_from"]
+    assert _temporaries(tmp_path / "b") == []
     wa = load_file(str(tmp_path / "a/checkpoints/step-00000006/model.safetensors"))
     wb = load_file(str(tmp_path / "b/checkpoints/step-00000006/model.safetensors"))
     for k in wa:
@@ -86,6 +94,35 @@ def test_stopped_and_resumed_run_matches_an_uninterrupted_one(
     la = [json.loads(r)["loss"] for r in (tmp_path / "a/metrics.jsonl").read_text().splitlines()]
     lb = [json.loads(r)["loss"] for r in (tmp_path / "b/metrics.jsonl").read_text().splitlines()]
     assert lb == pytest.approx(la, rel=1e-5)
+
+
+def _leave_temporaries(run: Path, step: int) -> None:
+    """What a writer killed mid-write leaves (names as the checkpoint writer makes them)."""
+    half = run / "checkpoints" / f".step-{step:08d}.tmp-4242"
+    half.mkdir(parents=True)
+    (half / "model.safetensors").write_bytes(b"\0" * 64)
+    (run / "checkpoints" / ".latest.tmp-4242").write_text("step-0")
+    (run / "export").mkdir(exist_ok=True)
+    (run / "export" / ".encoder.safetensors.tmp-4242-0badcafe").write_bytes(b"\0" * 64)
+
+
+def _temporaries(run: Path) -> list[Path]:
+    return [p for p in run.rglob(".*") if ".tmp-" in p.name]
+
+
+def test_rerun_after_a_kill_in_the_first_checkpoint_write(shard_dir: Path, tmp_path: Path) -> None:
+    """No checkpoint yet: the rerun starts afresh, so the killed run's metric lines go."""
+    (tmp_path / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": s, "loss": 9.0, "lr": 0.1}) + "\n" for s in (1, 2, 3))
+    )
+    _leave_temporaries(tmp_path, step=3)
+    summary = pretrain(tiny(), tmp_path, shard_dir, progress=False)
+    assert summary["complete"] and summary["resumed_from"] is None
+    rows = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert all(r["loss"] != 9.0 for r in rows)
+    assert _temporaries(tmp_path) == []
+    assert (tmp_path / "export" / "encoder.safetensors").is_file()
 
 
 def test_corrupt_samples_are_skipped_and_counted(tmp_path: Path) -> None:
@@ -145,6 +182,23 @@ def test_resume_with_another_model_config_names_the_mismatch(
     # harmless changes are fine: logging cadence, workers
     done = pretrain(tiny(steps=3, log_every=2, num_workers=1), tmp_path, shard_dir, progress=False)
     assert done["steps"] == 3 and done["resumed_from"]
+
+
+def test_the_seed_is_a_parameter_recorded_and_checked_on_resume(
+    shard_dir: Path, tmp_path: Path
+) -> None:
+    first = pretrain(tiny(steps=3), tmp_path, shard_dir, seed=0, progress=False, stop_after=2)
+    assert first["seed"] == 0
+    config = json.loads((latest_checkpoint(tmp_path / "checkpoints") / "config.json").read_text())
+    assert config["params"]["seed"] == 0  # the seed in effect, though the params had none
+    refused = r"written with seed=0, this run has seed=1 \(1 parameter\(s\) differ\)"
+    with pytest.raises(ValueError, match=refused):
+        pretrain(tiny(steps=3), tmp_path, shard_dir, seed=1, progress=False)
+    with pytest.raises(ValueError, match=refused):
+        pretrain(tiny(steps=3, seed=1), tmp_path, shard_dir, seed=0, progress=False)
+    # the parameters' seed is the run's seed, whatever the caller's default
+    done = pretrain(tiny(steps=3, seed=0), tmp_path, shard_dir, seed=1, progress=False)
+    assert done["complete"] and done["resumed_from"] and done["seed"] == 0
 
 
 def test_params_validate() -> None:

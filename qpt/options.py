@@ -31,6 +31,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 OFF_WORDS = ("none", "off")
+PANEL = "Parameters"  # the help panel of the generated options, apart from the verb's own
 _TYPED_SOURCES = ("COMMANDLINE", "ENVIRONMENT")  # names of click's ParameterSource
 _CTX = "_options_ctx"
 
@@ -88,7 +89,9 @@ def _option(name: str, field: FieldInfo) -> inspect.Parameter:
         extra = {"metavar": _metavar(inner)}
         if optional and default is not None and "none" not in help_text:
             help_text += " (none: off)"
-    option = typer.Option(default, *flags_of(name, field), help=help_text.strip(), **extra)
+    option = typer.Option(
+        default, *flags_of(name, field), help=help_text.strip(), rich_help_panel=PANEL, **extra
+    )
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
                              annotation=annotation)  # fmt: skip
 

@@ -92,6 +92,7 @@ def test_verb_options_are_the_model_fields() -> None:
     """Each model field is an option of its verb: no hand-kept option lists."""
     from bench.params import BenchParams
     from curate.params import CurateParams, ShardParams
+    from degrade.params import DegradeParams
     from train.config import PretrainParams
 
     group = typer.main.get_command(app)
@@ -101,6 +102,16 @@ def test_verb_options_are_the_model_fields() -> None:
         "shard": (group.get_command(ctx, "shard"), ShardParams, {"manifest"}),
         "pretrain": (group.get_command(ctx, "pretrain"), PretrainParams, set()),
         "bench": (group.get_command(ctx, "bench"), BenchParams, {"datasets"}),
+        "bench run": (
+            group.get_command(ctx, "bench").get_command(ctx, "run"),
+            BenchParams,
+            {"datasets"},
+        ),
+        "degrade run": (
+            group.get_command(ctx, "degrade").get_command(ctx, "run"),
+            DegradeParams,
+            {"input_dir"},
+        ),
     }
     for verb, (command, model, excluded) in verbs.items():
         options = {o for p in command.params for o in p.opts + p.secondary_opts}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -122,15 +123,18 @@ def test_verb_options_are_the_model_fields() -> None:
                 assert flag in options, f"qpt {verb}: {flag} ({name}) missing"
 
 
-def test_help_builds_every_verb_without_importing_torch() -> None:
-    """Options come from pydantic models only; torch loads when a verb runs."""
+def test_help_and_listing_do_not_import_torch() -> None:
+    """Options come from pydantic models only; torch loads when a verb or a pipeline runs."""
     import subprocess
     import sys
 
     code = (
         "import sys; from qpt.cli import main; main(['--help']); "
         "main(['curate', '--help']); main(['pretrain', '--help']); main(['bench', '--help']); "
-        "print('torch' in sys.modules)"
+        "main(['run', '--list']); print('torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo
+    )
     assert out.stdout.strip().splitlines()[-1] == "False"

@@ -73,6 +73,10 @@ def test_errors_name_the_option_as_typed() -> None:
         (["curate", "--min-pixels", "x"], "error: --min-pixels: Input should be a valid integer"),
         (["shard", "m.parquet", "--jpeg-quality", "50"], "error: --jpeg-quality: Input should"),
         (["bench", "run", "livec", "-c", "random:hivit_nano", "--splits", "0"], "error: --splits:"),
+        (
+            ["bench", "run", "livec", "-c", "random:hivit_nano", "--max-items", "0"],
+            "error: --max-items: Input should be greater than or equal to 10 (none switches it",
+        ),
         (["degrade", "in", "out", "--copies", "0"], "error: --copies: Input should be greater"),
         (["pretrain", "--steps", "0", "--show"], "error: --steps: Input should be greater"),
     ],
@@ -81,6 +85,11 @@ def test_every_verb_says_which_option_is_wrong(argv, expected, capsys) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(expected) and "\n" not in err and "pydantic" not in err
+
+
+def test_a_bad_value_is_exactly_one_line_naming_the_option(capsys) -> None:
+    assert main(["curate", "--max-aspect", "-3"]) == 2
+    assert capsys.readouterr().err == "error: --max-aspect: Input should be greater than 1\n"
 
 
 def test_model_level_errors_name_the_missing_option(capsys) -> None:

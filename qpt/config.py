@@ -50,7 +50,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qpt.options import format_validation_error
-from qpt.stages import get_stage
 
 CONFIG_ENV = "QPT_PIPELINES"
 
@@ -227,6 +226,8 @@ class PipelinesConfig:
         self, stage_name: str, raw: dict[str, Any], earlier: list[ResolvedStage], where: str
     ) -> ResolvedStage:
         """Check the stage's inputs, put its recipe under its table, validate its parameters."""
+        from qpt.stages import get_stage  # imports the libraries' models (degrade: torch)
+
         kind_name = raw.pop("kind")
         inputs = raw.pop("inputs")
         names = [s.name for s in earlier]
@@ -313,6 +314,8 @@ def pretrain_recipe(name: str, **overrides: Any) -> BaseModel:
     Raises:
         ValueError: unknown recipe or a parameter that does not validate.
     """
+    from qpt.stages import get_stage
+
     cfg = load_config()
     try:
         table = cfg.recipe(name, "pretrain")

@@ -31,6 +31,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 OFF_WORDS = ("none", "off")
+PANEL = "Parameters"  # the help panel of the generated options, apart from the verb's own
 _TYPED_SOURCES = ("COMMANDLINE", "ENVIRONMENT")  # names of click's ParameterSource
 _CTX = "_options_ctx"
 
@@ -88,7 +89,9 @@ def _option(name: str, field: FieldInfo) -> inspect.Parameter:
         extra = {"metavar": _metavar(inner)}
         if optional and default is not None and "none" not in help_text:
             help_text += " (none: off)"
-    option = typer.Option(default, *flags_of(name, field), help=help_text.strip(), **extra)
+    option = typer.Option(
+        default, *flags_of(name, field), help=help_text.strip(), rich_help_panel=PANEL, **extra
+    )
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
                              annotation=annotation)  # fmt: skip
 
@@ -153,19 +156,23 @@ def format_validation_error(
     exc: ValidationError,
     names: dict[str, str] | None = None,
     quoted: dict[str, str] | None = None,
+    hints: dict[str, str] | None = None,
 ) -> str:
     """A pydantic error as one line: ``key: message; key: message``.
 
     ``names`` renames keys (field -> ``--flag``); ``quoted`` renames the fields a model-level
-    message quotes (``needs 'metadata'`` -> ``needs --metadata``).
+    message quotes (``needs 'metadata'`` -> ``needs --metadata``); ``hints`` follow the
+    message of their field.
     """
-    names = names or {}
+    names, hints = names or {}, hints or {}
     parts = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key"
+        if loc and loc[0] in hints:
+            message += hints[loc[0]]
         if loc and loc[0] in names:
             parts.append(f"{names[loc[0]]}: {message}")
         elif loc:
@@ -183,9 +190,16 @@ def validate_params(model: type[BaseModel], data: dict[str, Any], given: Iterabl
     Raises:
         ValueError: one line naming each bad option (or key) and why.
     """
-    flags = {n: _error_name(n, f) for n, f in model.model_fields.items()}
+    fields = model.model_fields
+    flags = {n: _error_name(n, f) for n, f in fields.items()}
     names = {n: flags[n] for n in given if n in flags}
+    # 0 and -1 meant "off" for some options once; say how it is spelled now
+    hints = {
+        n: " (none switches it off)"
+        for n in names
+        if _unwrap_optional(fields[n].annotation)[1] and data.get(n) in (0, -1)
+    }
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(format_validation_error(exc, names, flags)) from None
+        raise ValueError(format_validation_error(exc, names, flags, hints)) from None

@@ -17,6 +17,7 @@ import platform
 import shutil
 import subprocess
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -133,6 +134,8 @@ def run_pipeline(
     record = _new_record(pipeline)
     write_json_atomic(run_dir / "run.json", record)
 
+    base = StageContext(pipeline.name, "", "", run_dir, run_dir, seed=pipeline.seed,
+                        console=console, json_mode=json_mode)  # fmt: skip
     earlier: dict[str, Path] = {}
     kinds: dict[str, str] = {}
     previous = ""
@@ -151,19 +154,9 @@ def run_pipeline(
             )
         else:
             _prepare_folder(out_dir, fingerprint, done, force)
-            ctx = StageContext(
-                pipeline=pipeline.name,
-                stage=stage.name,
-                kind=stage.kind,
-                run_dir=run_dir,
-                out_dir=out_dir,
-                inputs=dict(earlier),
-                kinds=dict(kinds),
-                bindings=dict(stage.inputs),
-                seed=pipeline.seed,
-                console=console,
-                json_mode=json_mode,
-            )
+            ctx = replace(base, stage=stage.name, kind=stage.kind, out_dir=out_dir,
+                          inputs=dict(earlier), kinds=dict(kinds),
+                          bindings=dict(stage.inputs))  # fmt: skip
             _run_stage(stage, ctx, fingerprint, record)
         earlier[stage.name] = out_dir
         kinds[stage.name] = stage.kind

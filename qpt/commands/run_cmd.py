@@ -88,6 +88,13 @@ def _print_pipelines(console: Console, cfg) -> None:
         mark = " (default)" if name == cfg.default else ""
         table.add_row(name + mark, cfg.describe(name))
     console.print(table)
+    recipes = Table(title="recipes (a stage says recipe = NAME)", title_justify="left")
+    for column in ("name", "kind", "description"):
+        recipes.add_column(column, style="cyan" if column == "name" else None)
+    for name, entry in cfg.data.recipe.items():
+        recipes.add_row(name, entry.kind, entry.description)
+    if cfg.data.recipe:
+        console.print(recipes)
 
 
 def _print_stage_kinds(console: Console) -> None:

@@ -97,6 +97,13 @@ def test_list_shows_pipelines(capsys, pipelines_file: Path) -> None:
     code, _, err = _main(capsys, "run", "--list", "--config", str(pipelines_file))
     assert code == 0
     assert "chain (default)" in err and "grandchild" in err
+    assert "recipes" not in err  # the test file has none
+
+
+def test_list_shows_the_shipped_recipes(capsys) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "pipelines.toml"
+    code, _, err = _main(capsys, "run", "--list", "--config", str(shipped))
+    assert code == 0 and "recipes" in err and "hivit-base-8gpu" in err.split("recipes")[1]
 
 
 def test_bench_speed_lists_each_stage_benchmark(capsys) -> None:

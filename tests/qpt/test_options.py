@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -72,6 +73,10 @@ def test_errors_name_the_option_as_typed() -> None:
         (["curate", "--min-pixels", "x"], "error: --min-pixels: Input should be a valid integer"),
         (["shard", "m.parquet", "--jpeg-quality", "50"], "error: --jpeg-quality: Input should"),
         (["bench", "run", "livec", "-c", "random:hivit_nano", "--splits", "0"], "error: --splits:"),
+        (
+            ["bench", "run", "livec", "-c", "random:hivit_nano", "--max-items", "0"],
+            "error: --max-items: Input should be greater than or equal to 10 (none switches it",
+        ),
         (["degrade", "in", "out", "--copies", "0"], "error: --copies: Input should be greater"),
         (["pretrain", "--steps", "0", "--show"], "error: --steps: Input should be greater"),
     ],
@@ -80,6 +85,11 @@ def test_every_verb_says_which_option_is_wrong(argv, expected, capsys) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(expected) and "\n" not in err and "pydantic" not in err
+
+
+def test_a_bad_value_is_exactly_one_line_naming_the_option(capsys) -> None:
+    assert main(["curate", "--max-aspect", "-3"]) == 2
+    assert capsys.readouterr().err == "error: --max-aspect: Input should be greater than 1\n"
 
 
 def test_model_level_errors_name_the_missing_option(capsys) -> None:
@@ -92,6 +102,7 @@ def test_verb_options_are_the_model_fields() -> None:
     """Each model field is an option of its verb: no hand-kept option lists."""
     from bench.params import BenchParams
     from curate.params import CurateParams, ShardParams
+    from degrade.params import DegradeParams
     from train.config import PretrainParams
 
     group = typer.main.get_command(app)
@@ -101,6 +112,16 @@ def test_verb_options_are_the_model_fields() -> None:
         "shard": (group.get_command(ctx, "shard"), ShardParams, {"manifest"}),
         "pretrain": (group.get_command(ctx, "pretrain"), PretrainParams, set()),
         "bench": (group.get_command(ctx, "bench"), BenchParams, {"datasets"}),
+        "bench run": (
+            group.get_command(ctx, "bench").get_command(ctx, "run"),
+            BenchParams,
+            {"datasets"},
+        ),
+        "degrade run": (
+            group.get_command(ctx, "degrade").get_command(ctx, "run"),
+            DegradeParams,
+            {"input_dir"},
+        ),
     }
     for verb, (command, model, excluded) in verbs.items():
         options = {o for p in command.params for o in p.opts + p.secondary_opts}
@@ -111,15 +132,18 @@ def test_verb_options_are_the_model_fields() -> None:
                 assert flag in options, f"qpt {verb}: {flag} ({name}) missing"
 
 
-def test_help_builds_every_verb_without_importing_torch() -> None:
-    """Options come from pydantic models only; torch loads when a verb runs."""
+def test_help_and_listing_do_not_import_torch() -> None:
+    """Options come from pydantic models only; torch loads when a verb or a pipeline runs."""
     import subprocess
     import sys
 
     code = (
         "import sys; from qpt.cli import main; main(['--help']); "
         "main(['curate', '--help']); main(['pretrain', '--help']); main(['bench', '--help']); "
-        "print('torch' in sys.modules)"
+        "main(['run', '--list']); print('torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo
+    )
     assert out.stdout.strip().splitlines()[-1] == "False"

@@ -49,3 +49,13 @@ def test_config_docstring_example_resolves(tmp_path: Path) -> None:
     pretrain_of = {name: cfg.resolve(name).stages[1].params for name in ("default", "quick")}
     assert (pretrain_of["default"].img_size, pretrain_of["default"].batch_size) == (96, 8)
     assert (pretrain_of["default"].steps, pretrain_of["quick"].steps) == (1000, 20)
+
+
+def test_readme_pipelines_example_resolves(tmp_path: Path) -> None:
+    readme = (REPO_FILE.parent / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "pipelines.toml"
+    path.write_text(example)
+    cfg = load_config(path)
+    quick = {s.kind: s.params for s in cfg.resolve("quick").stages}
+    assert (quick["pretrain"].img_size, quick["pretrain"].steps) == (96, 20)

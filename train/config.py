@@ -27,10 +27,19 @@ class PretrainParams(BaseModel):
     shards: str | None = Field(
         None, description="shard folder / brace pattern / glob; default: the shard stage"
     )
-    model: str = Field("mae_hivit_nano", description="registered mae_* model")
+    model: str = Field("mae_qpt_hivit_nano", description="registered mae_* model")
+    init: str | None = Field(
+        None,
+        description="start from these weights: a `qpt convert` or `qpt pretrain export` "
+        "folder (the full MAE when it holds one, else the encoder); resumes ignore it",
+    )
     img_size: int = Field(224, ge=32, multiple_of=16)
-    msff: bool = True
-    msff_fusion: Literal["sum", "concat"] = "sum"
+    msff: bool | None = Field(None, description="multi-scale decoder input; default: the model's")
+    msff_fusion: Literal["hifeat", "sum", "concat"] | None = Field(
+        None,
+        description="hifeat: the authors' (one LayerNorm over all stages, default of "
+        "mae_hivit_*); sum / concat: qpt's MSFF (default of mae_qpt_*)",
+    )
     decoder_dim: int | None = Field(None, ge=8, description="default: the model's")
     decoder_depth: int | None = Field(None, ge=1)
     decoder_heads: int | None = Field(None, ge=1)
@@ -95,14 +104,12 @@ class PretrainParams(BaseModel):
         """Keyword arguments of ``create_model(self.model, ...)``."""
         kw: dict[str, Any] = dict(
             img_size=self.img_size,
-            msff=self.msff,
-            msff_fusion=self.msff_fusion,
             mask_ratio=self.mask_ratio,
             norm_pix_loss=self.norm_pix_loss,
         )
         if self.drop_path_rate:
             kw["drop_path_rate"] = self.drop_path_rate
-        for k in ("decoder_dim", "decoder_depth", "decoder_heads"):
+        for k in ("msff", "msff_fusion", "decoder_dim", "decoder_depth", "decoder_heads"):
             if getattr(self, k) is not None:
                 kw[k] = getattr(self, k)
         return kw
@@ -111,7 +118,7 @@ class PretrainParams(BaseModel):
 RECIPES: dict[str, dict[str, Any]] = {
     # a few minutes on 2 CPU cores: proves the whole path, learns a little
     "cpu-smoke": dict(
-        model="mae_hivit_nano",
+        model="mae_qpt_hivit_nano",
         img_size=96,
         batch_size=16,
         steps=300,
@@ -126,7 +133,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         crops_per_image=4,
         device="cpu",
     ),
-    # one GPU, HiViT-T at 224 (the released QPT V2 IQA/IAA backbone)
+    # one GPU, the authors' HiViT-T MAE at 224 (the released QPT V2 IQA/IAA backbone)
     "hivit-tiny-1gpu": dict(
         model="mae_hivit_tiny",
         img_size=224,
@@ -142,7 +149,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         amp="auto",
         channels_last=True,
     ),
-    # paper scale: HiViT-B, effective batch 4096 on 8 GPUs (x N nodes: lower accum_steps)
+    # paper scale: the authors' HiViT-B MAE (decoder 512 x 6), effective batch 4096 on
+    # 8 GPUs (x N nodes: lower accum_steps)
     "hivit-base-8gpu": dict(
         model="mae_hivit_base",
         img_size=224,

@@ -46,6 +46,7 @@ VERBS: dict[str, str] = {
     "pretrain": "qpt.commands.pretrain_cmd",
     "bench": "qpt.commands.bench_cmd",
     "degrade": "qpt.commands.degrade_cmd",
+    "convert": "qpt.commands.convert_cmd",
 }
 
 

@@ -469,7 +469,7 @@ def convert_state_dict(
     """Convert a state dict under ``source``'s key names (see the module docstring).
 
     Args:
-        state: tensors, wrappers already removed (:func:`unwrap_state_dict`).
+        state: tensors (wrappers are removed with :func:`unwrap_state_dict`).
         source: ``hivit``, ``hivit-mae``, ``mae`` or ``timm-vit``.
         overrides: architecture numbers no tensor shape carries (``num_heads``,
             ``decoder_heads``, ``img_size``) and ``mask_ratio`` / ``norm_pix_loss``.
@@ -485,9 +485,9 @@ def convert_state_dict(
             f"known: {sorted(known)}"
         )
     if source in ("hivit", "hivit-mae"):
-        return convert_hivit(dict(state), source == "hivit-mae", overrides)
+        return convert_hivit(unwrap_state_dict(state), source == "hivit-mae", overrides)
     if source in ("mae", "timm-vit"):
-        return convert_vit(dict(state), source == "timm-vit", overrides)
+        return convert_vit(unwrap_state_dict(state), source == "timm-vit", overrides)
     raise ValueError(f"unknown source '{source}'; one of {', '.join(SOURCES)}")
 
 

@@ -28,6 +28,7 @@ from . import distributed as D
 from .checkpoint import export_encoder, latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import PretrainParams
 from .data import ShardStream, make_loader, resolve_shards
+from .init import init_from
 from .models import create_model
 from .visualize import loss_curve, read_metrics, reconstruction_grid
 
@@ -118,7 +119,10 @@ class Trainer:
     def __init__(self, params: PretrainParams, info: D.DistInfo, seed: int = 0) -> None:
         self.params, self.info, self.device = params, info, info.device
         torch.manual_seed(seed)
-        self.model = create_model(params.model, **params.model_kwargs()).to(self.device)
+        self.model = create_model(params.model, **params.model_kwargs())
+        if params.init:
+            init_from(self.model, params.init)
+        self.model = self.model.to(self.device)
         if params.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.module: nn.Module = self.model

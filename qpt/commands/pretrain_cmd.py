@@ -25,6 +25,8 @@ Starts from a named recipe (--recipe) and changes single parameters with --set. 
   qpt pretrain --shards data/ --out runs/t -s msff=false -s degrade='"kadid"'
   qpt pretrain --recipe hivit-tiny-1gpu --show     # print resolved parameters
   qpt pretrain --shards data/ --out runs/t --stop-after 500  # rerun goes on
+  qpt convert mae_hivit_base.pth --from hivit-mae -o init/hivit-b
+  qpt pretrain --init init/hivit-b --recipe hivit-base-8gpu --shards data/ --out runs/b
 
 \b
   # one node, 8 GPUs
@@ -72,6 +74,9 @@ def pretrain(
     set_: list[str] = typer.Option(
         [], "--set", "-s", metavar="KEY=VALUE", help="Change a parameter; VALUE is TOML."
     ),
+    init: Path | None = typer.Option(
+        None, help="Start from a `qpt convert` / `qpt pretrain export` folder (sets init)."
+    ),
     seed: int = typer.Option(0, help="Seed of data order, crops, masks and degradations."),
     stop_after: int | None = typer.Option(
         None, min=1, help="Stop (with a checkpoint) after N steps; a rerun continues."
@@ -85,6 +90,8 @@ def pretrain(
     from train.config import recipe as make_recipe
 
     overrides = dict(parse_override(item) for item in set_)
+    if init is not None:
+        overrides["init"] = str(init)
     params = make_recipe(recipe, **overrides)
     if show:
         typer.echo(json.dumps(params.model_dump(mode="json"), indent=2))

@@ -234,3 +234,14 @@ def test_score_head_tokens_and_pooled() -> None:
     assert torch.allclose(head(tokens), expected)
     with pytest.raises(ValueError, match="ScoreHead"):
         head(torch.rand(3))
+
+
+def test_model_stats_match_the_published_figures() -> None:
+    """HiViT-T: 19.18 M parameters with its 1000-class head and 4.60 G multiply-adds
+    (the HiViT paper, mmpretrain's table); ViT-B/16: 17.6 G (fvcore counts)."""
+    from train.models.stats import model_stats
+
+    hivit = model_stats("hivit_tiny")
+    assert round((hivit.params + 384 * 1000 + 1000) / 1e6, 2) == 19.18
+    assert abs(hivit.macs / 1e9 - 4.60) < 0.05
+    assert abs(model_stats("vit_base").macs / 1e9 - 17.6) < 0.1

@@ -74,6 +74,14 @@ class Encoder(nn.Module):
         return self.forward_features(x)
 
 
+def attention_dtype(x: Tensor) -> torch.dtype:
+    """The dtype attention runs in for input ``x``: the autocast dtype inside autocast."""
+    kind = x.device.type
+    if torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind):
+        return torch.get_autocast_dtype(kind)
+    return x.dtype
+
+
 def sincos_pos_embed(grid: tuple[int, int], dim: int) -> Tensor:
     """Fixed 2D sin-cos position embedding (MAE), (1, gh*gw, dim), raster order."""
     from timm.layers.pos_embed_sincos import build_sincos2d_pos_embed

@@ -30,20 +30,13 @@ from timm.layers.pos_embed_rel import RelPosBias
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from .base import Encoder, init_weights, mae_sincos_pos_embed
+from .base import Encoder, attention_dtype, init_weights, mae_sincos_pos_embed
 from .masking import gather_tokens
 from .qpt_hivit import MlpBlock, PatchMerge
 from .registry import register_model
 
 PosEmbed = Literal["learned", "sincos", "none"]
 OutNorm = Literal["fc_norm", "norm", "hifeat"]
-
-
-def _attn_dtype(x: Tensor) -> torch.dtype:
-    """The dtype attention runs in (the autocast dtype inside autocast)."""
-    if torch.is_autocast_enabled(x.device.type):
-        return torch.get_autocast_dtype(x.device.type)
-    return x.dtype
 
 
 class RelPosBlock(Block):
@@ -76,7 +69,7 @@ class RelPosBlock(Block):
             bias = self.rel_pos.get_bias()  # (1, heads, N, N)
             if ids_keep is not None:
                 bias = bias[0][:, ids_keep[:, :, None], ids_keep[:, None, :]].transpose(0, 1)
-            bias = bias.to(_attn_dtype(x))
+            bias = bias.to(attention_dtype(x))
         return super().forward(x, attn_mask=bias)
 
 

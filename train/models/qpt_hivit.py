@@ -19,7 +19,7 @@ from timm.layers.pos_embed_rel import RelPosBias
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from .base import Encoder, init_weights, sincos_pos_embed
+from .base import Encoder, attention_dtype, init_weights, sincos_pos_embed
 from .masking import gather_tokens
 from .registry import register_model
 
@@ -147,12 +147,7 @@ class QptHiViT(Encoder):
         t = self.merge2(s2).reshape(b, n, -1)
         pos = self.pos_embed.expand(b, -1, -1)
         t = t + (gather_tokens(pos, ids_keep) if ids_keep is not None else pos).to(t.dtype)
-        dtype = (
-            torch.get_autocast_dtype(t.device.type)
-            if torch.is_autocast_enabled(t.device.type)
-            else t.dtype
-        )
-        bias = self._attn_bias(ids_keep, dtype)
+        bias = self._attn_bias(ids_keep, attention_dtype(t))
         for blk in self.blocks:
             t = blk(t, attn_mask=bias)
         return [s1.reshape(b, n, -1), s2.reshape(b, n, -1), self.norm(t)]

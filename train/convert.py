@@ -284,7 +284,9 @@ def hivit_config(
 
 def vit_config(state: dict[str, Tensor], timm: bool, overrides: dict[str, Any]) -> tuple[str, dict]:
     """(registered name, kwargs) of the qpt :class:`VisionTransformer` for this state dict."""
-    if any(k not in state for k in ("cls_token", "pos_embed", "patch_embed.proj.weight")):
+    depths = [int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))]
+    needed = ("cls_token", "pos_embed", "patch_embed.proj.weight")
+    if not depths or any(k not in state for k in needed):
         raise ValueError(
             f"not a ViT state dict with a class token. Found: {key_patterns(state)}. "
             f"Expected: {VIT_EXPECTED}"
@@ -293,7 +295,7 @@ def vit_config(state: dict[str, Tensor], timm: bool, overrides: dict[str, Any]) 
     if patch != (16, 16):
         raise ValueError(f"only 16x16 patches are supported, got {patch}")
     d = state["cls_token"].shape[-1]
-    depth = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k)))
+    depth = 1 + max(depths)
     size = _named_size(vit_models.SIZES, embed_dim=d, depth=depth)
     heads = overrides.get("num_heads", vit_models.SIZES[size]["num_heads"] if size else None)
     grid = _grid_side(state["pos_embed"].shape[1] - 1, "pos_embed")
@@ -312,6 +314,12 @@ def decoder_config(
     state: dict[str, Tensor], defaults: dict[str, dict], overrides: dict[str, Any]
 ) -> dict[str, Any]:
     """Decoder kwargs of :class:`LatentMAE` read from ``decoder_*`` shapes."""
+    if "decoder_embed.weight" not in state:
+        raise ValueError(
+            f"decoder keys without decoder_embed.weight: found {key_patterns(state)}; "
+            "expected decoder_embed.*, mask_token, decoder_pos_embed, decoder_blocks.N.*, "
+            "decoder_norm.*, decoder_pred.*"
+        )
     dim = state["decoder_embed.weight"].shape[0]
     depth = len({k.split(".")[1] for k in state if k.startswith("decoder_blocks.")})
     size = _named_size(defaults, decoder_dim=dim, decoder_depth=depth)
@@ -464,7 +472,7 @@ def _depths_of(encoder: nn.Module) -> tuple[int, int, int]:
 
 
 def convert_state_dict(
-    state: dict[str, Tensor], source: str, overrides: dict[str, Any] | None = None
+    state: dict[str, Tensor], source: Source, overrides: dict[str, Any] | None = None
 ) -> Converted:
     """Convert a state dict under ``source``'s key names (see the module docstring).
 
@@ -520,7 +528,7 @@ def write_export(conv: Converted, out_dir: str | Path, source_file: str | None =
 
 
 def convert_file(
-    src: str | Path, source: str, out_dir: str | Path, overrides: dict[str, Any] | None = None
+    src: str | Path, source: Source, out_dir: str | Path, overrides: dict[str, Any] | None = None
 ) -> tuple[Path, Converted]:
     """``qpt convert``: read ``src``, convert, check by loading the export back, write it."""
     if source not in SOURCES:

@@ -89,6 +89,13 @@ def test_unknown_key_set_lists_found_and_expected() -> None:
     state = {"backbone.layers.0.weight": torch.zeros(2), "regressor.weight": torch.zeros(1)}
     with pytest.raises(ValueError, match=r"Found: \['backbone.layers.N.weight', .*Expected: "):
         convert_state_dict(state, "hivit")
+    vit = {k: v for k, v in state.items()} | {"cls_token": torch.zeros(1, 1, 8)}
+    with pytest.raises(ValueError, match="not a ViT state dict with a class token. Found"):
+        convert_state_dict(vit, "mae")
+    mae = to_authors_state_dict(create_model("mae_hivit_nano", img_size=64))
+    del mae["decoder_embed.weight"]
+    with pytest.raises(ValueError, match="decoder keys without decoder_embed.weight"):
+        convert_state_dict(mae, "hivit-mae")
 
 
 def test_hivit_with_a_scoring_head_is_accepted_and_the_head_dropped() -> None:

@@ -13,7 +13,7 @@ import typer
 import typer.exceptions
 
 from qpt import __version__
-from qpt.commands import bench_cmd, curate_cmd, degrade_cmd, pretrain_cmd, run_cmd
+from qpt.commands import bench_cmd, convert_cmd, curate_cmd, degrade_cmd, pretrain_cmd, run_cmd
 
 HELP = """\
 [bold]qpt[/bold]: quality- and aesthetics-aware pretraining (QPT V2) as a toolkit.
@@ -47,6 +47,7 @@ VERBS: dict[str, ModuleType] = {
     "pretrain": pretrain_cmd,
     "bench": bench_cmd,
     "degrade": degrade_cmd,
+    "convert": convert_cmd,
 }
 
 

@@ -8,7 +8,13 @@ Layout of a training run's ``checkpoints/`` folder::
     latest                            name of the newest complete checkpoint
 
 An export folder (what ``bench`` loads) holds ``encoder.safetensors`` and ``config.json``
-with at least ``{"model": "hivit_tiny", "model_kwargs": {...}, "img_size": 224}``.
+with at least ``{"format_version": 2, "model": "hivit_tiny", "model_kwargs": {...},
+"img_size": 224}``; ``qpt convert`` may add ``mae.safetensors`` (the full MAE, for
+``qpt pretrain --init``).
+
+Export format versions: 1 (no ``format_version`` key) named qpt's own HiViT / ViT variants
+``hivit_*`` / ``vit_*``; since 2 those names are the authors' layouts and qpt's variants are
+``qpt_hivit_*`` / ``qpt_vit_*``. A version-1 folder is read with its names mapped.
 """
 
 from __future__ import annotations
@@ -29,7 +35,18 @@ from .config import PretrainParams
 from .models import create_backbone, create_model
 
 MODEL_FILE, STATE_FILE, CONFIG_FILE = "model.safetensors", "state.pt", "config.json"
-ENCODER_FILE = "encoder.safetensors"
+ENCODER_FILE, MAE_FILE = "encoder.safetensors", "mae.safetensors"
+EXPORT_FORMAT_VERSION = 2
+# version 1 names -> the same models' names since version 2
+_V1_NAMES = {
+    f"{mae}{enc}_{size}": f"{mae}qpt_{enc}_{size}"
+    for mae in ("", "mae_")
+    for enc, sizes in (
+        ("hivit", ("nano", "tiny", "small", "base")),
+        ("vit", ("tiny", "small", "base")),
+    )
+    for size in sizes
+}
 # parameters a resumed run may change (they do not alter the model, schedule or data recipe)
 RESUMABLE_CHANGES = {
     "log_every",
@@ -44,6 +61,7 @@ RESUMABLE_CHANGES = {
     "num_workers",
     "amp",
     "degrade_on",
+    "init",  # the weights a run starts from; a resume loads its checkpoint instead
 }
 
 
@@ -68,6 +86,36 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
     return data
+
+
+def upgrade_config(config: dict[str, Any], where: Path) -> dict[str, Any]:
+    """An export / checkpoint config in the current format (version-1 names mapped).
+
+    Raises:
+        ValueError: a format newer than this qpt reads, or a bad version field.
+    """
+    version = config.get("format_version", 1)
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"{where}: bad format_version {version!r}")
+    if version > EXPORT_FORMAT_VERSION:
+        raise ValueError(
+            f"{where}: export format {version} is newer than this qpt reads "
+            f"({EXPORT_FORMAT_VERSION}); upgrade qpt"
+        )
+    if version == 1:
+        name = config.get("model")
+        config = {**config, "model": _V1_NAMES.get(name, name)}
+        config["format_version"] = EXPORT_FORMAT_VERSION
+    return config
+
+
+def save_safetensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Write plain contiguous CPU copies of ``tensors`` to ``path`` atomically."""
+    from qpt_base.atomic import atomic_path
+
+    weights = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(weights, str(tmp), metadata={"format": "pt"})
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -133,7 +181,8 @@ def save_checkpoint(
         weights = {k: v.detach().contiguous().cpu() for k, v in plain.state_dict().items()}
         save_file(weights, str(tmp / MODEL_FILE))
         torch.save({**state, "step": step}, tmp / STATE_FILE)
-        (tmp / CONFIG_FILE).write_text(json.dumps({**config, "step": step}, indent=2))
+        record = {"format_version": EXPORT_FORMAT_VERSION, **config, "step": step}
+        (tmp / CONFIG_FILE).write_text(json.dumps(record, indent=2))
         if final.exists():
             shutil.rmtree(final)
     atomic_write_text(ckpt_root / "latest", name)
@@ -211,7 +260,7 @@ def load_checkpoint(
         ValueError: the checkpoint was written for another model config, or is corrupt.
         FileNotFoundError: files missing.
     """
-    config = _read_json(ckpt / CONFIG_FILE)
+    config = upgrade_config(_read_json(ckpt / CONFIG_FILE), ckpt / CONFIG_FILE)
     plain = unwrap(model)
     mine_by_key = {"model": getattr(plain, "model_name", None)}
     mine_by_key["model_kwargs"] = getattr(plain, "model_kwargs", None)
@@ -236,7 +285,7 @@ def export_encoder(ckpt: Path, out_dir: Path, extra: dict[str, Any] | None = Non
     The encoder is rebuilt from the recorded config and loaded strictly, so a broken export
     fails here rather than in ``bench``.
     """
-    config = _read_json(ckpt / CONFIG_FILE)
+    config = upgrade_config(_read_json(ckpt / CONFIG_FILE), ckpt / CONFIG_FILE)
     name = config.get("model", "")
     if not isinstance(name, str) or not name.startswith("mae_"):
         raise ValueError(f"{ckpt / CONFIG_FILE}: 'model' must name a mae_* model, got {name!r}")
@@ -249,6 +298,7 @@ def export_encoder(ckpt: Path, out_dir: Path, extra: dict[str, Any] | None = Non
     with atomic_path(out_dir / ENCODER_FILE) as tmp:
         save_file(weights, str(tmp), metadata={"format": "pt"})
     exported = {
+        "format_version": EXPORT_FORMAT_VERSION,
         "model": encoder.model_name,
         "model_kwargs": encoder.model_kwargs,
         "img_size": encoder.img_size,
@@ -281,7 +331,8 @@ def load_backbone(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     folder = path.parent if path.suffix == ".safetensors" else path
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: backbone export folder not found")
-    config = _read_json(folder / CONFIG_FILE)
+    raw = _read_json(folder / CONFIG_FILE)
+    config = upgrade_config(raw, folder / CONFIG_FILE)
     name, kwargs = config.get("model"), config.get("model_kwargs", {})
     if not isinstance(name, str) or not isinstance(kwargs, dict):
         raise ValueError(f"{folder / CONFIG_FILE}: needs 'model' (str) and 'model_kwargs' (dict)")
@@ -295,5 +346,13 @@ def load_backbone(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         kwargs = {**kwargs, "img_size": img_size}
     model = create_backbone(name, **kwargs)
     weights = folder / ENCODER_FILE if path.suffix != ".safetensors" else path
-    load_weights(model, _read_safetensors(weights), weights)
+    try:
+        load_weights(model, _read_safetensors(weights), weights)
+    except ValueError as e:
+        if "format_version" in raw:
+            raise
+        raise ValueError(
+            f"{e} (a version-1 export, read as {name}: re-export it from its checkpoint "
+            "with `qpt pretrain export RUN DIR`, or convert other weights with `qpt convert`)"
+        ) from None
     return model.eval(), config

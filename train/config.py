@@ -27,10 +27,19 @@ class PretrainParams(BaseModel):
         "as webdataset takes them (pipe:CMD, https://..., fsspec s3://...; default: the shard "
         "stage's).",
     )
-    model: str = Field("mae_hivit_nano", description="Registered mae_* model.")
+    model: str = Field("mae_qpt_hivit_nano", description="Registered mae_* model.")
+    init: str | None = Field(
+        None,
+        description="Start from these weights: a `qpt convert` or `qpt pretrain export` "
+        "folder (the full MAE when it holds one, else the encoder); resumes ignore it.",
+    )
     img_size: int = Field(224, ge=32, multiple_of=16, description="Crop side (px).")
-    msff: bool = Field(True, description="Multi-scale feature fusion into the decoder.")
-    msff_fusion: Literal["sum", "concat"] = Field("sum", description="How MSFF fuses scales.")
+    msff: bool | None = Field(None, description="Multi-scale decoder input (default: the model's).")
+    msff_fusion: Literal["hifeat", "sum", "concat"] | None = Field(
+        None,
+        description="hifeat: the authors' (one LayerNorm over all stages, default of "
+        "mae_hivit_*); sum / concat: qpt's MSFF (default of mae_qpt_*).",
+    )
     decoder_dim: int | None = Field(None, ge=8, description="Decoder width (default: the model's).")
     decoder_depth: int | None = Field(
         None, ge=1, description="Decoder depth (default: the model's)."
@@ -110,14 +119,12 @@ class PretrainParams(BaseModel):
         """Keyword arguments of ``create_model(self.model, ...)``."""
         kw: dict[str, Any] = dict(
             img_size=self.img_size,
-            msff=self.msff,
-            msff_fusion=self.msff_fusion,
             mask_ratio=self.mask_ratio,
             norm_pix_loss=self.norm_pix_loss,
         )
         if self.drop_path_rate:
             kw["drop_path_rate"] = self.drop_path_rate
-        for k in ("decoder_dim", "decoder_depth", "decoder_heads"):
+        for k in ("msff", "msff_fusion", "decoder_dim", "decoder_depth", "decoder_heads"):
             if getattr(self, k) is not None:
                 kw[k] = getattr(self, k)
         return kw

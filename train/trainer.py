@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from . import distributed as D
 from .config import PretrainParams
+from .init import init_from
 from .models import create_model
 from .optim import make_optimizer, make_scheduler, peak_lr
 
@@ -25,7 +26,10 @@ def build_model(params: PretrainParams, device: torch.device, seed: int = 0) -> 
     """The MAE model of ``params`` on ``device``, initialised from ``seed`` (so identical on
     every rank)."""
     torch.manual_seed(seed)
-    model = create_model(params.model, **params.model_kwargs()).to(device)
+    model = create_model(params.model, **params.model_kwargs())
+    if params.init:
+        init_from(model, params.init)
+    model = model.to(device)
     if params.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model

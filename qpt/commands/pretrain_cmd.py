@@ -30,6 +30,8 @@ Starts from a named recipe (--recipe, a [recipe.NAME] table of pipelines.toml) a
   qpt pretrain --shards data/ --out runs/t -s msff=false -s degrade='"kadid"'
   qpt pretrain --recipe hivit-tiny-1gpu --show     # print resolved parameters
   qpt pretrain --shards data/ --out runs/t --stop-after 500  # rerun goes on
+  qpt convert mae_hivit_base.pth --from hivit-mae -o init/hivit-b
+  qpt pretrain --init init/hivit-b --recipe hivit-base-8gpu --shards data/ --out runs/b
 
 \b
   # one node, 8 GPUs

@@ -23,7 +23,9 @@ def export_dir(tmp_path_factory):
         str(folder / "encoder.safetensors"),
     )
     (folder / "config.json").write_text(
-        json.dumps({"model": "hivit_nano", "model_kwargs": {}, "img_size": 224})
+        json.dumps(
+            {"format_version": 2, "model": "hivit_nano", "model_kwargs": {}, "img_size": 224}
+        )
     )
     return folder
 

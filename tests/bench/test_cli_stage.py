@@ -37,7 +37,8 @@ def export(tmp_path_factory) -> Path:
         {k: v.contiguous() for k, v in model.state_dict().items()},
         str(folder / "encoder.safetensors"),
     )
-    config = {"model": "hivit_nano", "model_kwargs": {"img_size": 64}, "img_size": 64}
+    config = {"format_version": 2, "model": "hivit_nano", "model_kwargs": {"img_size": 64}}
+    config["img_size"] = 64
     (folder / "config.json").write_text(json.dumps(config))
     return folder
 

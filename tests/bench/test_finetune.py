@@ -39,7 +39,7 @@ def test_layer_ids_of_hivit_follow_its_blocks():
     assert ids["patch_embed.weight"] == 0 and ids["stage1.0.norm.weight"] == 0
     assert {ids[k] for k in ids if k.startswith("blocks.0.")} == {1}
     assert {ids[k] for k in ids if k.startswith(f"blocks.{n - 1}.")} == {n}
-    assert ids["norm.weight"] == n + 1
+    assert ids["fc_norm.weight"] == n + 1
 
 
 def test_param_groups_decay_lr_towards_the_input():

@@ -166,9 +166,10 @@ def test_defaults_cannot_carry_stage_identity(tmp_path: Path) -> None:
 
 REPO_FILE = Path(__file__).resolve().parents[2] / "pipelines.toml"
 
-# The default pipeline's pretrain table as written out in full before recipes existed.
+# The default pipeline's pretrain table as written out in full before recipes existed (the
+# model is qpt's HiViT-nano MAE, called mae_hivit_nano before the authors' layouts took the name).
 DEFAULT_PRETRAIN_BEFORE_RECIPES = dict(
-    model="mae_hivit_nano", img_size=96, batch_size=16, steps=300, warmup_steps=20, blr=1.5e-3,
+    model="mae_qpt_hivit_nano", img_size=96, batch_size=16, steps=300, warmup_steps=20, blr=1.5e-3,
     time_budget_s=240, ckpt_every=100, image_every=100, log_every=5, num_workers=1,
     cpu_threads=1, crops_per_image=4, device="cpu",
 )  # fmt: skip
@@ -221,7 +222,7 @@ def test_pretrain_recipes_come_from_pipelines_toml(monkeypatch) -> None:
 
     monkeypatch.setenv("QPT_PIPELINES", str(REPO_FILE))
     monkeypatch.chdir(REPO_FILE.parent)
-    assert pretrain_recipe("cpu-smoke").model == "mae_hivit_nano"
+    assert pretrain_recipe("cpu-smoke").model == "mae_qpt_hivit_nano"
     assert pretrain_recipe("hivit-base-8gpu", steps=7000).steps == 7000
     with pytest.raises(ValueError, match="unknown pretrain recipe 'nope'"):
         pretrain_recipe("nope")

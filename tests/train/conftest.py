@@ -53,11 +53,11 @@ def write_shards(
 
 
 def tiny_params(**overrides):
-    """PretrainParams of a seconds-long run: HiViT-nano at 64 px, batch 4, 6 steps."""
+    """PretrainParams of a seconds-long run: qpt HiViT-nano (default) at 64 px, batch 4."""
     from train.config import PretrainParams
 
     base = dict(
-        model="mae_hivit_nano",
+        model="mae_qpt_hivit_nano",
         img_size=64,
         batch_size=4,
         steps=6,

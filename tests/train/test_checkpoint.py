@@ -72,7 +72,10 @@ def test_export_then_load_backbone_gives_the_same_features(saved, tmp_path: Path
     model, ckpt = saved
     out = export_encoder(ckpt, tmp_path / "export")
     enc, cfg = load_backbone(out)
-    assert cfg["model"] == "hivit_nano" and cfg["img_size"] == 64 and cfg["num_features"] == 128
+    assert cfg["model"] == "hivit_nano" and cfg["img_size"] == 64
+    assert cfg["format_version"] == 2
+    # the authors' hifeat latent: stage-1 unit, stage-2 unit and main token, 7 x 128 wide
+    assert cfg["num_features"] == enc.num_features == 7 * 128
     x = torch.rand(2, 3, 64, 64)
     model.eval()
     with torch.no_grad():
@@ -104,4 +107,32 @@ def test_load_backbone_names_the_problem(saved, tmp_path: Path) -> None:
         load_backbone(out)
     (out / "encoder.safetensors").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="unreadable safetensors"):
+        load_backbone(out)
+
+
+def test_version_1_exports_load_under_their_new_names(tmp_path: Path) -> None:
+    """Before format 2, ``hivit_nano`` named qpt's variant, now ``qpt_hivit_nano``."""
+    model = create_model("mae_qpt_hivit_nano", img_size=64).eval()
+    ckpt = save_checkpoint(
+        tmp_path / "ckpt",
+        1,
+        model,
+        {},
+        {"model": model.model_name, "model_kwargs": model.model_kwargs},
+    )
+    out = export_encoder(ckpt, tmp_path / "export")
+    cfg = json.loads((out / "config.json").read_text())
+    old = {k: v for k, v in cfg.items() if k != "format_version"} | {"model": "hivit_nano"}
+    (out / "config.json").write_text(json.dumps(old))
+    enc, read = load_backbone(out)
+    assert enc.model_name == read["model"] == "qpt_hivit_nano" and read["format_version"] == 2
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(enc.forward_features(x), model.encoder.forward_features(x))
+    # a version-1 folder whose weights fit no model says how to get a loadable one
+    (out / "config.json").write_text(json.dumps(old | {"model": "hivit_tiny"}))
+    with pytest.raises(ValueError, match="version-1 export.*qpt pretrain export.*qpt convert"):
+        load_backbone(out)
+    (out / "config.json").write_text(json.dumps(cfg | {"format_version": 99}))
+    with pytest.raises(ValueError, match="format 99 is newer"):
         load_backbone(out)

@@ -40,4 +40,4 @@ def test_train_stop_resume_and_export(shard_dir: Path, tmp_path: Path, capsys) -
     assert second["complete"] and second["steps"] == 4 and second["resumed_from"]
     assert main(["pretrain", "export", str(tmp_path / "run"), str(tmp_path / "enc")]) == 0
     cfg = json.loads((tmp_path / "enc" / "config.json").read_text())
-    assert cfg["model"] == "hivit_nano" and cfg["step"] == 4
+    assert cfg["model"] == "qpt_hivit_nano" and cfg["step"] == 4

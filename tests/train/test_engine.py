@@ -60,7 +60,7 @@ def test_run_writes_checkpoints_metrics_pictures_and_export(
     assert (tmp_path / "loss.png").stat().st_size > 1000
     assert latest_checkpoint(tmp_path / "checkpoints").name == "step-00000006"
     enc, cfg = load_backbone(tmp_path / "export")
-    assert cfg["model"] == "hivit_nano" and cfg["img_size"] == 64
+    assert cfg["model"] == "qpt_hivit_nano" and cfg["img_size"] == 64
     weights = load_file(str(latest_checkpoint(tmp_path / "checkpoints") / "model.safetensors"))
     assert torch.equal(
         enc.state_dict()["blocks.0.attn.qkv.weight"], weights["encoder.blocks.0.attn.qkv.weight"]

@@ -16,7 +16,7 @@ def _need_cuda() -> None:
         pytest.skip("needs a CUDA device")
 
 
-@pytest.mark.parametrize("name", ["mae_hivit_tiny", "mae_hivit_base"])
+@pytest.mark.parametrize("name", ["mae_hivit_tiny", "mae_hivit_base", "mae_qpt_hivit_tiny"])
 def test_bf16_step_has_finite_loss_and_gradients(name: str) -> None:
     torch.manual_seed(0)
     model = create_model(name).cuda()

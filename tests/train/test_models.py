@@ -7,6 +7,7 @@ import torch
 
 from train.models import (
     MSFF,
+    MaskedAutoencoder,
     ScoreHead,
     create_backbone,
     create_model,
@@ -18,7 +19,9 @@ from train.models import (
 )
 
 ENCODERS = ["hivit_nano", "hivit_tiny", "hivit_small", "hivit_base"]
-ENCODERS += ["vit_tiny", "vit_small", "vit_base"]
+ENCODERS += ["vit_tiny", "vit_small", "vit_base", "vit_large"]
+ENCODERS += ["qpt_hivit_nano", "qpt_hivit_tiny", "qpt_hivit_small", "qpt_hivit_base"]
+ENCODERS += ["qpt_vit_tiny", "qpt_vit_small", "qpt_vit_base"]
 
 
 def test_registry_has_every_variant() -> None:
@@ -39,7 +42,7 @@ def test_unknown_name_and_kwarg_are_value_errors() -> None:
 
 def _shallow(name: str) -> dict:
     """Depth override keeping the variant's widths and heads (full depth is slow on CPU)."""
-    return {"depths": (1, 1, 1)} if name.startswith("hivit") else {"depth": 2}
+    return {"depths": (1, 1, 1)} if "hivit" in name else {"depth": 2}
 
 
 @pytest.mark.parametrize("name", ENCODERS)
@@ -52,7 +55,8 @@ def test_encoder_output_shapes(name: str) -> None:
         stages = enc.forward_stages(x)
     assert tokens.shape == (2, 16, enc.num_features)
     assert feats.shape == (2, enc.num_features)
-    assert torch.allclose(feats, tokens.mean(1))
+    pooled = tokens.mean(1)
+    assert torch.allclose(feats, enc.fc_norm(pooled) if hasattr(enc, "fc_norm") else pooled)
     assert [s.shape[-1] for s in stages] == enc.stage_dims
     assert all(s.shape[:2] == (2, 16) for s in stages)
 
@@ -77,10 +81,24 @@ def test_parameter_counts(name: str, low: float, high: float) -> None:
 def test_hivit_tiny_layout_matches_the_paper() -> None:
     with torch.device("meta"):
         enc = create_backbone("hivit_tiny")
+        qpt = create_backbone("qpt_hivit_tiny")
     assert enc.patch_embed.out_channels == 96 and enc.patch_embed.kernel_size == (4, 4)
-    assert (len(enc.stage1), len(enc.stage2), len(enc.blocks)) == (1, 1, 10)
+    # the authors' early stages hold 2 x depth MLP blocks; qpt's variant 1 x depth
+    assert (len(enc.stage1), len(enc.stage2), len(enc.blocks)) == (2, 2, 10)
+    assert (len(qpt.stage1), len(qpt.stage2), len(qpt.blocks)) == (1, 1, 10)
     assert enc.merge1.reduction.out_features == 192 and enc.merge2.reduction.out_features == 384
     assert enc.blocks[0].attn.num_heads == 6
+    norms = [m for m in enc.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert norms and {m.eps for m in norms} == {1e-6}
+
+
+def test_hivit_tiny_has_the_authors_parameter_count() -> None:
+    """18.80 M parameters without a head (the authors' HiViT-T), qpt's variant 18.40 M."""
+    with torch.device("meta"):
+        counts = {n: create_backbone(n) for n in ("hivit_tiny", "qpt_hivit_tiny")}
+    n = {k: sum(p.numel() for p in m.parameters()) for k, m in counts.items()}
+    assert round(n["hivit_tiny"] / 1e6, 2) == 18.80
+    assert round(n["qpt_hivit_tiny"] / 1e6, 2) == 18.40
 
 
 def test_random_masking_keeps_exactly_the_unmasked_units() -> None:
@@ -100,7 +118,7 @@ def test_random_masking_keeps_exactly_the_unmasked_units() -> None:
         random_masking(1, 4, 1.0)
 
 
-@pytest.mark.parametrize("name", ["hivit_nano", "vit_tiny"])
+@pytest.mark.parametrize("name", ["hivit_nano", "vit_tiny", "qpt_hivit_nano", "qpt_vit_tiny"])
 def test_masked_encoding_equals_encoding_the_kept_units(name: str) -> None:
     """Dropping units before the encoder sees exactly the visible units (per-unit stages)."""
     enc = create_backbone(name, img_size=64, **_shallow(name)).eval()
@@ -111,7 +129,7 @@ def test_masked_encoding_equals_encoding_the_kept_units(name: str) -> None:
         full = enc.forward_stages(x)
     # stages before attention are per unit: identical to the full pass, gathered
     for m, f in zip(masked[:-1], full[:-1], strict=True):
-        if name.startswith("hivit"):
+        if "hivit" in name:
             assert torch.allclose(m, gather_tokens(f, ids_keep), atol=1e-5)
     assert masked[-1].shape == (2, 8, enc.num_features)
     # changing a masked-out unit's pixels changes nothing
@@ -148,15 +166,23 @@ def test_msff_on_uses_every_stage_and_off_only_the_last() -> None:
         MSFF(dims, 12, fusion="max")
 
 
-@pytest.mark.parametrize("msff", [True, False])
-@pytest.mark.parametrize("name", ["mae_hivit_nano", "mae_vit_tiny"])
-def test_mae_forward_and_every_parameter_gets_a_gradient(name: str, msff: bool) -> None:
-    kw = (
-        dict(depth=3, decoder_depth=1, decoder_dim=64, decoder_heads=4)
-        if "vit" in name[4:7]
-        else {}
-    )
-    model = create_model(name, img_size=64, msff=msff, **kw)
+@pytest.mark.parametrize(
+    ("name", "msff"),
+    [
+        ("mae_hivit_nano", {}),
+        ("mae_hivit_nano", {"msff": False}),
+        ("mae_hivit_nano", {"msff_fusion": "sum"}),
+        ("mae_qpt_hivit_nano", {}),
+        ("mae_qpt_hivit_nano", {"msff": False}),
+        ("mae_qpt_vit_tiny", {}),
+        ("mae_qpt_vit_tiny", {"msff": False}),
+        ("mae_vit_tiny", {}),
+    ],
+)
+def test_mae_forward_and_every_parameter_gets_a_gradient(name: str, msff: dict) -> None:
+    vit = "vit" in name and "hivit" not in name
+    kw = dict(depth=3, decoder_depth=1, decoder_dim=64, decoder_heads=4) if vit else {}
+    model = create_model(name, img_size=64, **msff, **kw)
     x = torch.rand(2, 3, 64, 64)
     loss, pred, mask = model(x, generator=torch.Generator().manual_seed(0))
     assert pred.shape == (2, 16, 768) and mask.shape == (2, 16)
@@ -168,7 +194,19 @@ def test_mae_forward_and_every_parameter_gets_a_gradient(name: str, msff: bool) 
         n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() == 0
     ]
     assert zero == []
-    assert len(model.msff.proj) == (len(model.encoder.stage_dims) if msff else 1)
+    fused = msff.get("msff", name != "mae_vit_tiny")
+    if isinstance(model, MaskedAutoencoder):  # qpt's MSFF: one projection per stage
+        assert len(model.msff.proj) == (len(model.encoder.stage_dims) if fused else 1)
+    else:  # the authors' hifeat: stage-1 unit, stage-2 unit and main token, 7C wide
+        c = 128 if "hivit" in name else 192
+        assert model.decoder_embed.in_features == (7 * c if fused else c)
+
+
+def test_mae_vit_has_no_multi_scale_fusion() -> None:
+    with pytest.raises(ValueError, match="msff = false"):
+        create_model("mae_vit_tiny", msff=True)
+    with pytest.raises(ValueError, match="msff_fusion"):
+        create_model("mae_hivit_nano", msff_fusion="max")
 
 
 def test_loss_is_on_masked_patches_only_and_target_is_configurable() -> None:
@@ -196,3 +234,14 @@ def test_score_head_tokens_and_pooled() -> None:
     assert torch.allclose(head(tokens), expected)
     with pytest.raises(ValueError, match="ScoreHead"):
         head(torch.rand(3))
+
+
+def test_model_stats_match_the_published_figures() -> None:
+    """HiViT-T: 19.18 M parameters with its 1000-class head and 4.60 G multiply-adds
+    (the HiViT paper, mmpretrain's table); ViT-B/16: 17.6 G (fvcore counts)."""
+    from train.models.stats import model_stats
+
+    hivit = model_stats("hivit_tiny")
+    assert round((hivit.params + 384 * 1000 + 1000) / 1e6, 2) == 19.18
+    assert abs(hivit.macs / 1e9 - 4.60) < 0.05
+    assert abs(model_stats("vit_base").macs / 1e9 - 17.6) < 0.1

@@ -87,7 +87,7 @@ def test_peak_lr_is_blr_times_effective_batch_over_256() -> None:
 
 
 def test_weight_decay_spares_norms_biases_tokens_and_position_tables() -> None:
-    model = create_model("mae_hivit_nano", img_size=64)
+    model = create_model("mae_qpt_hivit_nano", img_size=64)  # qpt's variant has a bias table
     decayed, spared = sorted(param_groups(model, 0.05), key=lambda g: -g["weight_decay"])
     assert decayed["weight_decay"] == 0.05 and spared["weight_decay"] == 0.0
     name = {id(p): n for n, p in model.named_parameters()}

@@ -30,4 +30,4 @@ def test_cpu_smoke_recipe_learns_on_real_photos(shared_data: Path, tmp_path: Pat
     last = sum(r["loss"] for r in rows[-5:]) / 5
     assert last < 0.85 * first, (first, last)
     encoder, cfg = load_backbone(tmp_path / "run" / "export")
-    assert cfg["model"] == "hivit_nano" and encoder.num_features == 128
+    assert cfg["model"] == "qpt_hivit_nano" and encoder.num_features == 128

@@ -1,17 +1,25 @@
 """Backbones and pretraining models, registered by name (timm style).
 
+* ``hivit_*`` / ``mae_hivit_*``: HiViT and its MAE as the authors define them.
+* ``vit_*`` / ``mae_vit_*``: MAE's ViT (class token) and MAE itself.
+* ``qpt_hivit_*`` / ``qpt_vit_*`` and ``mae_qpt_*``: qpt's own variants with the MSFF decoder
+  input (the default CPU pipeline's ``mae_qpt_hivit_nano``).
+
 >>> from train.models import create_model, create_backbone, list_models, ScoreHead
->>> mae = create_model("mae_hivit_tiny", msff=True, decoder_dim=256, decoder_depth=4)
->>> enc = create_backbone("hivit_tiny")   # x (B, 3, 224, 224) in [0, 1] -> (B, 384)
+>>> mae = create_model("mae_hivit_tiny")   # the authors' HiViT-T MAE, hifeat fusion
+>>> enc = create_backbone("hivit_tiny")    # x (B, 3, 224, 224) in [0, 1] -> (B, 384)
 """
 
-from . import hivit, mae, vit  # noqa: F401  (registers the models)
+from . import hivit, mae, mae_latent, qpt_hivit, qpt_vit, vit  # noqa: F401  (registers)
 from .base import Encoder
 from .head import ScoreHead
 from .hivit import HiViT
 from .mae import MaskedAutoencoder, masked_mse
+from .mae_latent import LatentMAE
 from .masking import gather_tokens, patchify, random_masking, unpatchify
 from .msff import MSFF
+from .qpt_hivit import QptHiViT
+from .qpt_vit import QptViT
 from .registry import create_backbone, create_model, list_models, register_model
 from .vit import VisionTransformer
 
@@ -19,7 +27,10 @@ __all__ = [
     "MSFF",
     "Encoder",
     "HiViT",
+    "LatentMAE",
     "MaskedAutoencoder",
+    "QptHiViT",
+    "QptViT",
     "ScoreHead",
     "VisionTransformer",
     "create_backbone",

@@ -24,6 +24,7 @@ class Encoder(nn.Module):
     grid_size: tuple[int, int]
     num_features: int
     stage_dims: list[int]
+    num_prefix_tokens: int = 0  # class token(s) in front of the latent (MAE's ViT: 1)
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,6 +58,10 @@ class Encoder(nn.Module):
         """
         raise NotImplementedError
 
+    def forward_latent(self, x: Tensor, ids_keep: Tensor | None = None) -> Tensor:
+        """What an MAE decoder reads: (B, num_prefix_tokens + L, num_features)."""
+        return self.forward_stages(x, ids_keep)[-1]
+
     def forward_tokens(self, x: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> (B, N, D) final normalised tokens, raster order."""
         return self.forward_stages(x)[-1]
@@ -69,11 +74,44 @@ class Encoder(nn.Module):
         return self.forward_features(x)
 
 
+def attention_dtype(x: Tensor) -> torch.dtype:
+    """The dtype attention runs in for input ``x``: the autocast dtype inside autocast."""
+    kind = x.device.type
+    if torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind):
+        return torch.get_autocast_dtype(kind)
+    return x.dtype
+
+
 def sincos_pos_embed(grid: tuple[int, int], dim: int) -> Tensor:
     """Fixed 2D sin-cos position embedding (MAE), (1, gh*gw, dim), raster order."""
     from timm.layers.pos_embed_sincos import build_sincos2d_pos_embed
 
     return build_sincos2d_pos_embed(list(grid), dim=dim).unsqueeze(0)
+
+
+def mae_sincos_pos_embed(grid: tuple[int, int], dim: int, cls_token: bool = False) -> Tensor:
+    """MAE's fixed 2D sin-cos position table, (1, [1 +] gh*gw, dim), raster order.
+
+    The first half of the channels encodes the column (x), the second the row (y); each half
+    is ``[sin(pos * w), cos(pos * w)]`` with ``w = 10000 ** -(i / (dim / 4))``. A class
+    token, when present, gets a zero row in front. Computed in float64 like MAE's numpy code.
+    """
+    if dim % 4:
+        raise ValueError(f"sin-cos position embedding needs dim % 4 == 0, got {dim}")
+    gh, gw = grid
+    rows, cols = torch.meshgrid(
+        torch.arange(gh, dtype=torch.float64), torch.arange(gw, dtype=torch.float64), indexing="ij"
+    )
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))
+
+    def half(pos: Tensor) -> Tensor:
+        angles = pos.reshape(-1, 1) * omega
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    table = torch.cat([half(cols), half(rows)], dim=1)
+    if cls_token:
+        table = torch.cat([table.new_zeros(1, dim), table])
+    return table.float().unsqueeze(0)
 
 
 def init_weights(module: nn.Module) -> None:

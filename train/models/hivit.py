@@ -1,73 +1,104 @@
-"""HiViT (Zhang et al., ICLR 2023): a hierarchical ViT whose early stages are MLP-only.
+"""HiViT as its authors define it (Zhang et al., ICLR 2023; github.com/zhangxiaosong18/hivit).
 
-Layout (HiViT-T): 4x4 conv stem to C/4 channels, MLP blocks, 2x2 patch merge to C/2, MLP
-blocks, 2x2 merge to C, then attention blocks with relative position bias. Because the early
-stages never mix information across 16x16 units, every unit is a tensor (B, N, 4, 4, C/4)
-from the stem on, and masked units can be dropped *before* the encoder, like a plain ViT.
+Layout: a 4x4 conv stem to C/4 channels + LayerNorm; stage 1 is ``2 x depths[0]`` MLP blocks
+(ratio 3) at C/4; a 2x2 patch merge to C/2; stage 2 is ``2 x depths[1]`` MLP blocks; a merge
+to C; then ``depths[2]`` attention blocks. LayerNorm eps 1e-6 everywhere. The early stages
+never mix information across 16x16 units, so every unit is a (4, 4, C/4) tensor from the
+stem on and masked units are dropped *before* the encoder, as in a plain ViT.
+
+The authors use it two ways, and the options follow them:
+
+* supervised ``HiViT``: learned absolute positions (``ape="learned"``) plus a relative
+  position bias table per attention block (``rpe=True``); the main tokens are mean-pooled,
+  then ``fc_norm`` (``out="fc_norm"``).
+* MAE pretraining (``mae_hivit_base_dec512d6b``): fixed sin-cos positions (``ape="sincos"``),
+  no relative bias, and with ``hifeat`` the latent is one LayerNorm over the concatenated
+  stage-1 unit (16 x C/4), stage-2 unit (4 x C/2) and main token (C): 7C wide
+  (``out="hifeat"``); ``out="norm"`` normalises the main token only (``hifeat=False``).
+
+qpt's earlier variant with 1 x depth stages and one shared bias is :mod:`.qpt_hivit`.
 """
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Literal
+
 import torch
-from timm.layers import DropPath, Mlp, trunc_normal_
+from timm.layers import trunc_normal_
 from timm.layers.pos_embed_rel import RelPosBias
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from .base import Encoder, init_weights, sincos_pos_embed
+from .base import Encoder, attention_dtype, init_weights, mae_sincos_pos_embed
 from .masking import gather_tokens
+from .qpt_hivit import MlpBlock, PatchMerge
 from .registry import register_model
 
-
-class MlpBlock(nn.Module):
-    """Pre-norm residual MLP on the last dim: x + drop_path(mlp(norm(x))). Any leading shape."""
-
-    def __init__(self, dim: int, mlp_ratio: float, drop_path: float = 0.0) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.mlp = Mlp(dim, int(dim * mlp_ratio))
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.drop_path(self.mlp(self.norm(x)))
+PosEmbed = Literal["learned", "sincos", "none"]
+OutNorm = Literal["fc_norm", "norm", "hifeat"]
 
 
-class PatchMerge(nn.Module):
-    """2x2 merge inside each mask unit: (B, L, h, w, C) -> (B, L, h/2, w/2, 2C)."""
+class RelPosBlock(Block):
+    """timm's pre-norm attention block with its own relative position bias table (or none).
 
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(4 * dim)
-        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+    Shape:
+        - x: (B, L, dim); ids_keep: (B, L) unit ids of the tokens, None = all N in order
+        - output: (B, L, dim)
+    """
 
-    def forward(self, x: Tensor) -> Tensor:
-        # Swin / HiViT order: (0,0), (1,0), (0,1), (1,1) sub-positions
-        x0 = x[..., 0::2, 0::2, :]
-        x1 = x[..., 1::2, 0::2, :]
-        x2 = x[..., 0::2, 1::2, :]
-        x3 = x[..., 1::2, 1::2, :]
-        return self.reduction(self.norm(torch.cat([x0, x1, x2, x3], dim=-1)))
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float,
+        grid: tuple[int, int],
+        rpe: bool,
+        drop_path: float = 0.0,
+        eps: float = 1e-6,
+    ) -> None:
+        norm = partial(nn.LayerNorm, eps=eps)
+        super().__init__(
+            dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=drop_path, norm_layer=norm
+        )
+        self.rel_pos = RelPosBias(grid, num_heads) if rpe else None
+
+    def forward(self, x: Tensor, ids_keep: Tensor | None = None) -> Tensor:  # type: ignore[override]
+        bias = None
+        if self.rel_pos is not None:
+            bias = self.rel_pos.get_bias()  # (1, heads, N, N)
+            if ids_keep is not None:
+                bias = bias[0][:, ids_keep[:, :, None], ids_keep[:, None, :]].transpose(0, 1)
+            bias = bias.to(attention_dtype(x))
+        return super().forward(x, attn_mask=bias)
 
 
 class HiViT(Encoder):
-    """Hierarchical ViT encoder.
+    """Hierarchical ViT encoder in the authors' layout (see the module docstring).
 
     Args:
         img_size: square input size (multiple of 16).
         embed_dim: C, width of the attention stage; the MLP stages use C/4 and C/2.
-        depths: blocks per stage (MLP, MLP, attention).
+        depths: (d1, d2, d3): the MLP stages get 2 x d1 and 2 x d2 blocks, the main stage d3.
         num_heads: attention heads of the main stage.
         stem_mlp_ratio: MLP ratio of the early stages; mlp_ratio: of the main stage.
-        drop_path_rate: stochastic depth, increasing linearly over all blocks.
+        ape: absolute positions: ``"learned"`` (a parameter), ``"sincos"`` (MAE's fixed
+            table, a persistent buffer so converted weights keep theirs) or ``"none"``.
+        rpe: a relative position bias table in every attention block.
+        out: ``"fc_norm"`` (supervised), ``"norm"`` or ``"hifeat"`` (MAE; see above).
+        drop_path_rate: stochastic depth, rising linearly over all blocks.
+        norm_eps: LayerNorm epsilon.
 
     Shape:
         - input: (B, 3, img_size, img_size), RGB in [0, 1]
-        - ``forward_features``: (B, embed_dim)
+        - ``forward_tokens``: (B, N, num_features); ``num_features`` is 7C for ``"hifeat"``,
+          else C. With ``"fc_norm"`` the tokens are not normalised (as the authors').
+        - ``forward_features``: (B, num_features): mean of the tokens (then ``fc_norm``)
 
     Example:
-        >>> m = HiViT(img_size=64, embed_dim=64, depths=(1, 1, 1), num_heads=2)
+        >>> m = HiViT(img_size=64, embed_dim=128, depths=(1, 1, 2), num_heads=4)
         >>> m.forward_features(torch.rand(2, 3, 64, 64)).shape
-        torch.Size([2, 64])
+        torch.Size([2, 128])
     """
 
     def __init__(
@@ -78,39 +109,59 @@ class HiViT(Encoder):
         num_heads: int = 6,
         stem_mlp_ratio: float = 3.0,
         mlp_ratio: float = 4.0,
+        ape: PosEmbed = "learned",
+        rpe: bool = True,
+        out: OutNorm = "fc_norm",
         drop_path_rate: float = 0.0,
+        norm_eps: float = 1e-6,
     ) -> None:
         super().__init__()
         if img_size % 16:
             raise ValueError(f"HiViT img_size must be a multiple of 16, got {img_size}")
         if embed_dim % 4 or embed_dim % num_heads:
             raise ValueError(f"HiViT embed_dim {embed_dim} must divide by 4 and by num_heads")
-        self.img_size, self.patch_size = img_size, 16
+        if ape not in ("learned", "sincos", "none") or out not in ("fc_norm", "norm", "hifeat"):
+            raise ValueError(f"HiViT: unknown ape '{ape}' or out '{out}'")
+        self.img_size, self.patch_size, self.out = img_size, 16, out
         self.grid_size = (img_size // 16, img_size // 16)
-        self.num_features = embed_dim
         dims = [embed_dim // 4, embed_dim // 2, embed_dim]
-        # per mask unit, flattened: 4x4 sub-tokens, 2x2 sub-tokens, 1 token
-        self.stage_dims = [16 * dims[0], 4 * dims[1], dims[2]]
+        # per mask unit, flattened: 4x4 sub-tokens, 2x2 sub-tokens, then the latent
+        latent = 7 * embed_dim if out == "hifeat" else embed_dim
+        self.stage_dims = [16 * dims[0], 4 * dims[1], latent]
+        self.num_features = latent
 
+        d1, d2, d3 = depths
+        n_blocks = 2 * d1 + 2 * d2 + d3
+        dpr = iter([drop_path_rate * i / max(1, n_blocks - 1) for i in range(n_blocks)])
         self.patch_embed = nn.Conv2d(3, dims[0], kernel_size=4, stride=4)
-        self.patch_norm = nn.LayerNorm(dims[0])
-        dpr = [drop_path_rate * i / max(1, sum(depths) - 1) for i in range(sum(depths))]
-        d1, d2, _ = depths
-        self.stage1 = nn.Sequential(*[MlpBlock(dims[0], stem_mlp_ratio, dpr[i]) for i in range(d1)])
-        self.merge1 = PatchMerge(dims[0])
-        self.stage2 = nn.Sequential(
-            *[MlpBlock(dims[1], stem_mlp_ratio, dpr[d1 + i]) for i in range(d2)]
-        )
-        self.merge2 = PatchMerge(dims[1])
-        self.register_buffer("pos_embed", sincos_pos_embed(self.grid_size, embed_dim), False)
-        self.rel_pos = RelPosBias(self.grid_size, num_heads)
+        self.patch_norm = nn.LayerNorm(dims[0], eps=norm_eps)
+        mlp = partial(MlpBlock, mlp_ratio=stem_mlp_ratio, eps=norm_eps)
+        self.stage1 = nn.Sequential(*[mlp(dims[0], drop_path=next(dpr)) for _ in range(2 * d1)])
+        self.merge1 = PatchMerge(dims[0], eps=norm_eps)
+        self.stage2 = nn.Sequential(*[mlp(dims[1], drop_path=next(dpr)) for _ in range(2 * d2)])
+        self.merge2 = PatchMerge(dims[1], eps=norm_eps)
+        self.pos_embed: Tensor | None
+        if ape == "learned":
+            self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches, embed_dim))
+        elif ape == "sincos":
+            self.register_buffer("pos_embed", mae_sincos_pos_embed(self.grid_size, embed_dim))
+        else:
+            self.pos_embed = None
         self.blocks = nn.ModuleList(
-            Block(embed_dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=dpr[d1 + d2 + i])
-            for i in range(depths[2])
+            RelPosBlock(embed_dim, num_heads, mlp_ratio, self.grid_size, rpe, next(dpr), norm_eps)
+            for _ in range(d3)
         )
-        self.norm = nn.LayerNorm(embed_dim)
+        norm = nn.LayerNorm(latent, eps=norm_eps)
+        if out == "fc_norm":
+            self.fc_norm = norm
+        else:
+            self.norm = norm
         self.apply(init_weights)
-        trunc_normal_(self.rel_pos.relative_position_bias_table, std=0.02)
+        if ape == "learned":
+            trunc_normal_(self.pos_embed, std=0.02)
+        for blk in self.blocks:
+            if blk.rel_pos is not None:
+                trunc_normal_(blk.rel_pos.relative_position_bias_table, std=0.02)
         w = self.patch_embed.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
 
@@ -122,15 +173,11 @@ class HiViT(Encoder):
         x = x.reshape(b, c, gh, 4, gw, 4).permute(0, 2, 4, 3, 5, 1)
         return self.patch_norm(x.reshape(b, gh * gw, 4, 4, c))
 
-    def _attn_bias(self, ids_keep: Tensor | None, dtype: torch.dtype) -> Tensor:
-        """Relative position bias for the visible units: (1|B, heads, L, L)."""
-        bias = self.rel_pos.get_bias()  # (1, heads, N, N)
-        if ids_keep is not None:
-            idx = ids_keep
-            bias = bias[0][:, idx[:, :, None], idx[:, None, :]].transpose(0, 1)
-        return bias.to(dtype)
-
     def forward_stages(self, x: Tensor, ids_keep: Tensor | None = None) -> list[Tensor]:
+        """Per visible unit: [stage-1 unit (B, L, 16*C/4), stage-2 unit (B, L, 4*C/2), latent].
+
+        ``ids_keep`` (B, L) may be in any order; the tokens follow it.
+        """
         x = self._units(self._check_input(x))
         if ids_keep is not None:
             x = gather_tokens(x, ids_keep)
@@ -138,20 +185,26 @@ class HiViT(Encoder):
         s1 = self.stage1(x)
         s2 = self.stage2(self.merge1(s1))
         t = self.merge2(s2).reshape(b, n, -1)
-        pos = self.pos_embed.expand(b, -1, -1)
-        t = t + (gather_tokens(pos, ids_keep) if ids_keep is not None else pos).to(t.dtype)
-        dtype = (
-            torch.get_autocast_dtype(t.device.type)
-            if torch.is_autocast_enabled(t.device.type)
-            else t.dtype
-        )
-        bias = self._attn_bias(ids_keep, dtype)
+        if self.pos_embed is not None:
+            pos = self.pos_embed.expand(b, -1, -1)
+            t = t + (gather_tokens(pos, ids_keep) if ids_keep is not None else pos).to(t.dtype)
         for blk in self.blocks:
-            t = blk(t, attn_mask=bias)
-        return [s1.reshape(b, n, -1), s2.reshape(b, n, -1), self.norm(t)]
+            t = blk(t, ids_keep)
+        s1, s2 = s1.reshape(b, n, -1), s2.reshape(b, n, -1)
+        if self.out == "hifeat":
+            t = self.norm(torch.cat([s1, s2, t], dim=-1))
+        elif self.out == "norm":
+            t = self.norm(t)
+        return [s1, s2, t]
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B, num_features) pooled features (``fc_norm``-ed)."""
+        pooled = self.forward_tokens(x).mean(dim=1)
+        return self.fc_norm(pooled) if self.out == "fc_norm" else pooled
 
 
-_SIZES = {
+# the authors' sizes (HiViT-T/S/B); nano is a CPU-sized member of the family
+SIZES = {
     "nano": dict(embed_dim=128, depths=(1, 1, 2), num_heads=4),
     "tiny": dict(embed_dim=384, depths=(1, 1, 10), num_heads=6),
     "small": dict(embed_dim=384, depths=(2, 2, 20), num_heads=6),
@@ -160,18 +213,18 @@ _SIZES = {
 
 
 def _hivit(size: str, **kwargs) -> HiViT:
-    return HiViT(**{**_SIZES[size], **kwargs})
+    return HiViT(**{**SIZES[size], **kwargs})
 
 
 @register_model
 def hivit_nano(**kwargs) -> HiViT:
-    """HiViT-nano (128 dims, depths [1,1,2], 4 heads): for CPU tests and smoke runs."""
+    """HiViT-nano: 128 dims, depths [1,1,2], 4 heads (CPU tests, smoke runs)."""
     return _hivit("nano", **kwargs)
 
 
 @register_model
 def hivit_tiny(**kwargs) -> HiViT:
-    """HiViT-T: 384 dims, depths [1,1,10], 6 heads (~19 M parameters)."""
+    """HiViT-T: 384 dims, depths [1,1,10], 6 heads (18.80 M parameters without a head)."""
     return _hivit("tiny", **kwargs)
 
 

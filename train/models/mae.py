@@ -1,4 +1,8 @@
-"""Masked autoencoder around a registered encoder, with the MSFF decoder input (QPT V2)."""
+"""qpt's masked autoencoder: any registered encoder, decoder input fused by MSFF (sum/concat).
+
+Registered as ``mae_qpt_hivit_*`` / ``mae_qpt_vit_*``; it is also the ``msff_fusion="sum"``
+or ``"concat"`` option of the authors'-layout ``mae_hivit_*`` models (:mod:`.mae_latent`).
+"""
 
 from __future__ import annotations
 
@@ -134,12 +138,12 @@ def _register_mae(encoder_name: str, size: str) -> None:
 
 
 for _enc, _size in [
-    ("hivit_nano", "nano"),
-    ("hivit_tiny", "tiny"),
-    ("hivit_small", "small"),
-    ("hivit_base", "base"),
-    ("vit_tiny", "tiny"),
-    ("vit_small", "small"),
-    ("vit_base", "base"),
+    ("qpt_hivit_nano", "nano"),
+    ("qpt_hivit_tiny", "tiny"),
+    ("qpt_hivit_small", "small"),
+    ("qpt_hivit_base", "base"),
+    ("qpt_vit_tiny", "tiny"),
+    ("qpt_vit_small", "small"),
+    ("qpt_vit_base", "base"),
 ]:
     _register_mae(_enc, _size)

@@ -522,4 +522,5 @@ def _save_images(trainer: Trainer, out: StepOutput, path: Path) -> None:
         trainer.model.encoder.patch_size,
         p.norm_pix_loss,
         path,
+        target_norm=getattr(trainer.model, "target_norm", None),
     )

@@ -215,8 +215,9 @@ class Loop:
         path = self.out_dir / "images" / f"step-{self.state.step:08d}.png"
         patch = self.trainer.model.encoder.patch_size
         reconstruction_grid(
-            out.clean, out.degraded, target, out.pred, out.mask, patch, p.norm_pix_loss, path
-        )
+            out.clean, out.degraded, target, out.pred, out.mask, patch, p.norm_pix_loss, path,
+            target_norm=getattr(self.trainer.model, "target_norm", None),
+        )  # fmt: skip
 
     def checkpoint(self) -> Path | None:
         """Save model, optimiser, schedule, counters and every rank's RNG (rank 0 writes)."""

@@ -23,6 +23,7 @@ def reconstruction_grid(
     norm_pix: bool,
     path: Path,
     max_images: int = 6,
+    target_norm: tuple[Tensor, Tensor] | None = None,
 ) -> Path:
     """Save a PNG: one column per image; rows clean, degraded input, masked input,
     reconstruction (visible patches pasted back), target.
@@ -30,16 +31,17 @@ def reconstruction_grid(
     Args:
         clean, degraded, target: (B, 3, H, W) in [0, 1].
         pred: (B, N, p*p*3) model output; mask: (B, N), 1 = masked.
+        target_norm: (mean, std), each (1, 3, 1, 1), when the model predicts the
+            ``(target - mean) / std`` image (the authors' MAE); None = [0, 1] pixels.
     """
     n = min(max_images, clean.shape[0])
     clean, degraded, target = (t[:n].detach().float().cpu() for t in (clean, degraded, target))
     pred, mask = pred[:n].detach().float().cpu(), mask[:n].detach().float().cpu()
     grid = (target.shape[-2] // patch_size, target.shape[-1] // patch_size)
-    tp = patchify(target, patch_size)
-    if norm_pix:  # the model predicts normalised patches: undo with the target's statistics
-        pred = pred * (tp.var(-1, keepdim=True) + 1e-6) ** 0.5 + tp.mean(-1, keepdim=True)
+    if target_norm is not None:
+        target_norm = (target_norm[0].detach().float().cpu(), target_norm[1].detach().float().cpu())
+    recon = reconstruct(target, pred, mask, patch_size, norm_pix, target_norm).clamp(0, 1)
     m = mask.unsqueeze(-1)
-    recon = unpatchify(tp * (1 - m) + pred * m, patch_size, grid).clamp(0, 1)
     masked = unpatchify(patchify(degraded, patch_size) * (1 - m) + 0.5 * m, patch_size, grid)
     rows = torch.cat([clean, degraded, masked, recon, target])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +49,30 @@ def reconstruction_grid(
     labels = ["clean", "degraded input", "masked input", "reconstruction", "target"]
     _labelled(grid_img, labels, clean.shape[-2] + 2).save(path)
     return path
+
+
+def reconstruct(
+    target: Tensor,
+    pred: Tensor,
+    mask: Tensor,
+    patch_size: int,
+    norm_pix: bool,
+    target_norm: tuple[Tensor, Tensor] | None = None,
+) -> Tensor:
+    """Predicted patches pasted into the target: (B, 3, H, W) in [0, 1] space (unclamped).
+
+    Args:
+        target: (B, 3, H, W) in [0, 1]; pred: (B, N, p*p*3); mask: (B, N), 1 = masked.
+        norm_pix: ``pred`` is per-patch normalised; the target's patch statistics undo it.
+        target_norm: (mean, std) when ``pred`` is of ``(target - mean) / std``.
+    """
+    grid = (target.shape[-2] // patch_size, target.shape[-1] // patch_size)
+    mean, std = target_norm if target_norm is not None else (0.0, 1.0)
+    tp = patchify((target - mean) / std, patch_size)
+    if norm_pix:
+        pred = pred * (tp.var(-1, keepdim=True) + 1e-6) ** 0.5 + tp.mean(-1, keepdim=True)
+    m = mask.unsqueeze(-1)
+    return unpatchify(tp * (1 - m) + pred * m, patch_size, grid) * std + mean
 
 
 def _labelled(grid: Tensor, labels: list[str], row_height: int) -> Image.Image:

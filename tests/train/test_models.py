@@ -245,3 +245,24 @@ def test_model_stats_match_the_published_figures() -> None:
     assert round((hivit.params + 384 * 1000 + 1000) / 1e6, 2) == 19.18
     assert abs(hivit.macs / 1e9 - 4.60) < 0.05
     assert abs(model_stats("vit_base").macs / 1e9 - 17.6) < 0.1
+
+
+@pytest.mark.parametrize("name", ["mae_hivit_nano", "mae_qpt_hivit_nano"])
+def test_reconstruction_of_a_perfect_prediction_is_the_target(name: str) -> None:
+    """The PNG's reconstruction row undoes the model's own target space (the authors' MAE
+    predicts the ImageNet-normalised image, qpt's the [0, 1] one)."""
+    from train.models import masked_mse
+    from train.visualize import reconstruct
+
+    model = create_model(name, img_size=64)
+    norm = getattr(model, "target_norm", None)
+    x = torch.rand(2, 3, 64, 64)
+    mean, std = norm if norm is not None else (0.0, 1.0)
+    tp = patchify((x - mean) / std, 16)
+    pred = (tp - tp.mean(-1, keepdim=True)) / (tp.var(-1, keepdim=True) + 1e-6) ** 0.5
+    mask = torch.ones(2, 16)
+    loss = model.loss(x, pred, mask) if norm is not None else masked_mse(pred, tp, mask)
+    assert loss < 1e-10  # pred is exactly what the model is trained to output
+    assert torch.allclose(reconstruct(x, pred, mask, 16, True, norm), x, atol=1e-5)
+    if norm is not None:  # read as [0, 1] predictions, the colours would be off
+        assert not torch.allclose(reconstruct(x, pred, mask, 16, True, None), x, atol=1e-2)

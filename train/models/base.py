@@ -53,8 +53,9 @@ class Encoder(nn.Module):
             ids_keep: (B, L) visible mask units (from :func:`random_masking`); None = all.
 
         Returns:
-            one (B, L, stage_dims[i]) tensor per stage; the last is the final, normalised
-            token sequence (B, L, num_features).
+            one (B, L, stage_dims[i]) tensor per stage; the last is the final token
+            sequence (B, L, num_features), normalised (a supervised HiViT normalises after
+            pooling instead: its ``fc_norm``).
         """
         raise NotImplementedError
 
@@ -63,11 +64,11 @@ class Encoder(nn.Module):
         return self.forward_stages(x, ids_keep)[-1]
 
     def forward_tokens(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) in [0, 1] -> (B, N, D) final normalised tokens, raster order."""
+        """(B, 3, H, W) in [0, 1] -> (B, N, D) final tokens, raster order."""
         return self.forward_stages(x)[-1]
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """(B, 3, H, W) in [0, 1] -> (B, D) mean-pooled final tokens."""
+        """(B, 3, H, W) in [0, 1] -> (B, D) mean-pooled final tokens (then ``fc_norm``)."""
         return self.forward_tokens(x).mean(dim=1)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -93,11 +93,16 @@ class LatentMAE(nn.Module):
             x = blk(x)
         return self.decoder_pred(self.decoder_norm(x))[:, self.prefix :]
 
+    @property
+    def target_norm(self) -> tuple[Tensor, Tensor]:
+        """(mean, std) of the image the decoder predicts: ``(target - mean) / std``."""
+        return self.encoder.pixel_mean, self.encoder.pixel_std
+
     def loss(self, target: Tensor, pred: Tensor, mask: Tensor) -> Tensor:
         """Loss on the ImageNet-normalised ``target`` (B, 3, H, W) in [0, 1]."""
-        enc = self.encoder
-        normed = (target - enc.pixel_mean.to(target.dtype)) / enc.pixel_std.to(target.dtype)
-        return masked_mse(pred, patchify(normed, enc.patch_size), mask, self.norm_pix_loss)
+        mean, std = (t.to(target.dtype) for t in self.target_norm)
+        normed = (target - mean) / std
+        return masked_mse(pred, patchify(normed, self.encoder.patch_size), mask, self.norm_pix_loss)
 
     def forward_masked(
         self, x: Tensor, ids_keep: Tensor, ids_restore: Tensor, mask: Tensor, target=None

@@ -25,7 +25,8 @@ class CurateParams(BaseModel):
         min_short_side: reject when the short side (header) is below this.
         min_pixels: reject when width*height (header) is below this.
         max_aspect: reject when long/short side is above this.
-        max_pixels: decompression-bomb cap (declared pixels).
+        max_pixels: decompression-bomb cap (declared pixels), at most ``2 * MAX_PIXELS``
+            (178,956,970): PIL refuses to open anything larger whatever this says.
         max_punsafe / max_pwatermark / min_laion_similarity: LAION metadata thresholds.
         richness: measure objects per image (exact on SA-1B, estimated elsewhere).
         min_richness: reject below this many (estimated) objects.
@@ -70,7 +71,7 @@ class CurateParams(BaseModel):
     min_short_side: int = Field(256, ge=0)
     min_pixels: int = Field(0, ge=0)
     max_aspect: float | None = Field(3.0, gt=1.0)
-    max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0)
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0, le=2 * DEFAULT_MAX_PIXELS)
 
     max_punsafe: float | None = 0.5
     max_pwatermark: float | None = 0.8

@@ -40,11 +40,10 @@ class CurateParams(BaseModel):
             one by more than this (``None``: off).
         dedup_exact: drop byte-identical copies (sha256).
         phash_radius: Hamming radius of near duplicates on 64-bit pHash (``None``: off).
-            Default 8: on the 117 real photos of ``../shared/data`` re-encodes (JPEG q40-95),
-            half-size resizes and colour shifts all land within 4 bits and distinct photos
-            are 16+ bits apart (precision 1.0); 8 also catches 72 % of 5-10 % crops (10:
-            83 %) and is the largest radius whose exact 1M-hash dedup stays under a minute
-            on 2 cores (see ``curate.dedup``). Larger crops need embedding dedup.
+            Default 10, chosen from the precision/recall curve in ``docs/dedup.md`` (117 real
+            photos with made re-encodes, crops and resizes): the largest radius with no
+            false pair there; re-encodes and resizes are caught at any radius from 4, most
+            2-6 % crops at 10. Larger crops need embedding dedup.
         embedding_threshold: cosine above which CLIP embeddings are duplicates (``None``: off).
             0.95: the usual near-copy level for CLIP ViT-B embeddings (SemDeDup-style
             dedup of LAION uses 0.95-0.98); not measurable here without real weights.
@@ -90,7 +89,7 @@ class CurateParams(BaseModel):
     negative_margin: float | None = None
 
     dedup_exact: bool = True
-    phash_radius: int | None = Field(8, ge=0, le=32)
+    phash_radius: int | None = Field(10, ge=0, le=32)
     embedding_threshold: float | None = Field(0.95, gt=0.0, le=1.0)
 
     unit_size: int = Field(64, ge=1)

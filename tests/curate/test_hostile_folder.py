@@ -186,7 +186,8 @@ def test_max_pixels_decides_the_bomb(tmp_path: Path, capsys) -> None:
     assert run("--max-pixels", "9000000")["reason"] == "corrupt"  # at the cap: decoded (fails)
     assert run()["reason"] == "corrupt"  # the default cap is 89.5 Mpx
     # Above PIL's own hard limit the option is refused, not silently ignored.
-    assert main(["curate", "--max-pixels", "500000000", "-o", str(tmp_path / "x")]) != 0
+    assert main(["curate", "--max-pixels", "500000000", "-o", str(tmp_path / "x")]) == 2
+    assert "178956970" in capsys.readouterr().err
 
 
 _WORKERS_RUN = """

@@ -127,7 +127,7 @@ def _write_shards(
     if params.shuffle:
         rows = [rows[i] for i in np.random.default_rng(seed).permutation(len(rows))]
     plan = plan_shards([r["bytes"] or 0 for r in rows], params.maxcount, params.maxsize)
-    _check_plan(out_dir, params, [r["key"] for r in rows], seed)
+    _check_plan(out_dir, params, rows, seed)
 
     index: list[dict] = []
     written = resumed = reencoded = 0
@@ -157,11 +157,17 @@ def _write_shards(
     }
 
 
-def _check_plan(out_dir: Path, params: ShardParams, keys: list[str], seed: int) -> None:
+def _check_plan(out_dir: Path, params: ShardParams, rows: list[dict], seed: int) -> None:
+    """Wipe shards packed from another plan; record the current one.
+
+    The plan covers what the shards hold: every row's key, SHA-256 and JSON fields in packing
+    order, so a manifest re-made after a file changed (same keys) is not served stale shards.
+    """
+    content = json.dumps([[r.get(f) for f in _JSON_FIELDS] for r in rows], default=str)
     fingerprint = {
         "params": params.model_dump(mode="json", exclude={"manifest"}),
         "seed": seed,
-        "keys_sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
+        "rows_sha256": hashlib.sha256(content.encode()).hexdigest(),
     }
     path = out_dir / "plan.json"
     if path.exists() and json.loads(path.read_text()) == fingerprint:

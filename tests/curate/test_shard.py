@@ -240,3 +240,24 @@ def test_a_file_changed_since_curation_is_refused(tmp_path: Path, photos, capsys
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {victim}: changed since curation") and "\n" not in err
     assert not list((tmp_path / "s2").glob("*.tar")) and not list((tmp_path / "s2").glob(".*"))
+
+
+def test_recurated_change_is_not_served_from_old_shards(tmp_path: Path, photos) -> None:
+    """Same keys, new bytes: after re-curating a changed file, its shard is rewritten."""
+    from PIL import Image
+
+    src = tmp_path / "imgs"
+    src.mkdir()
+    ims = list(photos.values())
+    for i in range(2):
+        Image.fromarray(ims[i][:300, :300]).save(src / f"{i}.png")
+    params = CurateParams(source="folder", path=src, richness=False, report=False)
+    curate(params, tmp_path / "c")
+    write_shards(tmp_path / "c/manifest.parquet", tmp_path / "s", ShardParams())
+    Image.fromarray(ims[2][:300, :300]).save(src / "1.png")  # another picture, same name
+    curate(params, tmp_path / "c2")  # a new manifest: the same keys, one new SHA-256
+    again = write_shards(tmp_path / "c2/manifest.parquet", tmp_path / "s", ShardParams())
+    assert again["shards_resumed"] == 0
+    members = _members(tmp_path / "s/shard-000000.tar")
+    packed = sorted(data for name, data in members.items() if name.endswith(".png"))
+    assert packed == sorted((src / f"{i}.png").read_bytes() for i in range(2))

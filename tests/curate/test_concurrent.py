@@ -124,3 +124,25 @@ def test_temporaries_of_a_dead_run_are_swept(images: Path, tmp_path: Path) -> No
         p.write_bytes(b"half")
     curate(params, out)
     assert not any(p.exists() for p in leftovers)
+
+
+def test_every_write_goes_through_a_per_process_temporary(
+    images: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """parts/, the plan and the manifest are renamed into place from names no other process
+    can share (``.NAME.tmp-PID-RANDOM``)."""
+    import qpt_base.atomic
+
+    real, sources = os.replace, []
+
+    def replace(src, dst) -> None:
+        sources.append((Path(src).name, Path(dst).relative_to(tmp_path / "c").as_posix()))
+        real(src, dst)
+
+    monkeypatch.setattr(qpt_base.atomic.os, "replace", replace)
+    curate(CurateParams(source="folder", path=images, richness=False, report=False), tmp_path / "c")
+    written = {dst for _, dst in sources}
+    assert {"parts/plan.json", "parts/settled.parquet", "manifest.parquet"} <= written
+    assert any(dst.startswith("parts/unit-") for dst in written)
+    for src, dst in sources:
+        assert src.startswith(f".{Path(dst).name}.tmp-{os.getpid()}-"), (src, dst)

@@ -32,7 +32,8 @@ class Candidate:
     Attributes:
         key: unique, stable WebDataset key (no dots, no slashes).
         source: source kind.
-        uri: file path, or the tar holding it.
+        uri: file path, or the tar holding it (a ``file://`` URI when the path is not valid
+            UTF-8, see :mod:`qpt_base.paths`).
         member: tar member name (``""`` for plain files). Never used as a path.
         data: encoded bytes (``None`` when the source could not read them).
         meta: source fields (LAION ``text``/``similarity``/..., SA-1B ``objects``).
@@ -64,4 +65,6 @@ def make_key(name: str, salt: str = "") -> str:
         'cats_tabby_v2_jpg-b2188c94'
     """
     slug = _UNSAFE.sub("_", name).strip("_")[-60:] or "item"
-    return f"{slug}-{hashlib.sha1((salt + name).encode()).hexdigest()[:8]}"
+    # surrogateescape: a file name that is not UTF-8 hashes as its own bytes
+    digest = hashlib.sha1((salt + name).encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{slug}-{digest[:8]}"

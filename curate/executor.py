@@ -32,11 +32,19 @@ def map_units(
 
 def _pool(units, params, fn) -> Iterator[tuple[Unit, Result]]:
     import multiprocessing
+    import os
     from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from qpt_base.process import die_with_parent
 
     # spawn, not fork: the driver may hold torch/OpenMP threads that fork would deadlock.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=params.workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=params.workers,
+        mp_context=context,
+        initializer=die_with_parent,  # a killed driver takes its workers along
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = {pool.submit(fn, unit, params): unit for unit in units}
         for future in as_completed(futures):
             yield futures[future], future.result()

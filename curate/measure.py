@@ -108,6 +108,11 @@ def measure_candidate(cand: Candidate, rec: dict, params: CurateParams) -> np.nd
     return rgb
 
 
+def phash_bytes(data: bytes) -> np.ndarray:
+    """The ``(8,)`` uint8 pHash curation records for an encoded image (same decode path)."""
+    return _phash_rgb(decode_rgb(data, max_side=DECODE_SIDE))
+
+
 def _phash_rgb(rgb: np.ndarray) -> np.ndarray:
     from PIL import Image
 

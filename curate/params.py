@@ -20,11 +20,10 @@ class CurateParams(BaseModel):
 
     Why the dedup defaults:
 
-    * ``phash_radius = 8``: on the 117 real photos of ``../shared/data`` re-encodes (JPEG
-      q40-95), half-size resizes and colour shifts all land within 4 bits and distinct photos
-      are 16+ bits apart (precision 1.0); 8 also catches 72 % of 5-10 % crops (10: 83 %) and
-      is the largest radius whose exact 1M-hash dedup stays under a minute on 2 cores (see
-      ``curate.dedup``). Larger crops need embedding dedup.
+    * ``phash_radius = 10``: chosen from the precision/recall curve in ``docs/dedup.md``
+      (117 real photos with made re-encodes, crops and resizes): the largest radius with no
+      false pair there; re-encodes and resizes are caught at any radius from 4, most 2-6 %
+      crops at 10. Larger crops need embedding dedup.
     * ``embedding_threshold = 0.95``: the usual near-copy level for CLIP ViT-B embeddings
       (SemDeDup-style dedup of LAION uses 0.95-0.98); not measurable here without real
       weights.
@@ -59,7 +58,11 @@ class CurateParams(BaseModel):
     min_pixels: int = Field(0, ge=0, description="Reject below this many pixels.")
     max_aspect: float | None = Field(3.0, gt=1.0, description="Reject above this aspect ratio.")
     max_pixels: int = Field(
-        DEFAULT_MAX_PIXELS, gt=0, description="Decompression-bomb cap (declared pixels)."
+        DEFAULT_MAX_PIXELS,
+        gt=0,
+        le=2 * DEFAULT_MAX_PIXELS,
+        description="Decompression-bomb cap (declared pixels); at most 178956970, above "
+        "which PIL refuses to open any image.",
     )
 
     max_punsafe: float | None = Field(0.5, ge=0.0, le=1.0, description="LAION punsafe cap.")
@@ -105,7 +108,7 @@ class CurateParams(BaseModel):
         json_schema_extra={"cli": "--exact-dedup/--no-exact-dedup"},
     )
     phash_radius: int | None = Field(
-        8, ge=0, le=32, description="Near-duplicate Hamming radius on 64-bit pHash."
+        10, ge=0, le=32, description="Near-duplicate Hamming radius on 64-bit pHash."
     )
     embedding_threshold: float | None = Field(
         0.95, gt=0.0, le=1.0, description="Cosine above which CLIP embeddings are duplicates."

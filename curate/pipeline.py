@@ -7,6 +7,7 @@ Layout of the output folder::
     parts/unit-00000.npy       its CLIP embeddings, when CLIP is on
     parts/settled.parquet      candidates settled by the driver (LAION rows never fetched)
     manifest.parquet           the result (written last, atomically)
+    qpt.lock                   held while a run writes here (a second writer is refused)
     report.png, rejections.png the pictures
 
 A rerun reuses the complete parts and measures only the missing units, then redoes the
@@ -29,7 +30,8 @@ from curate.executor import map_units
 from curate.measure import empty_record, process_unit
 from curate.params import CurateParams
 from curate.phash import from_hex
-from qpt_base.atomic import atomic_path, atomic_write_text
+from qpt_base.atomic import atomic_path, atomic_write_text, sweep_temporaries
+from qpt_base.lock import folder_lock
 
 # Bump when what a part holds changes, so parts of an older qpt are not reused.
 PARTS_VERSION = 1
@@ -51,13 +53,21 @@ def curate(params: CurateParams, out_dir: Path, console: Console | None = None) 
 
     Raises:
         FileNotFoundError / ValueError: missing or unusable input (one-line messages).
+        FolderLocked: another run writes into ``out_dir`` (a ``ValueError``).
     """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir, "curate"):
+        return _curate(params, out_dir, console or Console(stderr=True))
+
+
+def _curate(params: CurateParams, out_dir: Path, console: Console) -> dict:
     from curate.sources import existing_extra_folders, plan
 
-    console = console or Console(stderr=True)
     start = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
     parts = out_dir / "parts"
+    sweep_temporaries(out_dir)  # left by a run that died (the lock says none is alive)
+    if parts.is_dir():
+        sweep_temporaries(parts)
     units, settled = plan(params, out_dir / "work")
     _check_plan(parts, params, [u.name for u in units])
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from curate.sources.tario import TarReader
+from qpt_base.paths import text_path
 
 
 def read_original(uri: str, member: str, tars: TarReader) -> bytes:
@@ -20,7 +19,7 @@ def read_original(uri: str, member: str, tars: TarReader) -> bytes:
     """
     if member:
         return tars.read(uri, member)
-    path = Path(uri)
+    path = text_path(uri)
     if not path.is_file():
         raise FileNotFoundError(f"{uri}: no such file (moved since curate?)")
     return path.read_bytes()

@@ -9,6 +9,8 @@ from __future__ import annotations
 REASONS: dict[str, str] = {
     # source
     "unreadable": "the file or tar member could not be read (I/O error, broken tar member)",
+    "unreadable_dir": "a directory that could not be listed (its files are not candidates)",
+    "special_file": "a FIFO, socket, device or link to a directory: rejected unopened",
     "not_fetched": "LAION metadata row whose image img2dataset did not fetch",
     "no_metadata": "img2dataset sample whose URL is not in the LAION metadata",
     "bad_annotation": "SA-1B image whose annotation JSON is missing or invalid",

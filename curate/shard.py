@@ -6,6 +6,7 @@ Output folder::
     shard-000000.json   per-shard stats, written LAST by atomic rename: present == complete
     index.parquet       key -> shard, position, bytes, size (written at the end)
     plan.json           the packing plan's fingerprint (a different plan wipes old shards)
+    qpt.lock            held while a run writes here (a second writer is refused)
 
 The packing is decided up front from the manifest (deterministic, optionally shuffled with
 the seed), so shard ``i`` always holds the same samples: a rerun skips complete shards and
@@ -37,7 +38,9 @@ from curate.manifest import read_manifest, write_atomic
 from curate.params import ShardParams
 from curate.readback import read_original
 from curate.sources.tario import TarReader
-from qpt_base.atomic import atomic_path, atomic_write_text
+from qpt_base.atomic import atomic_path, atomic_write_text, sweep_temporaries
+from qpt_base.fingerprint import sha256_bytes
+from qpt_base.lock import folder_lock
 
 # Formats stored as they are; anything else (BMP, TIFF, PPM, still GIF) is re-encoded to PNG,
 # losslessly, because training readers decode by extension.
@@ -101,18 +104,30 @@ def write_shards(
 
     Raises:
         FileNotFoundError: missing manifest, or an original file gone since curation.
-        ValueError: not a manifest.
+        ValueError: not a manifest; an original changed since curation; or another run
+            writes into ``out_dir`` (``FolderLocked``).
     """
-    from rich.progress import Progress
-
-    console = console or Console(stderr=True)
     start = time.perf_counter()
     rows = [r for r in read_manifest(manifest_path).to_pylist() if r["status"] == "kept"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir, "shard"):
+        summary = _write_shards(rows, out_dir, params, seed, console or Console(stderr=True))
+    seconds = time.perf_counter() - start
+    written, path = summary.pop("written"), summary.pop("path")
+    summary.update(seconds=round(seconds, 2), mb_per_s=round(written / 1e6 / max(seconds, 1e-9), 1))
+    return {**summary, "path": path}
+
+
+def _write_shards(
+    rows: list[dict], out_dir: Path, params: ShardParams, seed: int, console: Console
+) -> dict:
+    from rich.progress import Progress
+
+    sweep_temporaries(out_dir)  # left by a run that died (the lock says none is alive)
     if params.shuffle:
         rows = [rows[i] for i in np.random.default_rng(seed).permutation(len(rows))]
     plan = plan_shards([r["bytes"] or 0 for r in rows], params.maxcount, params.maxsize)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _check_plan(out_dir, params, [r["key"] for r in rows], seed)
+    _check_plan(out_dir, params, rows, seed)
 
     index: list[dict] = []
     written = resumed = reencoded = 0
@@ -120,9 +135,8 @@ def write_shards(
         task = bar.add_task("shard", total=len(plan))
         for number, members in enumerate(plan):
             name = f"shard-{number:06d}"
-            stats_path = out_dir / f"{name}.json"
-            if stats_path.exists():
-                stats = json.loads(stats_path.read_text())
+            stats = _complete(out_dir, name)
+            if stats is not None:
                 resumed += 1
             else:
                 batch = [rows[i] for i in members]
@@ -132,25 +146,28 @@ def write_shards(
             reencoded += stats["reencoded"]
             bar.advance(task)
     write_atomic(pa.Table.from_pylist(index, schema=INDEX_SCHEMA), out_dir / "index.parquet")
-    seconds = time.perf_counter() - start
-    total = sum(e["bytes"] for e in index)
     return {
         "shards": len(plan),
         "samples": len(index),
-        "bytes": total,
+        "bytes": sum(e["bytes"] for e in index),
         "shards_resumed": resumed,
         "reencoded": reencoded,
-        "seconds": round(seconds, 2),
-        "mb_per_s": round(written / 1e6 / max(seconds, 1e-9), 1),
+        "written": written,
         "path": str(out_dir),
     }
 
 
-def _check_plan(out_dir: Path, params: ShardParams, keys: list[str], seed: int) -> None:
+def _check_plan(out_dir: Path, params: ShardParams, rows: list[dict], seed: int) -> None:
+    """Wipe shards packed from another plan; record the current one.
+
+    The plan covers what the shards hold: every row's key, SHA-256 and JSON fields in packing
+    order, so a manifest re-made after a file changed (same keys) is not served stale shards.
+    """
+    content = json.dumps([[r.get(f) for f in _JSON_FIELDS] for r in rows], default=str)
     fingerprint = {
         "params": params.model_dump(mode="json", exclude={"manifest"}),
         "seed": seed,
-        "keys_sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
+        "rows_sha256": hashlib.sha256(content.encode()).hexdigest(),
     }
     path = out_dir / "plan.json"
     if path.exists() and json.loads(path.read_text()) == fingerprint:
@@ -160,11 +177,27 @@ def _check_plan(out_dir: Path, params: ShardParams, keys: list[str], seed: int) 
     atomic_write_text(path, json.dumps(fingerprint, indent=1))
 
 
+def _complete(out_dir: Path, name: str) -> dict | None:
+    """The stats of a finished shard, or ``None`` when it must be (re)written.
+
+    Finished means: stats file readable and its tar present with the recorded size (the tar
+    is renamed into place before the stats, so a crash between the two leaves no stats).
+    """
+    try:
+        stats = json.loads((out_dir / f"{name}.json").read_text())
+        if (out_dir / f"{name}.tar").stat().st_size == stats["bytes"]:
+            return stats
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
 def _write_one(out_dir: Path, name: str, rows: list[dict], params: ShardParams, tars) -> dict:
     index, reencoded = [], 0
     with atomic_path(out_dir / f"{name}.tar") as tmp, open(tmp, "wb") as sink:
         for pos, row in enumerate(rows):
             data = read_original(row["uri"], row["member"], tars)
+            _check_unchanged(row, data)
             ext = _EXT.get(row["format"] or "")
             data, ext, size, changed = _maybe_reencode(data, ext, row, params)
             reencoded += changed
@@ -192,6 +225,15 @@ def _write_one(out_dir: Path, name: str, rows: list[dict], params: ShardParams, 
     }
     atomic_write_text(out_dir / f"{name}.json", json.dumps(stats))
     return stats
+
+
+def _check_unchanged(row: dict, data: bytes) -> None:
+    """Refuse bytes that differ from what curation measured (the manifest's SHA-256)."""
+    if row.get("sha256") and sha256_bytes(data) != row["sha256"]:
+        where = f"{row['uri']}:{row['member']}" if row["member"] else row["uri"]
+        raise ValueError(
+            f"{where}: changed since curation (SHA-256 differs from the manifest); rerun qpt curate"
+        )
 
 
 def _add(sink: BinaryIO, name: str, data: bytes) -> None:

@@ -1,5 +1,7 @@
 """The shared base below every qpt package: image decoding with one pixel cap, atomic
-writes, device resolution and fingerprints.
+writes, device resolution and fingerprints; one writer per output folder
+(:mod:`qpt_base.lock`), paths as lossless text (:mod:`qpt_base.paths`) and pool workers
+that die with their parent (:mod:`qpt_base.process`).
 
 It imports nothing of the project (``curate``, ``degrade``, ``train``, ``bench`` and ``qpt``
 all import it; it imports none of them), and torch only inside :mod:`qpt_base.device`.

@@ -18,7 +18,7 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print the summary as JSON
 CURATE_HELP = """\
 Curate a corpus into a Parquet manifest: one row per candidate, kept or rejected with a stable reason code.
 
-Sources: [cyan]builtin[/cyan] (no download), [cyan]folder[/cyan] (any tree), [cyan]sa1b[/cyan] (SA-1B tars), [cyan]laion[/cyan] (LAION parquet + img2dataset output). Filters: resolution (headers only), richness (objects per image), CLIP prompts; then exact / near (pHash) / embedding dedup. Rerun the same command to resume.
+Sources: [cyan]builtin[/cyan] (no download), [cyan]folder[/cyan] (any tree), [cyan]sa1b[/cyan] (SA-1B tars), [cyan]laion[/cyan] (LAION parquet + img2dataset output). Filters: resolution (headers only), richness (objects per image), CLIP prompts; then exact / near (pHash) / embedding dedup. Rerun the same command to resume; a second run into the same output folder is refused while the first is alive.
 
 [bold]Examples[/bold]
 
@@ -35,7 +35,7 @@ Sources: [cyan]builtin[/cyan] (no download), [cyan]folder[/cyan] (any tree), [cy
 SHARD_HELP = """\
 Pack the kept rows of a curate manifest into WebDataset shards (original bytes, KEY.jpg + KEY.json).
 
-Each shard-NNNNNN.tar gets a shard-NNNNNN.json stats file written last (present = complete); index.parquet maps keys to shards. Rerun to resume.
+Each shard-NNNNNN.tar gets a shard-NNNNNN.json stats file written last (present = complete); index.parquet maps keys to shards. Every original is checked against the SHA-256 the manifest recorded: a file changed since curation is refused. Rerun to resume; a second run into the same output folder is refused while the first is alive.
 
 [bold]Examples[/bold]
 

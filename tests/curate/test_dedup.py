@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,9 +85,8 @@ def test_near_duplicate_recall_precision_on_real_photos(photos) -> None:
 
 @pytest.mark.slow
 def test_near_duplicate_recall_precision_all_shared_photos(shared_data) -> None:
-    """The same on all 117 photos of ../shared/data (measured at radius 8: recall 1.0 for
-    re-encodes, resizes and colour shifts, 0.72 for 5-10 % crops, 0.953 overall; precision
-    1.0; at radius 10: crops 0.83, overall 0.972)."""
+    """The same on all 117 photos of ../shared/data (the measured curve across radii is in
+    docs/dedup.md, made by scripts/phash_radius_curve.py)."""
     files = sorted((shared_data / "photos").glob("*/*.png"))
     _recall_precision([Image.open(f).convert("RGB") for f in files], min_crop_recall=0.65)
 
@@ -112,3 +112,29 @@ def _recall_precision(base: list[Image.Image], min_crop_recall: float) -> None:
         assert recall[how] == 1.0, (how, recall)
     assert recall["crop"] >= min_crop_recall
     assert false_pairs == 0  # precision 1.0 on distinct photos
+
+
+def test_radius_curve_script(shared_data) -> None:
+    """The script behind docs/dedup.md, on two real photos: every kind of made duplicate of
+    a photo is measured, re-encodes and resizes are caught at the default radius."""
+    import importlib.util
+
+    from curate.params import CurateParams
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "phash_radius_curve.py"
+    spec = importlib.util.spec_from_file_location("phash_radius_curve", script)
+    curve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(curve)
+    photos = sorted((shared_data / "photos" / "kodak").glob("*.png"))[:2]
+    codes, owner, kinds = curve.hash_corpus(photos)
+    assert len(codes) == 2 * (1 + len(curve.KINDS)) and owner.tolist().count(0) == 10
+    radius = CurateParams().phash_radius
+    rows = {r["radius"]: r for r in curve.curve(codes, owner, kinds, [radius, radius + 1])}
+    row = rows[radius]
+    for kind in ("jpeg50", "jpeg75", "jpeg95", "resize50", "resize75"):
+        assert row[kind] == 1.0, (kind, row)
+    assert row["false_pairs"] == 0 and row["precision"] == 1.0
+    # pHash sets 32 of 64 bits: distances are even, an odd radius adds nothing
+    assert {k: v for k, v in rows[radius + 1].items() if k != "radius"} == {
+        k: v for k, v in row.items() if k != "radius"
+    }

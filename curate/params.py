@@ -26,7 +26,13 @@ class CurateParams(BaseModel):
         min_pixels: reject when width*height (header) is below this.
         max_aspect: reject when long/short side is above this.
         max_pixels: decompression-bomb cap (declared pixels).
-        max_punsafe / max_pwatermark / min_laion_similarity: LAION metadata thresholds.
+        max_punsafe / max_pwatermark / min_laion_similarity: LAION metadata thresholds. A
+            threshold whose column a metadata file lacks (LAION-400M has no ``punsafe`` or
+            ``pwatermark``) is not applied to that file; the summary's ``warnings`` say so.
+        url_col / caption_col / width_col / height_col / similarity_col / punsafe_col /
+            pwatermark_col / aesthetic_col: LAION metadata column names (the LAION-5B
+            release's by default); a name absent as written is matched in any case
+            (``url`` for ``URL``).
         richness: measure objects per image (exact on SA-1B, estimated elsewhere).
         min_richness: reject below this many (estimated) objects.
         richness_scale: calibration factor of the estimate (see ``curate.richness``).
@@ -75,6 +81,18 @@ class CurateParams(BaseModel):
     max_punsafe: float | None = 0.5
     max_pwatermark: float | None = 0.8
     min_laion_similarity: float | None = 0.28
+    url_col: str = Field("URL", description="LAION metadata column holding the image URL.")
+    caption_col: str = Field("TEXT", description="LAION metadata column holding the caption.")
+    width_col: str = Field("WIDTH", description="LAION metadata column of the declared width.")
+    height_col: str = Field("HEIGHT", description="LAION metadata column of the declared height.")
+    similarity_col: str = Field(
+        "similarity", description="LAION metadata column of the CLIP image-text similarity."
+    )
+    punsafe_col: str = Field("punsafe", description="LAION metadata column of P(unsafe).")
+    pwatermark_col: str = Field("pwatermark", description="LAION metadata column of P(watermark).")
+    aesthetic_col: str = Field(
+        "AESTHETIC_SCORE", description="LAION metadata column of the aesthetic score."
+    )
 
     richness: bool = True
     min_richness: float | None = None

@@ -32,7 +32,7 @@ from curate.phash import from_hex
 from qpt_base.atomic import atomic_path, atomic_write_text
 
 # Bump when what a part holds changes, so parts of an older qpt are not reused.
-PARTS_VERSION = 1
+PARTS_VERSION = 2
 # Parameters that change how work is run, not what it gives: not part of the fingerprint.
 _RUN_ONLY = {"workers", "executor", "address", "report", "examples_per_reason"}
 
@@ -47,7 +47,8 @@ def curate(params: CurateParams, out_dir: Path, console: Console | None = None) 
 
     Returns:
         ``candidates``, ``kept``, ``rejected``, ``rejected.<reason>`` counts, ``seconds``,
-        ``candidates_per_s``, ``units`` and ``units_resumed``.
+        ``candidates_per_s``, ``units``, ``units_resumed`` and ``warnings`` (lines about
+        what was not applied, e.g. a LAION threshold whose column is absent).
 
     Raises:
         FileNotFoundError / ValueError: missing or unusable input (one-line messages).
@@ -58,7 +59,8 @@ def curate(params: CurateParams, out_dir: Path, console: Console | None = None) 
     start = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = out_dir / "parts"
-    units, settled = plan(params, out_dir / "work")
+    warnings: list[str] = []
+    units, settled = plan(params, out_dir / "work", warnings)
     _check_plan(parts, params, [u.name for u in units])
 
     settled_path = parts / "settled.parquet"
@@ -105,6 +107,7 @@ def curate(params: CurateParams, out_dir: Path, console: Console | None = None) 
         "units": len(units),
         "units_resumed": len(units) - len(todo),
         "extra_folders_missing": len(params.extra_folders) - len(existing_extra_folders(params)),
+        "warnings": warnings,
         "manifest": str(out_dir / "manifest.parquet"),
     }
 

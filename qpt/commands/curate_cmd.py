@@ -25,6 +25,7 @@ Sources: [cyan]builtin[/cyan] (no download), [cyan]folder[/cyan] (any tree), [cy
   qpt curate --source folder --path ~/photos --min-short-side 512 --workers 2
   qpt curate --source sa1b --path ~/sa1b/tars --min-richness 50
   qpt curate --source laion --path laion_images --metadata laion_part.parquet
+  qpt curate --source laion --path i2d_out --metadata cc12m.parquet --url-col url --caption-col caption
   qpt curate --source folder --path imgs --clip-model ViT-B-32 --clip-weights vitb32.safetensors --positive "a sharp photo" --negative "a screenshot" --min-clip-score 0.2
   qpt curate --source sa1b --path tars --executor ray --address ray://head:10001
 """
@@ -81,6 +82,20 @@ def curate_command(
     min_laion_similarity: Annotated[
         float, typer.Option(help="LAION similarity floor (-1: off).")
     ] = _C["min_laion_similarity"],
+    url_col: Annotated[str, typer.Option(help="LAION metadata URL column.")] = _C["url_col"],
+    caption_col: Annotated[str, typer.Option(help="LAION caption column.")] = _C["caption_col"],
+    width_col: Annotated[str, typer.Option(help="LAION width column.")] = _C["width_col"],
+    height_col: Annotated[str, typer.Option(help="LAION height column.")] = _C["height_col"],
+    similarity_col: Annotated[str, typer.Option(help="LAION similarity column.")] = _C[
+        "similarity_col"
+    ],
+    punsafe_col: Annotated[str, typer.Option(help="LAION punsafe column.")] = _C["punsafe_col"],
+    pwatermark_col: Annotated[str, typer.Option(help="LAION pwatermark column.")] = _C[
+        "pwatermark_col"
+    ],
+    aesthetic_col: Annotated[str, typer.Option(help="LAION aesthetic column.")] = _C[
+        "aesthetic_col"
+    ],
     richness: Annotated[bool, typer.Option(help="Measure objects per image.")] = True,
     min_richness: Annotated[float | None, typer.Option(help="Reject below this.")] = None,
     richness_scale: Annotated[float, typer.Option(help="Calibration of the estimate.")] = _C[
@@ -123,6 +138,14 @@ def curate_command(
         max_punsafe=None if max_punsafe < 0 else max_punsafe,
         max_pwatermark=None if max_pwatermark < 0 else max_pwatermark,
         min_laion_similarity=None if min_laion_similarity < 0 else min_laion_similarity,
+        url_col=url_col,
+        caption_col=caption_col,
+        width_col=width_col,
+        height_col=height_col,
+        similarity_col=similarity_col,
+        punsafe_col=punsafe_col,
+        pwatermark_col=pwatermark_col,
+        aesthetic_col=aesthetic_col,
         richness=richness,
         min_richness=min_richness,
         richness_scale=richness_scale,

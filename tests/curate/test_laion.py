@@ -194,9 +194,13 @@ def test_laion_url_in_two_shards_is_two_rows_each_accounted_once(jpgs, tmp_path:
          {"url": dup, "caption": "third listing", "error": REFUSED}],
     ]  # fmt: skip
     images = write_img2dataset(tmp_path / "images", shards)
+    (images / "00001_stats.json").unlink()  # as while img2dataset is still on that shard
     params = CurateParams(source="laion", path=images, metadata=meta, min_short_side=0,
                           report=False, phash_radius=None)  # fmt: skip
     summary = curate(params, tmp_path / "out")
+    assert summary["warnings"][-1] == (
+        "img2dataset has not finished 00001.tar (no NNNNN_stats.json): rerun it to complete"
+    )
     out = _manifest(tmp_path / "out")
     assert summary["candidates"] == len(out) == len(rows) == 6
     assert "rejected.no_metadata" not in summary

@@ -169,38 +169,51 @@ def prepare(
     matched: dict[int, dict] = {}
     settled: list[Candidate] = []
     unapplied: dict[tuple[str, str], list[str]] = {}
-    global_row = 0
-    for meta_file in _metadata_files(params.metadata):
-        columns = _columns(meta_file, params, unapplied)
-        row_in_file = 0
-        for batch in pq.ParquetFile(meta_file).iter_batches(
-            columns=list(columns), batch_size=65536
-        ):
-            for raw in batch.to_pylist():
-                row = {ours: raw.get(theirs) for theirs, ours in columns.items()}
-                row.update(file=meta_file.name, row=row_in_file, gidx=global_row)
-                row["reason"] = laion_reason(row, params)
-                row_in_file, global_row = row_in_file + 1, global_row + 1
-                waiting = queue.get(row["url"])
-                if waiting and used[row["url"]] < len(waiting):
-                    i = waiting[used[row["url"]]]
-                    used[row["url"]] += 1
-                    if entries[i].status == "success":
-                        matched[i] = row
-                        continue
-                    why = f"img2dataset {entries[i].status}: {entries[i].error or 'no message'}"
-                elif waiting:
-                    why = f"img2dataset fetched this url {len(waiting)} time(s), all matched "
-                    why += "to earlier rows"
-                else:
-                    why = "url not in the img2dataset output"
-                settled.append(_unfetched(row, why))
+    for row in _metadata_rows(params, unapplied):
+        waiting = queue.get(row["url"], [])
+        if used[row["url"]] < len(waiting):
+            i = waiting[used[row["url"]]]
+            used[row["url"]] += 1
+            if entries[i].status == "success":
+                matched[i] = row
+                continue
+            why = f"img2dataset {entries[i].status}: {entries[i].error or 'no message'}"
+        elif waiting:
+            why = f"img2dataset lists this url {len(waiting)} time(s), all matched to earlier rows"
+        else:
+            why = "url not in the img2dataset output"
+        settled.append(_unfetched(row, why))
     warnings += [
-        f"{threshold} not applied to {', '.join(files)}: no column {column!r}"
+        f"{threshold} not applied to {_some(files)}: no column {column!r}"
         for (threshold, column), files in unapplied.items()
     ]
     warnings += _unfinished(shards)
     return _write_units(shards, entries, matched, used, work_dir), settled
+
+
+def _metadata_rows(
+    params: CurateParams, unapplied: dict[tuple[str, str], list[str]]
+) -> Iterator[dict]:
+    """Metadata rows in order, as our fields plus ``file``, ``row`` (in the file), ``gidx``
+    (over all files) and ``reason`` (from the metadata alone, ``""`` when it passes)."""
+    assert params.metadata is not None
+    gidx = 0
+    for meta_file in _metadata_files(params.metadata):
+        columns = _columns(meta_file, params, unapplied)
+        batches = pq.ParquetFile(meta_file).iter_batches(columns=list(columns), batch_size=65536)
+        row_in_file = 0
+        for batch in batches:
+            for raw in batch.to_pylist():
+                row = {ours: raw.get(theirs) for theirs, ours in columns.items()}
+                row.update(file=meta_file.name, row=row_in_file, gidx=gidx)
+                row["reason"] = laion_reason(row, params)
+                row_in_file, gidx = row_in_file + 1, gidx + 1
+                yield row
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _write_units(
@@ -236,8 +249,9 @@ def _unfinished(shards: list[Path]) -> list[str]:
     missing = [s.name for s in shards if not (s.parent / f"{s.stem}_stats.json").is_file()]
     if not missing:
         return []
-    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-    return [f"img2dataset has not finished {shown} (no NNNNN_stats.json): rerun it to complete"]
+    return [
+        f"img2dataset has not finished {_some(missing)} (no NNNNN_stats.json): rerun it to complete"
+    ]
 
 
 def _columns(

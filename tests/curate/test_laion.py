@@ -300,3 +300,29 @@ def test_shard_runs_from_another_directory(laion, tmp_path: Path, monkeypatch) -
     manifest = work / "runs/curate/manifest.parquet"
     summary = write_shards(manifest, elsewhere / "shards", ShardParams())
     assert summary["samples"] == sum(r["status"] == "kept" for r in rows) == 2
+
+
+def test_laion_repeats_unequal_between_metadata_and_output(jpgs, tmp_path: Path) -> None:
+    """Metadata lists A twice and B once; img2dataset's output (run on another list) has A
+    once and B twice: the extra A row is not_fetched, the extra B sample is no_metadata,
+    each saying why."""
+    a, b = URL("a"), URL("b")
+    meta = _meta(tmp_path / "m.parquet", [{"URL": u, "TEXT": f"row {i}"} for i, u in
+                                          enumerate([a, a, b])])  # fmt: skip
+    shards = [[{"url": u, "caption": "c", "served": jpgs[i]} for i, u in enumerate([a, b, b])]]
+    images = write_img2dataset(tmp_path / "images", shards)
+    params = CurateParams(source="laion", path=images, metadata=meta, min_short_side=0,
+                          report=False, phash_radius=None)  # fmt: skip
+    summary = curate(params, tmp_path / "out")
+    out = {r["text"] or r["member"]: r for r in _manifest(tmp_path / "out")}
+    assert summary["candidates"] == len(out) == 4
+    assert out["row 0"]["member"] == "000000000.jpg" and out["row 0"]["status"] == "kept"
+    assert out["row 1"]["reason"] == "not_fetched"
+    assert out["row 1"]["detail"] == (
+        "m.parquet row 1: img2dataset lists this url 1 time(s), all matched to earlier rows"
+    )
+    assert out["row 2"]["member"] == "000000001.jpg" and out["row 2"]["status"] == "kept"
+    assert out["000000002.jpg"]["reason"] == "no_metadata"
+    assert out["000000002.jpg"]["detail"] == (
+        f"url {b!r} listed 1 time(s) in the metadata, all matched to earlier samples"
+    )

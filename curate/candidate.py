@@ -38,7 +38,8 @@ class Candidate:
         data: encoded bytes (``None`` when the source could not read them).
         meta: source fields (LAION ``text``/``similarity``/..., SA-1B ``objects``).
         reason: a reason code when the source already rejects it (``unreadable``, ...).
-        detail: human-readable detail of the reason.
+        detail: human-readable detail of the reason (LAION rows: also the metadata file and
+            row they come from, kept rows included).
     """
 
     key: str

@@ -2,6 +2,11 @@
 
 Invariant (checked on every write): ``candidates == kept + sum(rejected per reason)``, every
 key unique, every rejected row carries a known reason code (:data:`curate.reasons.REASONS`).
+
+``uri`` is an absolute path (or, for LAION rows never fetched, the URL), so the manifest
+reads back from any working directory. ``source_reencoded`` says whether the tool that
+fetched a sample stored other bytes than the server sent (img2dataset's own JSON tells;
+null when it cannot).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ SCHEMA = pa.schema(
         ("punsafe", pa.float64()),
         ("pwatermark", pa.float64()),
         ("aesthetic", pa.float64()),
+        ("source_reencoded", pa.bool_()),
         ("status", pa.string()),
         ("reason", pa.string()),
         ("detail", pa.string()),

@@ -49,6 +49,7 @@ def empty_record(cand: Candidate, unit: Unit, pos: int) -> dict:
         "punsafe": meta.get("punsafe"),
         "pwatermark": meta.get("pwatermark"),
         "aesthetic": meta.get("aesthetic"),
+        "source_reencoded": meta.get("source_reencoded"),
         "status": None,
         "reason": cand.reason,
         "detail": cand.detail,

@@ -27,6 +27,11 @@ class CurateParams(BaseModel):
     * ``embedding_threshold = 0.95``: the usual near-copy level for CLIP ViT-B embeddings
       (SemDeDup-style dedup of LAION uses 0.95-0.98); not measurable here without real
       weights.
+
+    LAION thresholds: a threshold whose column a metadata file lacks (LAION-400M has no
+    ``punsafe`` or ``pwatermark``) is not applied to that file; the summary's ``warnings``
+    say so. Column names are the LAION-5B release's by default; a name absent as written is
+    matched in any case (``url`` for ``URL``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -69,6 +74,18 @@ class CurateParams(BaseModel):
     max_pwatermark: float | None = Field(0.8, ge=0.0, le=1.0, description="LAION pwatermark cap.")
     min_laion_similarity: float | None = Field(
         0.28, ge=-1.0, le=1.0, description="LAION image-text similarity floor."
+    )
+    url_col: str = Field("URL", description="LAION metadata column holding the image URL.")
+    caption_col: str = Field("TEXT", description="LAION metadata column holding the caption.")
+    width_col: str = Field("WIDTH", description="LAION metadata column of the declared width.")
+    height_col: str = Field("HEIGHT", description="LAION metadata column of the declared height.")
+    similarity_col: str = Field(
+        "similarity", description="LAION metadata column of the CLIP image-text similarity."
+    )
+    punsafe_col: str = Field("punsafe", description="LAION metadata column of P(unsafe).")
+    pwatermark_col: str = Field("pwatermark", description="LAION metadata column of P(watermark).")
+    aesthetic_col: str = Field(
+        "AESTHETIC_SCORE", description="LAION metadata column of the aesthetic score."
     )
 
     richness: bool = Field(

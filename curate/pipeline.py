@@ -34,7 +34,7 @@ from qpt_base.atomic import atomic_path, atomic_write_text, sweep_temporaries
 from qpt_base.lock import folder_lock
 
 # Bump when what a part holds changes, so parts of an older qpt are not reused.
-PARTS_VERSION = 1
+PARTS_VERSION = 2
 # Parameters that change how work is run, not what it gives: not part of the fingerprint.
 _RUN_ONLY = {"workers", "executor", "address", "report", "examples_per_reason"}
 
@@ -49,7 +49,8 @@ def curate(params: CurateParams, out_dir: Path, console: Console | None = None) 
 
     Returns:
         ``candidates``, ``kept``, ``rejected``, ``rejected.<reason>`` counts, ``seconds``,
-        ``candidates_per_s``, ``units`` and ``units_resumed``.
+        ``candidates_per_s``, ``units``, ``units_resumed`` and ``warnings`` (lines about
+        what was not applied, e.g. a LAION threshold whose column is absent).
 
     Raises:
         FileNotFoundError / ValueError: missing or unusable input (one-line messages).
@@ -68,7 +69,8 @@ def _curate(params: CurateParams, out_dir: Path, console: Console) -> dict:
     sweep_temporaries(out_dir)  # left by a run that died (the lock says none is alive)
     if parts.is_dir():
         sweep_temporaries(parts)
-    units, settled = plan(params, out_dir / "work")
+    warnings: list[str] = []
+    units, settled = plan(params, out_dir / "work", warnings)
     _check_plan(parts, params, [u.name for u in units])
 
     settled_path = parts / "settled.parquet"
@@ -115,6 +117,7 @@ def _curate(params: CurateParams, out_dir: Path, console: Console) -> dict:
         "units": len(units),
         "units_resumed": len(units) - len(todo),
         "extra_folders_missing": len(params.extra_folders) - len(existing_extra_folders(params)),
+        "warnings": warnings,
         "manifest": str(out_dir / "manifest.parquet"),
     }
 

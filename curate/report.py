@@ -29,6 +29,8 @@ def summary_table(summary: dict, title: str = "curate") -> Table:
     for name, value in summary.items():
         if isinstance(value, (int, float, str)):
             table.add_row(name, str(value))
+        elif isinstance(value, list) and value:
+            table.add_row(name, "\n".join(map(str, value)))
     return table
 
 

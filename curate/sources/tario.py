@@ -1,7 +1,9 @@
-"""Streaming reads of untrusted tar files: member names are data, never paths.
+"""Reads of untrusted tar files: member names are data, never paths.
 
 Members are grouped WebDataset-style by their stem (``dir/sa_1.jpg`` + ``dir/sa_1.json`` ->
-``sa_1``). A broken tar stops at the break; the member being read is reported, not lost.
+``sa_1``), whatever their order in the tar: ``tar cf`` of an extracted folder stores all
+``.jpg`` before all ``.json`` (or in directory order), not pair by pair. A broken tar yields
+what precedes the break; the member that is cut is reported, not lost.
 """
 
 from __future__ import annotations
@@ -22,36 +24,62 @@ def split_member(name: str) -> tuple[str, str]:
 Files = dict[str, tuple[str, bytes]]
 
 
+def index_members(tar: tarfile.TarFile) -> tuple[dict[str, dict[str, tarfile.TarInfo]], str]:
+    """Regular-file members grouped by stem, in order of each stem's first member.
+
+    Reads headers only (no member data). A later member of the same name replaces an
+    earlier one (``tar`` semantics).
+
+    Returns:
+        ``{stem: {ext: info}}`` and ``""``, or the error that stopped the index (the
+        members before it are kept).
+    """
+    groups: dict[str, dict[str, tarfile.TarInfo]] = {}
+    try:
+        for info in tar:
+            if info.isfile():  # directories, links, devices: never followed
+                stem, ext = split_member(info.name)
+                groups.setdefault(stem, {})[ext] = info
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        return groups, f"{type(exc).__name__}: {exc}"
+    return groups, ""
+
+
 def iter_samples(path: Path) -> Iterator[tuple[str, Files, str]]:
-    """Stream a tar as samples.
+    """A tar as samples, members paired by stem whatever their order.
+
+    Two passes over one open tar: the headers (:func:`index_members`), then each sample's
+    members read by offset. Memory: one ``TarInfo`` per member and one sample's bytes.
 
     Yields:
-        ``(stem, {ext: (member name, bytes)}, error)``: ``error`` is ``""`` normally; when
-        the tar breaks, the last (possibly partial) sample is yielded with the error and
-        iteration stops.
+        ``(stem, {ext: (member name, bytes)}, error)`` in order of each stem's first
+        member. ``error`` is ``""`` normally, or says which member is cut (its bytes are
+        then ``b""``). When the headers stop at a break, a last ``("", {}, error)`` says so.
     """
-    stem_now: str | None = None
-    files: Files = {}
     try:
-        with tarfile.open(path, mode="r|*") as tar:
-            for info in tar:
-                if not info.isfile():
-                    continue  # directories, links, devices: never followed
-                stem, ext = split_member(info.name)
-                if stem_now is not None and stem != stem_now:
-                    yield stem_now, files, ""
-                    files = {}
-                stem_now = stem
-                handle = tar.extractfile(info)
-                data = handle.read() if handle is not None else b""
-                files[ext] = (info.name, data)
-                if len(data) != info.size:
-                    raise tarfile.ReadError(f"member {info.name!r} is truncated")
+        tar = tarfile.open(path, mode="r:*")
     except (tarfile.TarError, OSError, EOFError) as exc:
-        yield stem_now or "", files, f"{type(exc).__name__}: {exc}"
+        yield "", {}, f"{type(exc).__name__}: {exc}"
         return
-    if stem_now is not None:
-        yield stem_now, files, ""
+    with tar:
+        groups, broken = index_members(tar)
+        for stem, members in groups.items():
+            files: Files = {}
+            error = ""
+            for ext, info in members.items():
+                try:
+                    handle = tar.extractfile(info)
+                    data = handle.read() if handle is not None else b""
+                    if len(data) != info.size:
+                        raise tarfile.ReadError("unexpected end of data")
+                except (tarfile.TarError, OSError, EOFError) as exc:
+                    files[ext] = (info.name, b"")
+                    error = error or f"member {info.name!r} is truncated ({exc})"
+                    continue
+                files[ext] = (info.name, data)
+            yield stem, files, error
+    if broken:
+        yield "", {}, broken
 
 
 def read_member(path: Path, member: str) -> bytes:
@@ -70,7 +98,7 @@ class TarReader:
         """Bytes of ``member`` in the tar at ``path``.
 
         Raises:
-            FileNotFoundError: the tar or the member is missing.
+            FileNotFoundError: the tar or the member is missing, or the member is cut.
         """
         key = str(path)
         if key not in self._open:
@@ -93,7 +121,10 @@ class TarReader:
             raise FileNotFoundError(f"{path}: no member {member!r}")
         handle = tar.extractfile(members[member])
         assert handle is not None
-        return handle.read()
+        try:
+            return handle.read()
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise FileNotFoundError(f"{path}: member {member!r} is truncated ({exc})") from exc
 
     def close(self) -> None:
         for tar, _ in self._open.values():

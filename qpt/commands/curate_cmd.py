@@ -28,6 +28,7 @@ Sources: [cyan]builtin[/cyan] (no download), [cyan]folder[/cyan] (any tree), [cy
   qpt curate --source folder --path ~/photos --min-short-side 512 --workers 2
   qpt curate --source sa1b --path ~/sa1b/tars --min-richness 50
   qpt curate --source laion --path laion_images --metadata laion_part.parquet
+  qpt curate --source laion --path i2d_out --metadata cc12m.parquet --url-col url --caption-col caption
   qpt curate --source folder --path imgs --clip-model ViT-B-32 --clip-weights vitb32.safetensors --positive "a sharp photo" --negative "a screenshot" --min-clip-score 0.2
   qpt curate --source sa1b --path tars --executor ray --address ray://head:10001
 """

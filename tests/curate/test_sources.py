@@ -1,4 +1,6 @@
-"""LAION (parquet + img2dataset tar and files layouts) and SA-1B tars, in their real formats."""
+"""SA-1B tars in their real format (``sa_N.jpg`` + ``sa_N.json``), however the tar was made.
+
+LAION + img2dataset: ``test_laion.py``."""
 
 from __future__ import annotations
 
@@ -7,106 +9,12 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from curate.params import CurateParams
 from curate.pipeline import curate
 from tests.curate.conftest import add_member, encode, sa1b_json, sa1b_tar
-
-
-def _img2dataset_sample(key: str, url: str, caption: str, jpg: bytes) -> dict[str, bytes]:
-    info = {"url": url, "caption": caption, "key": key, "status": "success", "error_message": None}
-    return {"jpg": jpg, "json": json.dumps(info).encode(), "txt": caption.encode()}
-
-
-@pytest.fixture(scope="module")
-def laion(tmp_path_factory, photos) -> tuple[Path, Path]:
-    """Metadata rows u0..u6 and an img2dataset output with shard 00000 (tar), 00001 (files)."""
-    root = tmp_path_factory.mktemp("laion")
-    ims = [im[:320, :480] for im in photos.values()]
-    url = "https://example.com/{}.jpg".format
-    rows = [  # URL, WIDTH, HEIGHT, similarity, punsafe, pwatermark
-        (url(0), 480, 320, 0.35, 0.01, 0.1),  # fetched, passes -> kept
-        (url(1), 480, 320, 0.35, 0.90, 0.1),  # fetched, unsafe
-        (url(2), 480, 320, 0.10, 0.01, 0.1),  # fetched, low similarity
-        (url(3), 480, 320, 0.35, 0.01, 0.1),  # never fetched
-        (url(4), 100, 80, 0.35, 0.01, 0.1),  # too small by metadata (not fetched either)
-        (url(5), 480, 320, 0.35, 0.01, 0.95),  # fetched (files layout), watermark
-        (url(6), 480, 320, 0.35, 0.01, 0.1),  # fetched (files layout), passes
-    ]
-    table = pa.table(
-        {
-            "URL": [r[0] for r in rows],
-            "TEXT": [f"caption {i}" for i in range(len(rows))],
-            "WIDTH": [r[1] for r in rows],
-            "HEIGHT": [r[2] for r in rows],
-            "similarity": [r[3] for r in rows],
-            "punsafe": [r[4] for r in rows],
-            "pwatermark": [r[5] for r in rows],
-        }
-    )
-    pq.write_table(table, root / "meta.parquet")
-    out = root / "images"
-    out.mkdir()
-    tar_items = [("000000000", 0), ("000000001", 1), ("000000002", 2), ("000000003", 99)]
-    with tarfile.open(out / "00000.tar", "w") as tar:
-        for key, i in tar_items:
-            u = url(i) if i != 99 else "https://elsewhere.org/x.jpg"  # not in the metadata
-            for ext, data in _img2dataset_sample(key, u, "c", encode(ims[i % len(ims)])).items():
-                add_member(tar, f"{key}.{ext}", data)
-    status = pa.table({"url": [url(i) for _, i in tar_items[:3]] + ["https://elsewhere.org/x.jpg"],
-                       "key": [k for k, _ in tar_items], "status": ["success"] * 4})  # fmt: skip
-    pq.write_table(status, out / "00000.parquet")
-    files = out / "00001"
-    files.mkdir()
-    for key, i in [("000010000", 5), ("000010001", 6)]:
-        for ext, data in _img2dataset_sample(
-            key, url(i), "c", encode(ims[(i + 1) % len(ims)])
-        ).items():
-            (files / f"{key}.{ext}").write_bytes(data)
-    return root / "meta.parquet", out
-
-
-def test_laion_join_and_metadata_filters(laion, tmp_path: Path) -> None:
-    meta, images = laion
-    params = CurateParams(
-        source="laion", path=images, metadata=meta, min_short_side=200, report=False
-    )
-    summary = curate(params, tmp_path / "out")
-    rows = pq.read_table(tmp_path / "out/manifest.parquet").to_pylist()
-    # 7 metadata rows + 1 fetched sample without metadata: all accounted for.
-    assert summary["candidates"] == len(rows) == 8
-    by_text = {r["text"]: r for r in rows if r["text"]}
-    assert by_text["caption 0"]["status"] == "kept" and by_text["caption 0"]["phash"]
-    assert by_text["caption 6"]["status"] == "kept"
-    assert by_text["caption 1"]["reason"] == "unsafe"
-    assert by_text["caption 2"]["reason"] == "low_similarity"
-    assert by_text["caption 3"]["reason"] == "not_fetched"
-    assert by_text["caption 4"]["reason"] == "too_small"
-    assert by_text["caption 5"]["reason"] == "watermark"
-    # Metadata rejects are settled before any image is opened.
-    for caption in ("caption 1", "caption 2", "caption 5"):
-        assert by_text[caption]["phash"] is None and by_text[caption]["format"] is None
-    assert [r["reason"] for r in rows if not r["text"]] == ["no_metadata"]
-    # The files layout row points at the file itself; the tar row at its member.
-    assert by_text["caption 6"]["uri"].endswith("00001/000010001.jpg")
-    assert by_text["caption 0"]["member"] == "000000000.jpg"
-
-
-def test_laion_missing_column_is_one_line_error(laion, tmp_path: Path) -> None:
-    meta, images = laion
-    broken = tmp_path / "broken.parquet"
-    pq.write_table(pq.read_table(meta).drop(["punsafe"]), broken)
-    params = CurateParams(source="laion", path=images, metadata=broken, report=False)
-    with pytest.raises(ValueError, match="missing column 'punsafe' needed by max_punsafe"):
-        curate(params, tmp_path / "out")
-    # Switching the threshold off makes the column optional.
-    params = CurateParams(
-        source="laion", path=images, metadata=broken, max_punsafe=None, report=False
-    )
-    assert curate(params, tmp_path / "out2")["candidates"] == 8
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +72,62 @@ def test_sa1b_kept_rows_shard_even_from_a_broken_tar(sa1b: Path, tmp_path: Path)
     assert any(r["status"] == "kept" and r["uri"].endswith("sa_000001.tar") for r in rows)
     shards = write_shards(tmp_path / "c/manifest.parquet", tmp_path / "s", ShardParams())
     assert shards["samples"] == summary["kept"]
+
+
+def _folder_tar(path: Path, members: list[tuple[str, bytes]], folder: str = "sa_000000") -> Path:
+    """A tar as ``tar cf`` makes it from an extracted folder: the folder, then its files in
+    the order given (directory order, not pair by pair)."""
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo(folder)
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+        for name, data in members:
+            add_member(tar, f"{folder}/{name}", data)
+    return path
+
+
+@pytest.mark.parametrize("order", ["jpgs_then_jsons", "shuffled"])
+def test_sa1b_pairs_members_whatever_their_order(photos, tmp_path: Path, order: str) -> None:
+    ims = list(photos.values())
+    pairs = {}
+    for i, im in enumerate(ims[:4]):
+        h, w = im.shape[:2]
+        info = sa1b_json(f"sa_{i + 1}", w, h, 10 * (i + 1))
+        pairs[i + 1] = (encode(im), json.dumps(info).encode())
+    members = [(f"sa_{n}.jpg", jpg) for n, (jpg, _) in pairs.items()]
+    members += [(f"sa_{n}.json", js) for n, (_, js) in pairs.items()]
+    members.append(("sa_50.jpg", encode(ims[4])))  # an image whose JSON is missing
+    members.append(("sa_60.json", json.dumps(sa1b_json("sa_60", 8, 8, 3)).encode()))  # no image
+    if order == "shuffled":
+        members = [members[i] for i in np.random.default_rng(0).permutation(len(members))]
+    tars = tmp_path / "tars"
+    tars.mkdir()
+    _folder_tar(tars / "sa_000000.tar", members)
+    params = CurateParams(source="sa1b", path=tars, min_short_side=0, report=False)
+    summary = curate(params, tmp_path / "out")
+    rows = pq.read_table(tmp_path / "out/manifest.parquet").to_pylist()
+    assert summary["candidates"] == len(rows) == 6  # 4 pairs + 2 unpaired members, once each
+    by_name = {r["key"].rsplit("-", 1)[0]: r for r in rows}
+    for n in range(1, 5):  # each image measured with its own annotation
+        assert by_name[f"sa_{n}"]["richness"] == 10.0 * n
+        assert by_name[f"sa_{n}"]["member"] == f"sa_000000/sa_{n}.jpg"
+    assert by_name["sa_50"]["reason"] == "bad_annotation"
+    assert by_name["sa_50"]["detail"] == (
+        "sa_000000/sa_50.jpg: no annotation member sa_000000/sa_50.json in the tar"
+    )
+    assert by_name["sa_60"]["reason"] == "unreadable"
+    assert by_name["sa_60"]["detail"] == (
+        "sa_000000/sa_60.json: no image member sa_000000/sa_60.jpg in the tar"
+    )
+
+
+def test_sa1b_same_tar_name_in_two_folders_gets_distinct_keys(photos, tmp_path: Path) -> None:
+    im = next(iter(photos.values()))
+    h, w = im.shape[:2]
+    for sub in ("a", "b"):
+        (tmp_path / "tars" / sub).mkdir(parents=True)
+        item = ("sa_1", encode(im), sa1b_json("sa_1", w, h, 5))
+        sa1b_tar(tmp_path / "tars" / sub / "sa_000000.tar", [item])
+    params = CurateParams(source="sa1b", path=tmp_path / "tars", min_short_side=0, report=False)
+    summary = curate(params, tmp_path / "out")
+    assert summary["candidates"] == 2 and summary["rejected.duplicate_exact"] == 1

@@ -209,7 +209,30 @@ def _canon(p: Param, v: Any, x: Tensor, op: str, host: bool = False) -> Any:
     t = per_sample(v, x, p.name, op, host)
     if p.kind == "int":
         t = t.round().to(torch.int64)
+    _check_range(p, v, t, op)
     return t
+
+
+def _check_range(p: Param, v: Any, t: Tensor, op: str) -> None:
+    """Refuse values outside the registered range ``[low, high]`` (ints after rounding).
+
+    Plain numbers (the Degrader's path) are checked in Python, with no device sync; tensors
+    with one ``aminmax``.
+    """
+    if isinstance(v, (int, float)) or (
+        isinstance(v, list) and all(type(f) in (float, int) for f in v)
+    ):
+        vals = v if isinstance(v, list) else [v]
+        if p.kind == "int":
+            vals = [round(f) for f in vals]
+        lo, hi = min(vals), max(vals)
+    else:
+        lo, hi = torch.stack(torch.aminmax(t)).tolist()
+    if lo < p.low or hi > p.high:
+        bad = lo if lo < p.low else hi
+        raise ValueError(
+            f"{op}: {p.name}={bad:g} is outside the op's range [{p.low:g}, {p.high:g}]"
+        )
 
 
 def _functional(

@@ -132,3 +132,53 @@ def test_jpeg_differentiable_has_gradients(photos: torch.Tensor) -> None:
     y = degrade.ops.jpeg_differentiable(x, 40.0)
     y.mean().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def _bound_kwargs(spec: degrade.OpSpec) -> dict:
+    """Valid values for every non-seed parameter (level 1, or the range's low end)."""
+    kw = {p.name: (p.levels[0] if p.levels else p.low) for p in spec.params}
+    kw.update({p.name: p.choices[0] for p in spec.params if p.kind == "choice"})
+    kw.update({p.name: 0 for p in spec.params if p.kind == "seed"})
+    return kw
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_functional_form_checks_the_registered_ranges(op: str) -> None:
+    """Each numeric parameter: both ends of its range accepted, just outside them refused
+    with one ValueError naming the op, the parameter, the value and the range."""
+    spec = degrade.get_op(op)
+    numeric = [p for p in spec.params if p.kind in ("float", "int")]
+    if not numeric:
+        pytest.skip("no numeric parameter")
+    side = max(16, spec.min_size)
+    x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
+    for p in numeric:
+        step = 1 if p.kind == "int" else 1e-6 * max(1.0, abs(p.low), abs(p.high))
+        for ok in (p.low, p.high):
+            y = spec.fn(x, **{**_bound_kwargs(spec), p.name: ok})
+            assert y.shape == x.shape
+        for bad in (p.low - step, p.high + step):
+            kw = {**_bound_kwargs(spec), p.name: bad}
+            with pytest.raises(ValueError, match=rf"^{op}: {p.name}=.* outside .*range") as e:
+                spec.fn(x, **kw)
+            assert f"[{p.low:g}, {p.high:g}]" in str(e.value)
+            # the same value as a tensor, one per sample
+            with pytest.raises(ValueError, match=rf"^{op}: {p.name}="):
+                spec.fn(x, **{**kw, p.name: torch.tensor([float(bad)])})
+
+
+@pytest.mark.parametrize(
+    ("op", "kw"),
+    [
+        ("gaussian_blur", {"sigma": -1.0}),
+        ("jpeg", {"quality": 0}),
+        ("jpeg", {"quality": 500}),
+        ("jpeg_differentiable", {"quality": 500.0}),
+    ],
+)
+def test_out_of_range_values_from_the_field_are_refused(op: str, kw: dict) -> None:
+    x = torch.rand(2, 3, 16, 16)
+    with pytest.raises(ValueError, match=rf"{op}: {next(iter(kw))}="):
+        degrade.get_op(op).fn(x, **kw)
+    with pytest.raises(ValueError, match=rf"{op}: {next(iter(kw))}="):
+        degrade.apply(x, op, **kw)

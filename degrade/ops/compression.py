@@ -32,6 +32,7 @@ def _to_u8(x: Tensor) -> Tensor:
     family="compression",
     tags=("kadid", "realesrgan", "qpt-v2", "imagenet-c"),
     host=True,
+    differentiable=False,
 )
 def jpeg(x: Tensor, quality: Tensor) -> Tensor:
     """JPEG encode + decode at per-sample quality (1-100) with the real codec.
@@ -85,6 +86,7 @@ def jpeg_differentiable(x: Tensor, quality: Tensor) -> Tensor:
     tags=("kadid",),
     cpu_only=True,
     host=True,
+    differentiable=False,
 )
 def jpeg2000(x: Tensor, rate: Tensor) -> Tensor:
     """JPEG2000 encode + decode at per-sample compression ratio ``rate`` (Pillow/OpenJPEG).

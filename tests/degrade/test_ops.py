@@ -182,3 +182,55 @@ def test_out_of_range_values_from_the_field_are_refused(op: str, kw: dict) -> No
         degrade.get_op(op).fn(x, **kw)
     with pytest.raises(ValueError, match=rf"{op}: {next(iter(kw))}="):
         degrade.apply(x, op, **kw)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_requires_grad_input_gets_a_gradient_or_a_value_error(op: str, photos: torch.Tensor):
+    """Through every entry point: differentiable ops pass a finite, non-zero gradient to the
+    input; the others (codecs, rounding, Poisson draws, in-place fast paths) refuse it."""
+    spec = degrade.get_op(op)
+    kw = {p.name: p.sample(__import__("random").Random(0), 3) for p in spec.params}
+    x = photos[:2].clamp(0.02, 0.98).clone().requires_grad_(True)
+    if not spec.differentiable:
+        for call in (
+            lambda: spec.fn(x, **kw),
+            lambda: degrade.apply(x, op, level=3),
+            lambda: degrade.RandomOp(op, level=3)(x),
+        ):
+            with pytest.raises(ValueError, match=rf"^{op}: not differentiable"):
+                call()
+        return
+    for y in (spec.fn(x, **kw), degrade.apply(x, op, level=3), degrade.RandomOp(op, level=3)(x)):
+        (grad,) = torch.autograd.grad(y.sum(), x)
+        assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_a_non_differentiable_op_refuses_a_parameter_that_requires_grad(photos: torch.Tensor):
+    q = torch.tensor(30.0, requires_grad=True)
+    with pytest.raises(ValueError, match="^jpeg: not differentiable"):
+        degrade.ops.jpeg(photos, quality=q)
+
+
+def test_degrader_refuses_inputs_that_require_grad(photos: torch.Tensor) -> None:
+    d = degrade.Degrader("qpt-v2")
+    with pytest.raises(ValueError, match=r"^Degrader\(qpt-v2\): not differentiable"):
+        d(photos.clone().requires_grad_(True))
+
+
+@pytest.mark.parametrize(
+    ("op", "kw"),
+    [
+        ("gaussian_blur", {"sigma": 1.3}),
+        ("contrast_change", {"factor": 0.6}),
+        ("resize", {"scale": 0.6, "mode": "bilinear"}),
+        ("color_jitter", {"brightness": 0.05, "contrast": 0.9, "saturation": 0.8, "hue": 0.02}),
+    ],
+)
+def test_gradcheck_of_differentiable_ops_in_float64(op: str, kw: dict) -> None:
+    """The analytic gradient equals finite differences (values kept inside (0, 1), so that the
+    final clamp does not cut the function)."""
+    x = (0.3 + 0.4 * torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))).double()
+    fn = degrade.get_op(op).fn
+    assert torch.autograd.gradcheck(
+        lambda t: fn(t, **kw), (x.requires_grad_(True),), eps=1e-6, atol=1e-5
+    )

@@ -1,5 +1,9 @@
 """Degrade a folder of images: read safely (``qpt_base.images``), write PNGs + a params JSONL.
 
+Each output is named for its input's whole relative path, extension included, plus
+``.png`` (``a/x.jpg`` -> ``a/x.jpg.png``; with copies ``a/x.jpg.1.png``), so two inputs
+never share an output (``x.jpg`` and ``x.png`` give ``x.jpg.png`` and ``x.png.png``).
+
 Resumable: each output is written to a temporary name and renamed, then its JSONL line is
 appended; a rerun skips keys already recorded with their file present. Every input ends up
 in the JSONL, degraded (``status: ok``) or not (``status: error`` with a reason code).
@@ -59,6 +63,12 @@ def image_seed(seed: int, key: str, copy: int) -> int:
     return int.from_bytes(h[:8], "little") >> 1
 
 
+def output_name(key: str, copy: int, copies: int) -> str:
+    """The output's relative path for input ``key`` (relative path) and copy index: the key
+    with ``.png`` appended (``.{copy}.png`` when ``copies > 1``), one-to-one by construction."""
+    return key + (f".{copy}" if copies > 1 else "") + ".png"
+
+
 def _done(jsonl: Path) -> dict[str, dict[str, Any]]:
     """Records already written; a last line cut by a crash is removed (that item is redone)."""
     done: dict[str, dict[str, Any]] = {}
@@ -113,9 +123,10 @@ def degrade_folder(
         for path, c in it:
             key = path.relative_to(in_dir).as_posix()
             rid = f"{key}#{c}"
-            name = Path(key).with_suffix("").as_posix() + (f"_{c}" if copies > 1 else "") + ".png"
+            name = output_name(key, c, copies)
             prev = done.get(rid)
-            if prev and (prev["status"] == "error" or (out_dir / name).exists()):
+            # an earlier run's output name is kept (it may predate the current naming)
+            if prev and (prev["status"] == "error" or (out_dir / prev["output"]).exists()):
                 stats["skipped"] += 1
                 continue
             s = image_seed(seed, key, c)

@@ -31,6 +31,8 @@ Degrade images with a preset ([cyan]qpt-v2[/cyan], [cyan]realesrgan[/cyan], [cya
 RUN_HELP = """\
 Degrade every image under IN_DIR into OUT_DIR as PNG, with OUT_DIR/params.jsonl holding, per image, the ops applied, their order and values (replayable with degrade.Degrader.replay).
 
+Each output keeps its input's relative path and extension, plus .png (a/x.jpg -> a/x.jpg.png; with --copies N, a/x.jpg.0.png ... ), so x.jpg and x.png never overwrite each other.
+
 Reads PNG/JPEG/WebP/GIF (decompression-bomb capped); unreadable files are recorded as errors, never dropped. Rerun the same command to resume.
 
 [bold]Examples[/bold]

@@ -122,3 +122,31 @@ def test_stage(folder: Path, tmp_path: Path) -> None:
     summary = run_degrade(ctx, DegradeParams(input_dir=folder, preset="imagenet-c"))
     assert summary["seed"] == 5 and summary["written"] == 3 and summary["errors"] == 1
     assert run_degrade(ctx, DegradeParams(input_dir=folder, preset="imagenet-c"))["skipped"] == 4
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_inputs_differing_only_in_extension_keep_separate_outputs(
+    tmp_path: Path, photo: torch.Tensor, copies: int
+) -> None:
+    """``x.jpg`` and ``x.png`` (and ``x.jpeg``) each get their own output, which replays from
+    its own record: none is overwritten by another while logged ok."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    arr = (photo[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(arr[:48, :48]).save(src / "x.png")
+    Image.fromarray(arr[40:88, 40:88]).save(src / "x.jpg", quality=90)
+    Image.fromarray(arr[80:128, 0:48]).save(src / "x.jpeg", quality=90)
+    stats = degrade_folder(src, out, preset="kadid", seed=0, copies=copies)
+    assert stats["written"] == 3 * copies and stats["errors"] == 0
+    recs = [json.loads(line) for line in (out / "params.jsonl").read_text().splitlines()]
+    outputs = [r["output"] for r in recs]
+    assert len(set(outputs)) == 3 * copies
+    want = {"x.png.png", "x.jpg.png", "x.jpeg.png"}
+    if copies == 2:
+        want = {f"{k}.{c}.png" for k in ("x.png", "x.jpg", "x.jpeg") for c in (0, 1)}
+    assert set(outputs) == want
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == sorted(want)
+    for r in recs:
+        x = read_image(src / r["source"])
+        y = Degrader("kadid").replay(x, [{"ops": r["ops"]}])
+        assert torch.equal(y, read_image(out / r["output"]))

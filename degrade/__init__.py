@@ -16,6 +16,7 @@ Ops live in :mod:`degrade.ops` (functional and module forms), pipelines in
 ``jpeg2000`` op, which imports Pillow lazily (no JPEG2000 codec exists in the torch stack).
 """
 
+from degrade import ops  # registers every op; ``degrade.ops.X`` works after ``import degrade``
 from degrade.compose import OneOf, Op, Repeat, Seq
 from degrade.degrader import Degrader
 from degrade.presets import get_preset, list_presets
@@ -36,4 +37,5 @@ __all__ = [
     "get_preset",
     "list_ops",
     "list_presets",
+    "ops",
 ]

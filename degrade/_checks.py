@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -76,8 +76,23 @@ def gpu_path(x: Tensor) -> bool:
     the device) rather than their CPU forms (per-image loops, cache-sized steps).
 
     The one place that decides it, so that tests can run the GPU forms on a CPU machine.
+    A tensor that requires grad takes the GPU forms too: the CPU forms write into buffers
+    (``out=``, in place), which autograd cannot differentiate.
     """
-    return x.is_cuda or FORCE_GPU_PATH
+    return x.is_cuda or FORCE_GPU_PATH or x.requires_grad
+
+
+def check_grad(x: Tensor, op: str, differentiable: bool, params: Iterable[object] = ()) -> None:
+    """Refuse autograd inputs (``x`` or a parameter tensor that requires grad) for an op that
+    cannot pass a gradient (real codecs, rounding, random draws, in-place fast paths)."""
+    if differentiable:
+        return
+    if x.requires_grad or any(isinstance(v, Tensor) and v.requires_grad for v in params):
+        raise ValueError(
+            f"{op}: not differentiable (no autograd through this op); pass a tensor that does "
+            "not require grad (x.detach()), or use a differentiable op such as "
+            "jpeg_differentiable"
+        )
 
 
 def to_float(x: Tensor) -> Tensor:

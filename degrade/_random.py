@@ -38,20 +38,26 @@ def _reusable_generator(device: torch.device) -> torch.Generator:
     return cache[device]
 
 
+def _draw_dtype(like: Tensor) -> torch.dtype:
+    """float64 batches draw float32 noise, cast: a draw's values depend on its dtype, and a
+    sample's output must not (float64 = float32 to rounding, replay across dtypes)."""
+    return torch.float32 if like.dtype == torch.float64 else like.dtype
+
+
 def seeded_normal(shape: Sequence[int], seeds: Tensor, like: Tensor) -> Tensor:
     """Standard normal noise of shape (B, *shape), sample i drawn from ``seeds[i]``."""
-    out = torch.empty((len(seeds), *shape), device=like.device, dtype=like.dtype)
+    out = torch.empty((len(seeds), *shape), device=like.device, dtype=_draw_dtype(like))
     for o, g in zip(out, generators(seeds, like.device), strict=True):
         o.normal_(generator=g)
-    return out
+    return out.to(like.dtype)
 
 
 def seeded_uniform(shape: Sequence[int], seeds: Tensor, like: Tensor) -> Tensor:
     """Uniform [0, 1) noise of shape (B, *shape), sample i drawn from ``seeds[i]``."""
-    out = torch.empty((len(seeds), *shape), device=like.device, dtype=like.dtype)
+    out = torch.empty((len(seeds), *shape), device=like.device, dtype=_draw_dtype(like))
     for o, g in zip(out, generators(seeds, like.device), strict=True):
         o.uniform_(generator=g)
-    return out
+    return out.to(like.dtype)
 
 
 def bcast(v: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from degrade._checks import (
     check_batch,
+    check_grad,
     check_size,
     from_float_,
     gpu_path,
@@ -76,6 +77,7 @@ class Degrader:
     ) -> tuple[Tensor, list[dict[str, Any]]]:
         """Degrade ``x`` (B, C, H, W) float in [0, 1] or uint8; returns (y, per-sample params)."""
         check_batch(x, f"Degrader({self.name})")
+        check_grad(x, f"Degrader({self.name})", differentiable=False)
         color = x.shape[1] == 3
         plans = [plan(self.pipeline, r, color) for r in sample_rngs(x.shape[0], generator)]
         self._check_sizes(x, plans)
@@ -108,6 +110,7 @@ class Degrader:
     def replay(self, x: Tensor, params: list[dict[str, Any]]) -> Tensor:
         """Apply recorded ``params`` (from a call, possibly via JSON) to ``x``: the same output."""
         check_batch(x, f"Degrader({self.name}).replay")
+        check_grad(x, f"Degrader({self.name}).replay", differentiable=False)
         if len(params) != x.shape[0]:
             raise ValueError(f"replay: {len(params)} params for a batch of {x.shape[0]}")
         plans = []

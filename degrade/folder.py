@@ -1,5 +1,9 @@
 """Degrade a folder of images: read safely (``qpt_base.images``), write PNGs + a params JSONL.
 
+Each output is named for its input's whole relative path, extension included, plus
+``.png`` (``a/x.jpg`` -> ``a/x.jpg.png``; with copies ``a/x.jpg.1.png``), so two inputs
+never share an output (``x.jpg`` and ``x.png`` give ``x.jpg.png`` and ``x.png.png``).
+
 Resumable: each output is written to a temporary name and renamed, then its JSONL line is
 appended; a rerun skips keys already recorded with their file present. Every input ends up
 in the JSONL, degraded (``status: ok``) or not (``status: error`` with a reason code).
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,28 +25,48 @@ from torch import Tensor
 from torchvision.io import encode_png
 
 from degrade.degrader import Degrader
+from degrade.params import DEGRADE_MAX_PIXELS
 from qpt_base.atomic import atomic_write_bytes
-from qpt_base.images import UnreadableImage, decode_tensor
+from qpt_base.images import MAX_PIXELS, UnreadableImage, decode_tensor, image_size, open_image
 
 #: extensions read (what torchvision.io decodes)
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 MAX_BYTES = 256 * 2**20
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def read_image(path: Path) -> Tensor:
+def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> Tensor:
     """Read an image as a (1, C, H, W) uint8 tensor (C = 1 or 3; alpha dropped).
+
+    Args:
+        max_pixels: refuse images declaring more pixels, from the header alone (nothing is
+            decoded), with a message naming the size and the limit.
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: too large (decompression bomb), unknown format or corrupt data.
+        ValueError: too large (decompression bomb or above ``max_pixels``), unknown format or
+            corrupt data.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     if path.stat().st_size > MAX_BYTES:
         raise ValueError(f"{path}: file larger than {MAX_BYTES} bytes")
+    data = path.read_bytes()
     try:
-        return decode_tensor(path.read_bytes(), keep_grey=True)[None]
+        w, h = image_size(data, max_pixels=sys.maxsize)  # the header only
+        if w * h > max_pixels:
+            bomb = " (decompression bomb)" if w * h > MAX_PIXELS else ""
+            raise ValueError(
+                f"{path}: image of {w}x{h} = {w * h} pixels is above the limit of {max_pixels} "
+                f"pixels per image (--max-pixels), which bounds memory{bomb}"
+            )
+        if data.startswith(PNG_SIGNATURE):
+            # torchvision's libpng decoder kills the process (SIGSEGV) on truncated image
+            # data, where PIL raises: a PNG is fully decoded by PIL first
+            with open_image(data) as im:
+                im.load()
+        return decode_tensor(data, max_pixels=max(max_pixels, MAX_PIXELS), keep_grey=True)[None]
     except UnreadableImage as e:
         raise ValueError(f"{path}: {e}") from None
 
@@ -57,6 +82,12 @@ def image_seed(seed: int, key: str, copy: int) -> int:
     """A per-image seed from the run seed, the image's relative path and the copy index."""
     h = hashlib.sha256(f"{seed}:{key}:{copy}".encode()).digest()
     return int.from_bytes(h[:8], "little") >> 1
+
+
+def output_name(key: str, copy: int, copies: int) -> str:
+    """The output's relative path for input ``key`` (relative path) and copy index: the key
+    with ``.png`` appended (``.{copy}.png`` when ``copies > 1``), one-to-one by construction."""
+    return key + (f".{copy}" if copies > 1 else "") + ".png"
 
 
 def _done(jsonl: Path) -> dict[str, dict[str, Any]]:
@@ -85,11 +116,13 @@ def degrade_folder(
     copies: int = 1,
     device: str = "cpu",
     progress: Callable[[Iterator[Any], int], Iterator[Any]] | None = None,
+    max_pixels: int = DEGRADE_MAX_PIXELS,
 ) -> dict[str, Any]:
     """Degrade every image of ``in_dir`` into ``out_dir`` (PNG) + ``out_dir/params.jsonl``.
 
     Each JSONL line: ``{"id", "source", "copy", "status", "output", "seed", "preset", "ops"}``
-    (or ``"reason"`` when ``status`` is ``error``).
+    (or ``"reason"`` when ``status`` is ``error``). Images of more than ``max_pixels``
+    pixels are refused from their header (an error record each): this bounds memory.
 
     Returns:
         summary: inputs, outputs written, skipped (already done), errors.
@@ -99,6 +132,8 @@ def degrade_folder(
         raise FileNotFoundError(f"{in_dir}: input folder not found")
     if copies < 1:
         raise ValueError(f"copies must be >= 1, got {copies}")
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
     degrader = Degrader(preset)
     files = list_images(in_dir)
     if not files:
@@ -113,15 +148,16 @@ def degrade_folder(
         for path, c in it:
             key = path.relative_to(in_dir).as_posix()
             rid = f"{key}#{c}"
-            name = Path(key).with_suffix("").as_posix() + (f"_{c}" if copies > 1 else "") + ".png"
+            name = output_name(key, c, copies)
             prev = done.get(rid)
-            if prev and (prev["status"] == "error" or (out_dir / name).exists()):
+            # an earlier run's output name is kept (it may predate the current naming)
+            if prev and (prev["status"] == "error" or (out_dir / prev["output"]).exists()):
                 stats["skipped"] += 1
                 continue
             s = image_seed(seed, key, c)
             rec: dict[str, Any] = {"id": rid, "source": key, "copy": c, "seed": s, "preset": preset}
             try:
-                x = read_image(path).to(device)
+                x = read_image(path, max_pixels).to(device)
                 y, params = degrader(x, generator=torch.Generator(device=device).manual_seed(s))
             except (ValueError, FileNotFoundError) as e:
                 rec.update(status="error", reason=str(e))

@@ -6,6 +6,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+#: largest image ``qpt degrade`` degrades (4096 x 4096): the presets' CPU peak is ~40-70
+#: bytes per pixel (README, "Memory"), so about 1 GB at this size; larger ones are refused
+#: from their header, unread
+DEGRADE_MAX_PIXELS = 4096 * 4096
+
 
 class DegradeParams(BaseModel):
     """What :func:`degrade.folder.degrade_folder` is asked to do."""
@@ -19,6 +24,12 @@ class DegradeParams(BaseModel):
     )
     copies: int = Field(1, ge=1, le=1000, description="Degraded versions per image.")
     device: str = Field("cpu", description="cpu or cuda.")
+    max_pixels: int = Field(
+        DEGRADE_MAX_PIXELS,
+        ge=1,
+        description="Refuse larger images (error record each), from the header: bounds memory "
+        "(~40-70 bytes per pixel on CPU).",
+    )
 
     @field_validator("preset")
     @classmethod

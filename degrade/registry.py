@@ -28,6 +28,7 @@ from degrade._batch import index_groups, put_centred
 from degrade._checks import (
     MIN_SIZE,
     check_batch,
+    check_grad,
     need_color,
     per_sample,
     restore_dtype,
@@ -124,6 +125,8 @@ class OpSpec:
             that saves a kernel launch per tiny tensor op and a device sync per ``tolist``.
         joint: the :class:`Joint` this op can run in, with other ops, in one call.
         coeffs: the op's values -> the joint form's coefficients (with ``joint``).
+        differentiable: gradients flow to ``x`` (on its GPU forms); otherwise an input or a
+            parameter tensor that requires grad is refused with a ``ValueError``.
     """
 
     name: str
@@ -139,6 +142,7 @@ class OpSpec:
     host: bool = False
     joint: Joint | None = None
     coeffs: Callable[..., dict[str, Tensor]] | None = None
+    differentiable: bool = True
 
     @property
     def call_key(self) -> str:
@@ -209,7 +213,33 @@ def _canon(p: Param, v: Any, x: Tensor, op: str, host: bool = False) -> Any:
     t = per_sample(v, x, p.name, op, host)
     if p.kind == "int":
         t = t.round().to(torch.int64)
+    _check_range(p, v, t, op)
     return t
+
+
+def _check_range(p: Param, v: Any, t: Tensor, op: str) -> None:
+    """Refuse values outside the registered range ``[low, high]`` (ints after rounding).
+
+    Plain numbers (the Degrader's path) are checked in Python, with no device sync; tensors
+    with one ``aminmax``, to their dtype's rounding (``tensor(1.35)`` is 1.35000002).
+    """
+    slack = 0.0
+    if isinstance(v, (int, float)) or (
+        isinstance(v, list) and all(type(f) in (float, int) for f in v)
+    ):
+        vals = v if isinstance(v, list) else [v]
+        if p.kind == "int":
+            vals = [round(f) for f in vals]
+        lo, hi = min(vals), max(vals)
+    else:
+        lo, hi = torch.stack(torch.aminmax(t)).tolist()
+        if t.is_floating_point():
+            slack = torch.finfo(t.dtype).eps * max(1.0, abs(p.low), abs(p.high))
+    if lo < p.low - slack or hi > p.high + slack:
+        bad = lo if lo < p.low else hi
+        raise ValueError(
+            f"{op}: {p.name}={bad:g} is outside the op's range [{p.low:g}, {p.high:g}]"
+        )
 
 
 def _functional(
@@ -219,6 +249,7 @@ def _functional(
     color: bool,
     min_size: int,
     host: bool = False,
+    differentiable: bool = True,
 ) -> Callable[..., Tensor]:
     """The public functional form of ``impl``: checks, uint8, scalar broadcasting, seeds."""
     sig = inspect.signature(impl)
@@ -236,6 +267,7 @@ def _functional(
         except TypeError as e:
             raise ValueError(f"{name}: {e}") from None
         bound.apply_defaults()
+        check_grad(x, name, differentiable, bound.arguments.values())
         xf = to_float(x)
         kw = {}
         for p in params:
@@ -261,19 +293,20 @@ def register(
     cpu_only: bool = False,
     host: bool = False,
     joint: tuple[Joint, Callable[..., dict[str, Tensor]]] | None = None,
+    differentiable: bool = True,
 ) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
     """Decorator: register ``impl`` under ``name`` and return its public functional form.
 
     The functional form takes ``x`` (B, C, H, W) float in [0, 1] or uint8 and the params as
     scalars or B values (seeds default to draws from ``generator``), and returns a batch of
     the same shape, dtype and device. ``host``, ``joint`` (a :class:`Joint` and the op's
-    coefficient function): see :class:`OpSpec`.
+    coefficient function), ``differentiable``: see :class:`OpSpec`.
     """
     if joint is not None and not host:
         raise TypeError(f"op {name}: a joint member builds its coefficients on the host")
 
     def deco(impl: Callable[..., Tensor]) -> Callable[..., Tensor]:
-        fn = _functional(name, impl, params, color, min_size, host)
+        fn = _functional(name, impl, params, color, min_size, host, differentiable)
         spec = OpSpec(
             name=name,
             impl=impl,
@@ -288,6 +321,7 @@ def register(
             host=host,
             joint=joint[0] if joint else None,
             coeffs=joint[1] if joint else None,
+            differentiable=differentiable,
         )
         if name in _REGISTRY:
             raise KeyError(f"op {name!r} registered twice")
@@ -302,7 +336,9 @@ def register_variant(
 ):
     """Register ``name`` as ``base`` with other severity tables (e.g. ImageNet-C's)."""
     spec = _REGISTRY[base]
-    fn = _functional(name, spec.impl, spec.params, spec.color, spec.min_size, spec.host)
+    fn = _functional(
+        name, spec.impl, spec.params, spec.color, spec.min_size, spec.host, spec.differentiable
+    )
     ps = tuple(
         Param(
             p.name,
@@ -330,6 +366,7 @@ def register_variant(
         spec.host,
         spec.joint,
         spec.coeffs,
+        spec.differentiable,
     )
     return fn
 
@@ -410,6 +447,7 @@ def apply(
     """
     spec = get_op(op)
     check_batch(x, op, spec.min_size)
+    check_grad(x, op, spec.differentiable, fixed.values())
     if spec.color:
         need_color(x, op)
     unknown = set(fixed) - {p.name for p in spec.params}
@@ -459,6 +497,7 @@ class DegradeOp(nn.Module):
 
     def forward(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
         check_batch(x, self.op, self.spec.min_size)
+        check_grad(x, self.op, self.spec.differentiable, self.fixed.values())
         if self.spec.color:
             need_color(x, self.op)
         lo, hi = self.level

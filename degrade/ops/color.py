@@ -200,6 +200,7 @@ def _gamma(x: Tensor, gamma: Tensor) -> Tensor:
     [Param("gamma", (0.8, 0.65, 0.5, 0.38, 0.28), 0.25, 1.0)],
     family="tone",
     tags=("kadid", "imagenet-c"),
+    differentiable=False,
 )
 def brighten(x: Tensor, gamma: Tensor) -> Tensor:
     """Brighten with a gamma curve ``x ** gamma`` (gamma < 1) applied to every channel.
@@ -214,6 +215,7 @@ def brighten(x: Tensor, gamma: Tensor) -> Tensor:
     [Param("gamma", (1.3, 1.7, 2.2, 2.9, 3.8), 1.0, 4.0)],
     family="tone",
     tags=("kadid",),
+    differentiable=False,
 )
 def darken(x: Tensor, gamma: Tensor) -> Tensor:
     """Darken with a gamma curve ``x ** gamma`` (gamma > 1).
@@ -297,6 +299,7 @@ def _scale_ab(x: Tensor, factor: Tensor) -> Tensor:
     family="color",
     tags=("kadid",),
     color=True,
+    differentiable=False,
 )
 def color_saturation_2(x: Tensor, factor: Tensor) -> Tensor:
     """Over-saturate: multiply the CIELAB a*, b* channels by ``factor`` (> 1).
@@ -330,6 +333,7 @@ def saturate(x: Tensor, factor: Tensor) -> Tensor:
     family="color",
     tags=("kadid",),
     color=True,
+    differentiable=False,
 )
 def color_diffusion(x: Tensor, sigma: Tensor) -> Tensor:
     """Colour diffusion: Gaussian blur of the CIELAB a*, b* channels only (colour bleeding).
@@ -390,6 +394,7 @@ def _quantize(v: Tensor, levels: Tensor) -> Tensor:
     [Param("levels", (33, 17, 9, 5, 3), 2, 33, kind="int")],
     family="color",
     tags=("kadid",),
+    differentiable=False,
 )
 def color_quantization(x: Tensor, levels: Tensor) -> Tensor:
     """Colour quantisation: each RGB channel rounded to ``levels`` uniform values.
@@ -404,6 +409,7 @@ def color_quantization(x: Tensor, levels: Tensor) -> Tensor:
     [Param("levels", (17, 9, 5, 3, 2), 2, 33, kind="int")],
     family="tone",
     tags=("kadid",),
+    differentiable=False,
 )
 def quantization(x: Tensor, levels: Tensor) -> Tensor:
     """Grey-level quantisation: the luma (YCbCr Y) rounded to ``levels`` values, chroma kept.

@@ -28,10 +28,11 @@ def _to_u8(x: Tensor) -> Tensor:
 
 @register(
     "jpeg",
-    [Param("quality", (43, 36, 24, 7, 2), 1, 95, kind="int")],
+    [Param("quality", (43, 36, 24, 7, 2), 1, 100, kind="int")],
     family="compression",
     tags=("kadid", "realesrgan", "qpt-v2", "imagenet-c"),
     host=True,
+    differentiable=False,
 )
 def jpeg(x: Tensor, quality: Tensor) -> Tensor:
     """JPEG encode + decode at per-sample quality (1-100) with the real codec.
@@ -66,7 +67,7 @@ def jpeg(x: Tensor, quality: Tensor) -> Tensor:
 
 @register(
     "jpeg_differentiable",
-    [Param("quality", (43, 36, 24, 7, 2), 1, 95, kind="float")],
+    [Param("quality", (43, 36, 24, 7, 2), 1, 100, kind="float")],
     family="compression",
     color=True,
 )
@@ -85,6 +86,7 @@ def jpeg_differentiable(x: Tensor, quality: Tensor) -> Tensor:
     tags=("kadid",),
     cpu_only=True,
     host=True,
+    differentiable=False,
 )
 def jpeg2000(x: Tensor, rate: Tensor) -> Tensor:
     """JPEG2000 encode + decode at per-sample compression ratio ``rate`` (Pillow/OpenJPEG).

@@ -185,6 +185,7 @@ def gray_poisson_noise(x: Tensor, scale: Tensor, seed: Tensor | None = None) -> 
     [Param("photons", (60.0, 25.0, 12.0, 5.0, 3.0), 3.0, 100.0), seed_param()],
     family="noise",
     tags=("imagenet-c",),
+    differentiable=False,
 )
 def shot_noise(x: Tensor, photons: Tensor, seed: Tensor | None = None) -> Tensor:
     """ImageNet-C shot noise: ``Poisson(x * photons) / photons`` (fewer photons, more noise).

@@ -31,7 +31,9 @@ Degrade images with a preset ([cyan]qpt-v2[/cyan], [cyan]realesrgan[/cyan], [cya
 RUN_HELP = """\
 Degrade every image under IN_DIR into OUT_DIR as PNG, with OUT_DIR/params.jsonl holding, per image, the ops applied, their order and values (replayable with degrade.Degrader.replay).
 
-Reads PNG/JPEG/WebP/GIF (decompression-bomb capped); unreadable files are recorded as errors, never dropped. Rerun the same command to resume.
+Each output keeps its input's relative path and extension, plus .png (a/x.jpg -> a/x.jpg.png; with --copies N, a/x.jpg.0.png ... ), so x.jpg and x.png never overwrite each other.
+
+Reads PNG/JPEG/WebP/GIF (decompression-bomb capped); unreadable files, and images above --max-pixels (default 4096 x 4096, which bounds memory: ~40-70 bytes per pixel), are recorded as errors, never dropped. Rerun the same command to resume.
 
 [bold]Examples[/bold]
 
@@ -110,7 +112,9 @@ def run_command(
     p = validate_params(DegradeParams, {**given, "input_dir": in_dir}, given)
     seed = 0 if p.seed is None else p.seed
     progress = None if as_json else rich_progress(Console(stderr=True), "degrade")
-    stats = degrade_folder(in_dir, out_dir, p.preset, seed, p.copies, p.device, progress)
+    stats = degrade_folder(
+        in_dir, out_dir, p.preset, seed, p.copies, p.device, progress, p.max_pixels
+    )
     summary = {"preset": p.preset, "seed": seed, **stats, "params": str(out_dir / "params.jsonl")}
     if as_json:
         typer.echo(json.dumps(summary))

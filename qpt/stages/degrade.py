@@ -28,6 +28,13 @@ def run_degrade(ctx: StageContext, params: DegradeParams) -> dict[str, Any]:
     seed = ctx.seed if params.seed is None else params.seed
     progress = None if ctx.json_mode else rich_progress(ctx.console, f"degrade ({params.preset})")
     stats = degrade_folder(
-        params.input_dir, ctx.out_dir, params.preset, seed, params.copies, params.device, progress
+        params.input_dir,
+        ctx.out_dir,
+        params.preset,
+        seed,
+        params.copies,
+        params.device,
+        progress,
+        params.max_pixels,
     )
     return {"preset": params.preset, "seed": seed, **stats}

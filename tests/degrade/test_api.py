@@ -240,3 +240,14 @@ def test_rescale_keeps_new_size(photos: torch.Tensor) -> None:
         rescale(photos, 0.0)
     with pytest.raises(ValueError, match="mode"):
         rescale(photos, 0.5, "lanczos")
+
+
+def test_ops_reachable_after_import_degrade_alone() -> None:
+    """``import degrade`` alone makes ``degrade.ops`` usable, in a fresh interpreter."""
+    code = (
+        "import torch, degrade; "
+        "y = degrade.ops.gaussian_blur(torch.rand(1, 3, 16, 16), sigma=1.0); "
+        "print(tuple(y.shape), degrade.ops.GaussianBlur.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "(1, 3, 16, 16) GaussianBlur"

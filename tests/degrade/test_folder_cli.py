@@ -122,3 +122,92 @@ def test_stage(folder: Path, tmp_path: Path) -> None:
     summary = run_degrade(ctx, DegradeParams(input_dir=folder, preset="imagenet-c"))
     assert summary["seed"] == 5 and summary["written"] == 3 and summary["errors"] == 1
     assert run_degrade(ctx, DegradeParams(input_dir=folder, preset="imagenet-c"))["skipped"] == 4
+
+
+@pytest.mark.parametrize("copies", [1, 2])
+def test_inputs_differing_only_in_extension_keep_separate_outputs(
+    tmp_path: Path, photo: torch.Tensor, copies: int
+) -> None:
+    """``x.jpg`` and ``x.png`` (and ``x.jpeg``) each get their own output, which replays from
+    its own record: none is overwritten by another while logged ok."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    arr = (photo[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(arr[:48, :48]).save(src / "x.png")
+    Image.fromarray(arr[40:88, 40:88]).save(src / "x.jpg", quality=90)
+    Image.fromarray(arr[80:128, 0:48]).save(src / "x.jpeg", quality=90)
+    stats = degrade_folder(src, out, preset="kadid", seed=0, copies=copies)
+    assert stats["written"] == 3 * copies and stats["errors"] == 0
+    recs = [json.loads(line) for line in (out / "params.jsonl").read_text().splitlines()]
+    outputs = [r["output"] for r in recs]
+    assert len(set(outputs)) == 3 * copies
+    want = {"x.png.png", "x.jpg.png", "x.jpeg.png"}
+    if copies == 2:
+        want = {f"{k}.{c}.png" for k in ("x.png", "x.jpg", "x.jpeg") for c in (0, 1)}
+    assert set(outputs) == want
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == sorted(want)
+    for r in recs:
+        x = read_image(src / r["source"])
+        y = Degrader("kadid").replay(x, [{"ops": r["ops"]}])
+        assert torch.equal(y, read_image(out / r["output"]))
+
+
+def test_images_above_the_pixel_limit_get_an_error_record_unread(
+    folder: Path, tmp_path: Path
+) -> None:
+    """A 10000 x 10000 header (a 1x1 PNG declaring it: cheap) is refused from its header with
+    a per-image error naming size and limit; the others are degraded; the limit is a knob."""
+    from degrade.params import DEGRADE_MAX_PIXELS
+
+    (folder / "huge.png").write_bytes(png_declaring(10_000, 10_000))
+    side = int(DEGRADE_MAX_PIXELS**0.5)
+    (folder / "at_limit.png").write_bytes(png_declaring(side, side))  # passes the size check
+    (folder / "above.png").write_bytes(png_declaring(side, side + 1))
+    out = tmp_path / "out"
+    stats = degrade_folder(folder, out, preset="kadid", seed=0)
+    assert stats == {"inputs": 7, "written": 3, "skipped": 0, "errors": 4}
+    recs = {
+        json.loads(line)["source"]: json.loads(line)
+        for line in (out / "params.jsonl").read_text().splitlines()
+    }
+    for name, size in (("huge.png", "10000x10000"), ("above.png", f"{side}x{side + 1}")):
+        assert recs[name]["status"] == "error"
+        assert f"{size} = " in recs[name]["reason"]
+        assert f"above the limit of {DEGRADE_MAX_PIXELS} pixels" in recs[name]["reason"]
+    # at the limit: not refused for its size (the 1x1 body then fails to decode)
+    assert "above the limit" not in recs["at_limit.png"]["reason"]
+    small = degrade_folder(folder, tmp_path / "small", preset="kadid", seed=0, max_pixels=4096)
+    assert small["errors"] == 6  # + 64 x 80 and 72 x 72 (above 4096); a.png's 64 x 64 is not
+
+
+def test_cli_max_pixels_option(folder: Path, tmp_path: Path) -> None:
+    from qpt.cli import main
+
+    out = tmp_path / "cli"
+    assert main(["degrade", str(folder), str(out), "--max-pixels", "4096", "--json"]) == 0
+    recs = [json.loads(line) for line in (out / "params.jsonl").read_text().splitlines()]
+    assert sum("above the limit of 4096 pixels" in r.get("reason", "") for r in recs) == 2
+
+
+def test_truncated_png_is_an_error_record_not_a_crash(tmp_path: Path) -> None:
+    """A PNG whose header declares more pixels than its data holds crashed the process in
+    torchvision's decoder; it is now one error record (checked in a child process)."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "short.png").write_bytes(png_declaring(2, 2))
+    code = (
+        "import sys, json; from degrade.folder import degrade_folder; "
+        "print(json.dumps(degrade_folder(sys.argv[1], sys.argv[2], preset='kadid')))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(src), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-500:]
+    assert json.loads(run.stdout.splitlines()[-1])["errors"] == 1
+    rec = json.loads((tmp_path / "out" / "params.jsonl").read_text())
+    assert rec["status"] == "error" and "truncated" in rec["reason"]

@@ -53,12 +53,17 @@ def test_op_contract(op: str, photos: torch.Tensor) -> None:
 
 @pytest.mark.parametrize("op", OPS)
 def test_op_uint8_and_float64(op: str, photos: torch.Tensor) -> None:
+    """uint8 in: the float result on ``u8 / 255``, rounded to 8 bits (exactly); float64 in:
+    the float32 result to float rounding (random ops draw the same noise in both)."""
     u8 = (photos[:1] * 255).round().to(torch.uint8)
+    x32 = u8.float() / 255
+    y32 = degrade.apply(x32, op, level=3, generator=torch.Generator().manual_seed(0))
     y = degrade.apply(u8, op, level=3, generator=torch.Generator().manual_seed(0))
     assert y.dtype == torch.uint8 and y.shape == u8.shape
-    x64 = photos[:1].double()
-    y64 = degrade.apply(x64, op, level=3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(y, (y32 * 255).round().to(torch.uint8))
+    y64 = degrade.apply(x32.double(), op, level=3, generator=torch.Generator().manual_seed(0))
     assert y64.dtype == torch.float64
+    torch.testing.assert_close(y64.float(), y32, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -132,3 +137,105 @@ def test_jpeg_differentiable_has_gradients(photos: torch.Tensor) -> None:
     y = degrade.ops.jpeg_differentiable(x, 40.0)
     y.mean().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def _bound_kwargs(spec: degrade.OpSpec) -> dict:
+    """Valid values for every non-seed parameter (level 1, or the range's low end)."""
+    kw = {p.name: (p.levels[0] if p.levels else p.low) for p in spec.params}
+    kw.update({p.name: p.choices[0] for p in spec.params if p.kind == "choice"})
+    kw.update({p.name: 0 for p in spec.params if p.kind == "seed"})
+    return kw
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_functional_form_checks_the_registered_ranges(op: str) -> None:
+    """Each numeric parameter: both ends of its range accepted, just outside them refused
+    with one ValueError naming the op, the parameter, the value and the range."""
+    spec = degrade.get_op(op)
+    numeric = [p for p in spec.params if p.kind in ("float", "int")]
+    if not numeric:
+        pytest.skip("no numeric parameter")
+    side = max(16, spec.min_size)
+    x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
+    for p in numeric:
+        step = 1 if p.kind == "int" else 1e-6 * max(1.0, abs(p.low), abs(p.high))
+        for ok in (p.low, p.high):
+            y = spec.fn(x, **{**_bound_kwargs(spec), p.name: ok})
+            assert y.shape == x.shape
+        for bad in (p.low - step, p.high + step):
+            kw = {**_bound_kwargs(spec), p.name: bad}
+            with pytest.raises(ValueError, match=rf"^{op}: {p.name}=.* outside .*range") as e:
+                spec.fn(x, **kw)
+            assert f"[{p.low:g}, {p.high:g}]" in str(e.value)
+            # the same value as a tensor, one per sample
+            with pytest.raises(ValueError, match=rf"^{op}: {p.name}="):
+                spec.fn(x, **{**kw, p.name: torch.tensor([float(bad)])})
+
+
+@pytest.mark.parametrize(
+    ("op", "kw"),
+    [
+        ("gaussian_blur", {"sigma": -1.0}),
+        ("jpeg", {"quality": 0}),
+        ("jpeg", {"quality": 500}),
+        ("jpeg_differentiable", {"quality": 500.0}),
+    ],
+)
+def test_out_of_range_values_from_the_field_are_refused(op: str, kw: dict) -> None:
+    x = torch.rand(2, 3, 16, 16)
+    with pytest.raises(ValueError, match=rf"{op}: {next(iter(kw))}="):
+        degrade.get_op(op).fn(x, **kw)
+    with pytest.raises(ValueError, match=rf"{op}: {next(iter(kw))}="):
+        degrade.apply(x, op, **kw)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_requires_grad_input_gets_a_gradient_or_a_value_error(op: str, photos: torch.Tensor):
+    """Through every entry point: differentiable ops pass a finite, non-zero gradient to the
+    input; the others (codecs, rounding, Poisson draws, in-place fast paths) refuse it."""
+    spec = degrade.get_op(op)
+    kw = {p.name: p.sample(__import__("random").Random(0), 3) for p in spec.params}
+    x = photos[:2].clamp(0.02, 0.98).clone().requires_grad_(True)
+    if not spec.differentiable:
+        for call in (
+            lambda: spec.fn(x, **kw),
+            lambda: degrade.apply(x, op, level=3),
+            lambda: degrade.RandomOp(op, level=3)(x),
+        ):
+            with pytest.raises(ValueError, match=rf"^{op}: not differentiable"):
+                call()
+        return
+    for y in (spec.fn(x, **kw), degrade.apply(x, op, level=3), degrade.RandomOp(op, level=3)(x)):
+        (grad,) = torch.autograd.grad(y.sum(), x)
+        assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_a_non_differentiable_op_refuses_a_parameter_that_requires_grad(photos: torch.Tensor):
+    q = torch.tensor(30.0, requires_grad=True)
+    with pytest.raises(ValueError, match="^jpeg: not differentiable"):
+        degrade.ops.jpeg(photos, quality=q)
+
+
+def test_degrader_refuses_inputs_that_require_grad(photos: torch.Tensor) -> None:
+    d = degrade.Degrader("qpt-v2")
+    with pytest.raises(ValueError, match=r"^Degrader\(qpt-v2\): not differentiable"):
+        d(photos.clone().requires_grad_(True))
+
+
+@pytest.mark.parametrize(
+    ("op", "kw"),
+    [
+        ("gaussian_blur", {"sigma": 1.3}),
+        ("contrast_change", {"factor": 0.6}),
+        ("resize", {"scale": 0.6, "mode": "bilinear"}),
+        ("color_jitter", {"brightness": 0.05, "contrast": 0.9, "saturation": 0.8, "hue": 0.02}),
+    ],
+)
+def test_gradcheck_of_differentiable_ops_in_float64(op: str, kw: dict) -> None:
+    """The analytic gradient equals finite differences (values kept inside (0, 1), so that the
+    final clamp does not cut the function)."""
+    x = (0.3 + 0.4 * torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))).double()
+    fn = degrade.get_op(op).fn
+    assert torch.autograd.gradcheck(
+        lambda t: fn(t, **kw), (x.requires_grad_(True),), eps=1e-6, atol=1e-5
+    )

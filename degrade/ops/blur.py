@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from degrade import _cv
 from degrade._batch import grouped
 from degrade._checks import to_like
 from degrade._linear import gaussian_blur_separable
 from degrade._random import bcast, seeded_uniform
 from degrade.kernels import disc_kernel, motion_kernel, odd
 from degrade.ops.kernel_blur import filter_per_sample
-from degrade.registry import Joint, Param, module_form, register, seed_param
+from degrade.registry import Joint, Param, module_form, register, seed_param, uint8_form
 
 __all__ = [
     "gaussian_blur",
@@ -50,6 +54,11 @@ def unsharp(x: Tensor, sigma: Tensor, weight: Tensor) -> Tensor:
 
     The joint form of blur and sharpen. Shape: x (B, C, H, W); sigma, weight (B,) on the host.
     """
+    if _cv.usable(x) and bool((weight != 0).any()):  # OpenCV's blur and weighted sum per plane
+        s = sigma.to(x.dtype).clamp_min(0.05)
+        radius = _cv.blur_radius(s)
+        if max(radius) < min(x.shape[-2:]):  # the joint form's result is final: clamped
+            return _cv.unsharp(x, s.tolist(), radius, (weight - 1).tolist())
     return torch.lerp(blur_sigma(x, sigma), x, to_like(bcast(weight), x))
 
 
@@ -78,15 +87,82 @@ def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
         >>> gaussian_blur(torch.rand(2, 3, 32, 32), torch.tensor([1.0, 2.0])).shape
         torch.Size([2, 3, 32, 32])
     """
-    return blur_sigma(x, sigma)
+    y = _gaussian_blur_cpu(x, sigma) if _cv.usable(x) else None
+    return blur_sigma(x, sigma) if y is None else y
 
 
 GaussianBlur = module_form("GaussianBlur", "gaussian_blur")
 
 
+@uint8_form("gaussian_blur")
+def _gaussian_blur_cpu(x: Tensor, sigma: Tensor) -> Tensor | None:
+    """The OpenCV form (uint8 or float32, clamped), or None for kernels longer than the image."""
+    sigma = sigma.float().clamp_min(0.05)
+    radius = _cv.blur_radius(sigma)
+    if max(radius) >= min(x.shape[-2:]):
+        return None
+    return _cv.gaussian_blur(x, sigma.tolist(), radius, clamp=True)
+
+
+def _disc_sizes(radius: Tensor) -> list[int]:
+    return [odd(2 * r + 3) for r in radius.tolist()]
+
+
 def _disc_blur(x: Tensor, radius: Tensor) -> Tensor:
-    keys = [odd(2 * r + 3) for r in radius.tolist()]
+    keys = _disc_sizes(radius)
     return grouped(x, keys, lambda xs, i, k: filter_per_sample(xs, disc_kernel(k, radius[i])))
+
+
+@functools.lru_cache(maxsize=1024)
+def _disc_support(k: int, radius: float) -> _cv.Support:
+    return _cv.support(disc_kernel(k, torch.tensor([radius]))[0])
+
+
+@functools.lru_cache(maxsize=1024)
+def _motion_support(k: int, length: float, angle: float) -> _cv.Support:
+    return _cv.support(motion_kernel(k, torch.tensor([length]), torch.tensor([angle]))[0])
+
+
+def _fits(x: Tensor, sizes: list[int]) -> bool:
+    """Whether kernels of ``sizes`` fit reflect padding of ``x`` (else the torch forms trim)."""
+    return max(sizes) <= 2 * min(x.shape[-2:]) - 1
+
+
+# the OpenCV forms (uint8 or float32 in, clamped out; None where they do not apply), used by
+# the ops on CPU and as their uint8 forms; each distinct kernel is built once (levels and
+# fixed values repeat across samples and calls)
+
+
+@uint8_form("lens_blur")
+def _lens_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
+    sizes = _disc_sizes(radius)
+    if not _fits(x, sizes):
+        return None
+    ks = [_disc_support(k, r) for k, r in zip(sizes, radius.float().tolist(), strict=True)]
+    return _cv.filter2d(x, ks, clamp=True)
+
+
+@uint8_form("defocus_blur")
+def _defocus_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
+    sizes = _disc_sizes(radius)
+    if not _fits(x, sizes):
+        return None
+    ks = [_disc_support(k, r) for k, r in zip(sizes, radius.float().tolist(), strict=True)]
+    return _cv.filter2d_then_blur(x, ks, 0.5)
+
+
+@uint8_form("motion_blur")
+def _motion_blur_cpu(x: Tensor, length: Tensor, angle: Tensor) -> Tensor | None:
+    sizes = [odd(v + 2) for v in length.tolist()]
+    if not _fits(x, sizes):
+        return None
+    values = zip(sizes, length.float().tolist(), angle.float().tolist(), strict=True)
+    return _cv.filter2d(x, [_motion_support(*v) for v in values], clamp=True)
+
+
+def _cpu_form(form: Callable[..., Tensor | None], x: Tensor, *args: Tensor) -> Tensor | None:
+    """``form(x, *args)`` where the OpenCV forms apply to ``x``, else None."""
+    return form(x, *args) if _cv.usable(x) else None
 
 
 @register(
@@ -101,7 +177,8 @@ def lens_blur(x: Tensor, radius: Tensor) -> Tensor:
 
     Shape: x (B, C, H, W); radius (B,) pixels.
     """
-    return _disc_blur(x, radius)
+    y = _cpu_form(_lens_blur_cpu, x, radius)
+    return _disc_blur(x, radius) if y is None else y
 
 
 @register(
@@ -116,6 +193,9 @@ def motion_blur(x: Tensor, length: Tensor, angle: Tensor) -> Tensor:
 
     Shape: x (B, C, H, W); length, angle (B,).
     """
+    y = _cpu_form(_motion_blur_cpu, x, length, angle)
+    if y is not None:
+        return y
     keys = [odd(v + 2) for v in length.tolist()]
     return grouped(
         x, keys, lambda xs, i, k: filter_per_sample(xs, motion_kernel(k, length[i], angle[i]))
@@ -134,7 +214,8 @@ def defocus_blur(x: Tensor, radius: Tensor) -> Tensor:
 
     Shape: x (B, C, H, W); radius (B,) pixels.
     """
-    return blur_sigma(_disc_blur(x, radius), torch.full_like(radius, 0.5))
+    y = _cpu_form(_defocus_blur_cpu, x, radius)
+    return blur_sigma(_disc_blur(x, radius), torch.full_like(radius, 0.5)) if y is None else y
 
 
 def _jitter_pixels(x: Tensor, amount: Tensor, seed: Tensor, mode: str = "nearest") -> Tensor:
@@ -200,8 +281,9 @@ def zoom_blur(x: Tensor, zoom: Tensor) -> Tensor:
     Shape: x (B, C, H, W); zoom (B,) >= 1.
     """
     b, steps = x.shape[0], ZOOM_STEPS
-    j = torch.arange(1, steps + 1, dtype=zoom.dtype)[:, None]
-    inv = 1 / (1 + (zoom[None, :] - 1) * j / steps)  # (steps, B) on the host
+    inv = _zoom_scales(zoom)
+    if _cv.usable(x):  # on CPU, OpenCV's warps per image plane
+        return _cv.zoom_blur(x, inv)
     theta = torch.zeros(steps * b, 2, 3, dtype=zoom.dtype)
     theta[:, 0, 0] = theta[:, 1, 1] = inv.reshape(-1)
     theta = to_like(theta, x)  # one copy for every step
@@ -216,6 +298,17 @@ def zoom_blur(x: Tensor, zoom: Tensor) -> Tensor:
         )
         acc += zoomed.view(k, *x.shape).sum(0)
     return acc / (steps + 1)
+
+
+def _zoom_scales(zoom: Tensor) -> Tensor:
+    """(steps, B) inverse scales of the zoom steps ``1 + (zoom - 1) j / steps``, on the host."""
+    j = torch.arange(1, ZOOM_STEPS + 1, dtype=zoom.dtype)[:, None]
+    return 1 / (1 + (zoom[None, :] - 1) * j / ZOOM_STEPS)
+
+
+@uint8_form("zoom_blur")
+def _zoom_blur_cpu(x: Tensor, zoom: Tensor) -> Tensor:
+    return _cv.zoom_blur(x, _zoom_scales(zoom))
 
 
 LensBlur = module_form("LensBlur", "lens_blur")

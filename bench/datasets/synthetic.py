@@ -20,11 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from bench.datasets.base import BenchDataset, Sample
-from bench.media import UnreadableMedia, read_image, to_tensor
+from bench.media import IMAGE_SUFFIXES, UnreadableMedia, read_image, to_tensor
 
 NAME = "synthetic"
 LEVELS = (1, 2, 3, 4, 5)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def load_photos(source: str | Path) -> tuple[dict[str, np.ndarray], list[str]]:

@@ -46,6 +46,8 @@ VERBS: dict[str, str] = {
     "pretrain": "qpt.commands.pretrain_cmd",
     "bench": "qpt.commands.bench_cmd",
     "degrade": "qpt.commands.degrade_cmd",
+    "finetune": "qpt.commands.finetune_cmd",
+    "score": "qpt.commands.score_cmd",
 }
 
 

@@ -115,6 +115,13 @@ for _kind in (
         "score a backbone on quality/aesthetics benchmarks",
     ),
     StageKind(
+        "finetune",
+        "bench.fit_stage",
+        "FinetuneParams",
+        "run_finetune",
+        "fit a scorer (linear or fine-tuned head) and save it as a scorer folder",
+    ),
+    StageKind(
         "ablation_report",
         "bench.ablation",
         "AblationReportParams",

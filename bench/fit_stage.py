@@ -118,8 +118,12 @@ def run_finetune(ctx: Any, params: FinetuneParams) -> dict:
         device=str(resolve_device(params.device)),
         inputs=InputConfig(params.crops, params.input_mode, params.frames, params.batch_size),
         finetune=FinetuneConfig(
-            params.epochs, params.finetune_batch_size, params.lr, params.layer_decay,
-            params.weight_decay, seed=ctx.seed,
+            params.epochs,
+            params.finetune_batch_size,
+            params.lr,
+            params.layer_decay,
+            params.weight_decay,
+            seed=ctx.seed,
         ),  # fmt: skip
     )
     scorer = fit_scorer(backbone, dataset, cfg, ctx.out_dir, spec, ctx.console)

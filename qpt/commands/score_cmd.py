@@ -88,8 +88,7 @@ def score_command(
     direction = "higher is better" if scorer.higher_better else "lower is better"
     console.print(
         f"scored {summary['scored']} of {summary['inputs']} ({summary['errors']} unreadable), "
-        f"{direction}, units of {summary['fitted_on']}"
-        + (f" -> {out}" if out else "")
+        f"{direction}, units of {summary['fitted_on']}" + (f" -> {out}" if out else "")
     )
 
 

@@ -397,7 +397,7 @@ def fit_finetune(
                 loss.backward()
                 opt.step()
                 state["step"] += 1
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
             bar.update(task, description=f"epoch {epoch + 1}/{fc.epochs}: validation")
             pred, ok = predict(scorer, dataset, val, lambda k: bar.advance(task, k))
             srcc = compute_metrics(pred[ok], y[val][ok])["srcc"] if ok.sum() >= 3 else math.nan

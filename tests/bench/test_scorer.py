@@ -156,3 +156,63 @@ def test_bad_folders_are_one_valueerror_naming_the_problem(fitted, tmp_path):
     (other / CONFIG_FILE).write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="do not match"):
         Scorer.load(other)
+
+
+def _finetune_cfg(epochs: int, lr: float, patience: int) -> FitConfig:
+    from bench.finetune import FinetuneConfig
+
+    return FitConfig(
+        head="finetune",
+        val_fraction=0.25,
+        patience=patience,
+        inputs=InputConfig(crops=1, batch_size=16),
+        finetune=FinetuneConfig(epochs=epochs, batch_size=8, lr=lr, layer_decay=0.9),
+    )
+
+
+@pytest.mark.slow
+def test_an_interrupted_finetune_resumes_to_the_same_scorer(folder, tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from bench.fit import STATE_DIR, _Checkpoint
+
+    ds = load_scored_csv(folder / "scores.csv")
+    backbone, spec = _backbone("hivit")
+    cfg = _finetune_cfg(epochs=3, lr=3e-3, patience=5)
+    whole = fit_scorer(backbone, ds, cfg, tmp_path / "whole", spec)
+
+    save = _Checkpoint.save
+
+    def save_then_die(self, *args, **kwargs):
+        save(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_Checkpoint, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        fit_scorer(backbone, ds, cfg, tmp_path / "cut", spec)
+    monkeypatch.undo()
+    state = json.loads((tmp_path / "cut" / STATE_DIR / "state.json").read_text())
+    assert state["epoch"] == 1
+    console = Console(file=io.StringIO(), record=True)
+    resumed = fit_scorer(backbone, ds, cfg, tmp_path / "cut", spec, console)
+    assert "resuming after epoch 1" in console.export_text()
+    assert not (tmp_path / "cut" / STATE_DIR).exists()
+    history = resumed.meta["fit"]["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    assert history == whole.meta["fit"]["history"]
+    best = max(history, key=lambda h: h["val_srcc"])["epoch"]
+    assert resumed.meta["fit"]["best_epoch"] == best
+    assert resumed.meta["fitted_on"]["n_val"] >= 3 and resumed.meta["input"]["pool"] == "scores"
+    paths = sorted(str(p) for p in (folder / "img").glob("*.png"))
+    loaded = Scorer.load(tmp_path / "cut")
+    assert loaded(paths).tolist() == whole(paths).tolist()
+
+
+def test_finetune_stops_when_validation_stops_improving(folder, tmp_path):
+    ds = load_scored_csv(folder / "scores.csv")
+    backbone, spec = _backbone("handcrafted")
+    # lr 0: the validation SRCC never changes, so the second epoch is not better
+    scorer = fit_scorer(backbone, ds, _finetune_cfg(epochs=6, lr=0.0, patience=1), tmp_path, spec)
+    assert scorer.meta["fit"]["epochs_run"] == 2 and scorer.meta["fit"]["best_epoch"] == 1

@@ -115,3 +115,35 @@ def test_bad_input_is_one_error_line_and_exit_2(args, needle, folder, scorer_dir
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and err[0].startswith("error:") and needle in err[0], err
+
+
+def test_finetune_stage_in_a_pipeline_writes_a_scorer_folder(folder, tmp_path, capsys):
+    from qpt.config import load_config
+    from qpt.runner import run_pipeline
+
+    config = tmp_path / "pipelines.toml"
+    config.write_text(
+        f"""
+[run]
+default = "fit"
+runs_dir = "{tmp_path / "runs"}"
+
+[pipeline.fit]
+description = "a scorer from a CSV"
+
+[[pipeline.fit.stage]]
+kind = "finetune"
+dataset = "{folder / "scores.csv"}"
+checkpoint = "handcrafted"
+"""
+    )
+    record = run_pipeline(load_config(config).resolve(None))
+    summary = record["stages"]["finetune"]["summary"]
+    assert summary["head"] == "linear" and summary["n_test"] == 4 and summary["split"] == "split-00"
+    stage_dir = tmp_path / "runs" / "fit" / "finetune"
+    scorer = Scorer.load(stage_dir)
+    assert scorer.meta["test"]["srcc"] == pytest.approx(summary["test_srcc"], abs=1e-4)
+    with pytest.raises(ValueError, match="stage:nowhere"):
+        run_pipeline(
+            load_config(config).resolve(None, overrides={"finetune.checkpoint": "stage:nowhere"})
+        )

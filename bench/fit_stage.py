@@ -27,7 +27,9 @@ class FinetuneParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str = Field(
-        "synthetic", description="benchmark name (qpt bench list), synthetic, or a CSV path,score"
+        "synthetic",
+        description="benchmark name (qpt bench list), synthetic, a CSV of path,score, or 'auto' "
+        "(livec when found under data_root, else synthetic)",
     )
     checkpoint: str | None = Field(
         None,
@@ -85,6 +87,7 @@ def run_finetune(ctx: Any, params: FinetuneParams) -> dict:
         FileNotFoundError: a missing data root, backbone or file.
     """
     from bench.backbones import parse_backbone
+    from bench.datasets import get_spec
     from bench.features import InputConfig
     from bench.finetune import FinetuneConfig
     from bench.fit import FitConfig, fit_scorer, open_dataset
@@ -103,8 +106,13 @@ def run_finetune(ctx: Any, params: FinetuneParams) -> dict:
         params.synthetic_photos, params.synthetic_n_photos, None, params.synthetic_max_ops,
         params.synthetic_size,
     )  # fmt: skip
+    data_root = _data_root(params.data_root)
+    name = params.dataset
+    if name == "auto":
+        found = get_spec("livec").locate(data_root) if data_root is not None else None
+        name = "livec" if found is not None else "synthetic"
     dataset = open_dataset(
-        params.dataset, _data_root(params.data_root), allow_partial=params.allow_partial,
+        name, data_root, allow_partial=params.allow_partial,
         max_items=params.max_items, seed=ctx.seed, synthetic=synthetic,
         higher_better=not params.lower_better,
     )  # fmt: skip

@@ -122,6 +122,13 @@ for _kind in (
         "fit a scorer (linear or fine-tuned head) and save it as a scorer folder",
     ),
     StageKind(
+        "score",
+        "bench.score_stage",
+        "ScoreParams",
+        "run_score",
+        "score a folder or the run's shards with a scorer; contact sheet of best and worst",
+    ),
+    StageKind(
         "ablation_report",
         "bench.ablation",
         "AblationReportParams",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from bench.scorer import Scorer
 from qpt.cli import main
@@ -117,7 +118,7 @@ def test_bad_input_is_one_error_line_and_exit_2(args, needle, folder, scorer_dir
     assert len(err) == 1 and err[0].startswith("error:") and needle in err[0], err
 
 
-def test_finetune_stage_in_a_pipeline_writes_a_scorer_folder(folder, tmp_path, capsys):
+def test_finetune_and_score_stages_in_a_pipeline(folder, tmp_path, capsys):
     from qpt.config import load_config
     from qpt.runner import run_pipeline
 
@@ -135,6 +136,11 @@ description = "a scorer from a CSV"
 kind = "finetune"
 dataset = "{folder / "scores.csv"}"
 checkpoint = "handcrafted"
+
+[[pipeline.fit.stage]]
+kind = "score"
+paths = ["{folder / "img"}"]
+k = 3
 """
     )
     record = run_pipeline(load_config(config).resolve(None))
@@ -143,6 +149,13 @@ checkpoint = "handcrafted"
     stage_dir = tmp_path / "runs" / "fit" / "finetune"
     scorer = Scorer.load(stage_dir)
     assert scorer.meta["test"]["srcc"] == pytest.approx(summary["test_srcc"], abs=1e-4)
+    scored = record["stages"]["score"]["summary"]
+    assert scored["inputs"] == scored["scored"] == 20 and scored["errors"] == 0
+    rows = _rows((tmp_path / "runs" / "fit" / "score" / "scores.csv").read_text())
+    best = max(rows, key=lambda r: float(r["score"]))
+    assert scorer([best["path"]]).item() == float(best["score"])
+    with Image.open(tmp_path / "runs" / "fit" / "score" / "best_worst.png") as sheet:
+        assert sheet.width > 300 and sheet.height > 200
     with pytest.raises(ValueError, match="stage:nowhere"):
         run_pipeline(
             load_config(config).resolve(None, overrides={"finetune.checkpoint": "stage:nowhere"})

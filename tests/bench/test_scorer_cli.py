@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from bench.scorer import Scorer
@@ -160,3 +161,31 @@ k = 3
         run_pipeline(
             load_config(config).resolve(None, overrides={"finetune.checkpoint": "stage:nowhere"})
         )
+
+
+def test_a_video_is_scored_from_its_sampled_frames(scorer_dir, tmp_path, capsys):
+    from bench.media import read_video_frames, to_tensor
+    from tests.bench.releases import video
+
+    clip = tmp_path / "clips" / "clip.mp4"
+    video(clip, 0.6, frames=6, size=(48, 64))
+    assert main(["score", str(tmp_path / "clips"), "-m", str(scorer_dir), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["path"] == str(clip) and row["error"] == ""
+    scorer = Scorer.load(scorer_dir)
+    frames = read_video_frames(clip, scorer.frames)
+    assert len(frames) == scorer.frames
+    pooled = scorer.score_views([scorer.views_of([to_tensor(f) for f in frames])])
+    first_only = scorer(frames[0])
+    assert row["score"] == pooled.item() != first_only.item()
+
+
+@pytest.mark.gpu
+def test_a_scorer_moves_to_cuda(scorer_dir, folder):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    paths = sorted(str(p) for p in (folder / "img").glob("*.png"))
+    cpu = Scorer.load(scorer_dir)(paths)
+    gpu = Scorer.load(scorer_dir).to("cuda")
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu(paths), cpu, rtol=1e-4, atol=1e-4)

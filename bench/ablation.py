@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.report import differences
+
 if TYPE_CHECKING:
     from qpt.stage import StageContext
 
@@ -159,9 +161,11 @@ def run_ablation_report(ctx: StageContext, params: AblationReportParams) -> dict
         if ctx.kinds.get(name) == "pretrain"
     }
     table = build_table(results, pretrain, params.labels)
+    words = "".join(f"- {t}\n" for t in differences(results, params.metric))
     (ctx.out_dir / "ablation.md").write_text(
         f"# Ablation: pipeline '{ctx.pipeline}'\n\n{table}\n\n"
         "Mean ± std over splits; `–`: not pretrained.\n"
+        + (f"\n## Differences against the split-to-split spread\n\n{words}" if words else "")
     )
     _plot_variants(results, params.metric, ctx.out_dir / "variants.png")
     _plot_losses(pretrain, ctx.out_dir / "loss_curves.png")

@@ -114,7 +114,8 @@ def open_dataset(
     if name == "synthetic":
         s = synthetic
         ds = build_synthetic(
-            s.photos, n_photos=s.n_photos, ops=list(s.ops) if s.ops else None,
+            s.photos, n_photos=s.n_photos, crops_per_photo=s.crops_per_photo,
+            ops=list(s.ops) if s.ops else None,
             max_ops=s.max_ops, size=s.size, seed=seed,
         ) if s is not None else build_synthetic(seed=seed)  # fmt: skip
     elif name.lower().endswith(".csv") or Path(name).exists():

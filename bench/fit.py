@@ -207,6 +207,21 @@ def predict(
     return pred, ok
 
 
+def input_protocol(backbone: Backbone, cfg: FitConfig) -> dict[str, Any]:
+    """How pixels become the model's input, as ``scorer.json`` records it. The linear head
+    averages the features of an input's views (as the bench probe), the fine-tuned head its
+    scores (as the bench fine-tune)."""
+    return {
+        "crop_size": backbone.img_size,
+        "crops": cfg.inputs.crops,
+        "mode": cfg.inputs.mode,
+        "frames": cfg.inputs.frames,
+        "pool": "features" if cfg.head == "linear" else "scores",
+        "batch_size": cfg.inputs.batch_size,
+        "value_range": [0.0, 1.0],
+    }
+
+
 def describe(
     backbone: Backbone,
     spec: str,
@@ -219,7 +234,6 @@ def describe(
     fit: dict[str, Any],
 ) -> dict[str, Any]:
     """The ``scorer.json`` content (format fields are added by :meth:`Scorer.save`)."""
-    pool = "features" if cfg.head == "linear" else "scores"
     random_protocol = f"seeded {1 - cfg.test_fraction:.0%}/{cfg.test_fraction:.0%}"
     return {
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -232,15 +246,7 @@ def describe(
             "img_size": backbone.img_size,
             "num_features": backbone.num_features,
         },
-        "input": {
-            "crop_size": backbone.img_size,
-            "crops": cfg.inputs.crops,
-            "mode": cfg.inputs.mode,
-            "frames": cfg.inputs.frames,
-            "pool": pool,
-            "batch_size": cfg.inputs.batch_size,
-            "value_range": [0.0, 1.0],
-        },
+        "input": input_protocol(backbone, cfg),
         "score": {
             "higher_better": dataset.higher_better,
             "range": list(dataset.score_range),
@@ -282,10 +288,7 @@ def fit_linear(
     head = LinearHead.from_pipeline(pipeline)
     pred = head(torch.from_numpy(feats.features[split.test])).numpy()
     fit = {"alpha": float(pipeline[-1].alpha_), "n_unreadable": len(feats.unreadable)}
-    meta = {"input": {"crop_size": backbone.img_size, "crops": cfg.inputs.crops,
-                      "mode": cfg.inputs.mode, "frames": cfg.inputs.frames, "pool": "features",
-                      "batch_size": cfg.inputs.batch_size}}  # fmt: skip
-    scorer = Scorer(backbone.model, head.to(cfg.device), meta)
+    scorer = Scorer(backbone.model, head.to(cfg.device), {"input": input_protocol(backbone, cfg)})
     return scorer, split, pred, compute_metrics(pred, y[split.test]), fit
 
 
@@ -354,10 +357,7 @@ def fit_finetune(
     mean, std = float(y[train].mean()), float(y[train].std()) or 1.0
     head = TrainedHead(backbone.num_features, mean, std).to(dev)
     head.head = model.head  # the scorer scores with the weights being trained
-    meta = {"input": {"crop_size": backbone.img_size, "crops": cfg.inputs.crops,
-                      "mode": cfg.inputs.mode, "frames": cfg.inputs.frames, "pool": "scores",
-                      "batch_size": cfg.inputs.batch_size}}  # fmt: skip
-    scorer = Scorer(model.encoder, head, meta)
+    scorer = Scorer(model.encoder, head, {"input": input_protocol(backbone, cfg)})
     opt = torch.optim.AdamW(param_groups(model, fc), lr=fc.lr, betas=(0.9, 0.999))
     steps_per_epoch = math.ceil(len(train) / fc.batch_size)
     total, warmup = fc.epochs * steps_per_epoch, steps_per_epoch
@@ -470,7 +470,6 @@ def fit_scorer(
     train_y = dataset.scores[split.train]
     test = {**metrics, "n": int(len(split.test))}
     scorer.meta = describe(backbone, spec, dataset, cfg, split, n_val, train_y, test, fit)
-    scorer.meta["input"] = {**scorer.meta["input"], "pool": scorer.pool}
     val_keys = fit.pop("val_keys", [])
     in_val = set(val_keys)
     keys = {

@@ -402,7 +402,7 @@ def fit_finetune(
             bar.update(task, description=f"epoch {epoch + 1}/{fc.epochs}: validation")
             pred, ok = predict(scorer, dataset, val, lambda k: bar.advance(task, k))
             srcc = compute_metrics(pred[ok], y[val][ok])["srcc"] if ok.sum() >= 3 else math.nan
-            better = srcc > state["best_srcc"]
+            better = state["best_epoch"] == 0 or srcc > state["best_srcc"]
             if better:
                 state["best_srcc"], state["best_epoch"], state["bad_epochs"] = srcc, epoch + 1, 0
             else:

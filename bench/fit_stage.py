@@ -60,6 +60,9 @@ class FinetuneParams(BaseModel):
     synthetic_n_photos: int | None = Field(6, ge=2)
     synthetic_max_ops: int | None = Field(4, ge=1)
     synthetic_size: int = Field(256, ge=64)
+    synthetic_crops_per_photo: int = Field(
+        0, ge=0, le=4, description="more synthetic sources: non-overlapping crops of each photo"
+    )
     device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'")
 
 
@@ -104,7 +107,7 @@ def run_finetune(ctx: Any, params: FinetuneParams) -> dict:
         backbone = parse_backbone(spec)
     synthetic = SyntheticConfig(
         params.synthetic_photos, params.synthetic_n_photos, None, params.synthetic_max_ops,
-        params.synthetic_size,
+        params.synthetic_size, params.synthetic_crops_per_photo,
     )  # fmt: skip
     data_root = _data_root(params.data_root)
     name = params.dataset

@@ -18,6 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.report import differences
+
 
 class AblationReportParams(BaseModel):
     """Parameters of the ``ablation_report`` stage.
@@ -165,9 +167,11 @@ def write_ablation_report(
     results = json.loads(results_path.read_text())
     pretrain = {name: pretrain_figures(path) for name, path in pretrain_dirs.items()}
     table = build_table(results, pretrain, params.labels)
+    words = "".join(f"- {t}\n" for t in differences(results, params.metric))
     (out_dir / "ablation.md").write_text(
         f"# Ablation: pipeline '{title}'\n\n{table}\n\n"
         "Mean ± std over splits; `–`: not pretrained.\n"
+        + (f"\n## Differences against the split-to-split spread\n\n{words}" if words else "")
     )
     _plot_variants(results, params.metric, out_dir / "variants.png")
     _plot_losses(pretrain, out_dir / "loss_curves.png")

@@ -100,9 +100,18 @@ def param_groups(model: _Scorer, cfg: FinetuneConfig) -> list[dict]:
     return list(groups.values())
 
 
-def _train_view(
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    """Learning rate at ``step`` (0-based): linear warm-up over ``warmup`` steps, then cosine."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def train_view(
     dataset: BenchDataset, index: int, size: int, inputs: InputConfig, g: torch.Generator
 ) -> Tensor:
+    """One random training view ``(3, size, size)`` of sample ``index`` (a random frame of a
+    video). Raises :class:`bench.media.UnreadableMedia` for a file that cannot be decoded."""
     frames = load_pixels(dataset, index, inputs.frames)
     frame = frames[int(torch.randint(0, len(frames), (1,), generator=g))]
     return random_crop(frame, size, g, inputs.mode)
@@ -140,14 +149,10 @@ def finetune_predict(
         for start in range(0, len(order), cfg.batch_size):
             batch = order[start : start + cfg.batch_size]
             x = torch.stack(
-                [_train_view(dataset, int(i), backbone.img_size, inputs, g) for i in batch]
+                [train_view(dataset, int(i), backbone.img_size, inputs, g) for i in batch]
             )
             target = torch.tensor((y[batch] - mean) / std, dtype=torch.float32, device=dev)
-            lr = cfg.lr * (
-                (step + 1) / warmup
-                if step < warmup
-                else 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-            )
+            lr = lr_at(step, total, warmup, cfg.lr)
             for group in opt.param_groups:
                 group["lr"] = lr * group["lr_scale"]
             loss = nn.functional.mse_loss(model(x.to(dev)), target)

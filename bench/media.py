@@ -29,6 +29,9 @@ from qpt_base.images import MAX_PIXELS, UnreadableImage, decode_rgb
 
 CropMode = Literal["crops", "resize"]
 
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
+
 
 class UnreadableMedia(Exception):
     """An image or video that cannot be decoded (counted and reported, never fatal)."""
@@ -112,11 +115,14 @@ def crop_positions(h: int, w: int, size: int, n: int) -> list[tuple[int, int]]:
     return [grid[i] for i in picks]
 
 
-def make_crops(image: np.ndarray, size: int, n: int = 1, mode: CropMode = "crops") -> torch.Tensor:
+def make_crops(
+    image: np.ndarray | torch.Tensor, size: int, n: int = 1, mode: CropMode = "crops"
+) -> torch.Tensor:
     """The views the backbone sees of one image.
 
     Args:
-        image: ``(H, W, 3)`` uint8 RGB.
+        image: ``(H, W, 3)`` uint8 RGB, or ``(3, H, W)`` float in [0, 1] (the same image as
+            ``uint8 / 255`` gives the same views).
         size: side of the square views.
         n: number of crops (``mode="crops"``); ignored for ``resize``.
         mode: ``crops`` (native resolution) or ``resize`` (squash to ``size``).
@@ -124,7 +130,7 @@ def make_crops(image: np.ndarray, size: int, n: int = 1, mode: CropMode = "crops
     Returns:
         ``(n, 3, size, size)`` float32 in [0, 1] (``(1, ...)`` for ``resize``).
     """
-    x = to_tensor(image)
+    x = image if isinstance(image, torch.Tensor) else to_tensor(image)
     if mode == "resize":
         return F.interpolate(x[None], size=(size, size), mode="bicubic", antialias=True).clamp_(
             0, 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GroupShuffleSplit
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from bench.datasets.base import BenchDataset
@@ -84,6 +84,13 @@ def make_splits(
     return splits
 
 
+def fit_ridge(train_x: np.ndarray, train_y: np.ndarray) -> Pipeline:
+    """Standardise + :class:`RidgeCV` fitted on ``(N, D)`` features and ``(N,)`` scores."""
+    model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
+    model.fit(np.asarray(train_x, dtype=np.float64), np.asarray(train_y, dtype=np.float64))
+    return model
+
+
 def linear_probe(
     train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray
 ) -> tuple[np.ndarray, dict[str, float]]:
@@ -95,7 +102,6 @@ def linear_probe(
     Returns:
         (N_test,) predictions and ``{"alpha": chosen penalty}``.
     """
-    model = make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
-    model.fit(np.asarray(train_x, dtype=np.float64), np.asarray(train_y, dtype=np.float64))
+    model = fit_ridge(train_x, train_y)
     pred = model.predict(np.asarray(test_x, dtype=np.float64))
     return pred, {"alpha": float(model[-1].alpha_)}

@@ -36,6 +36,36 @@ def _cell(stats: dict[str, float]) -> str:
     return _fmt(stats["median"])
 
 
+def differences(results: dict[str, Any], metric: str = "srcc") -> list[str]:
+    """One sentence per row against the ``random_init`` row (else the first row) of the same
+    dataset and head: the difference of the means over splits, the larger of the two rows'
+    split stds, and, in words, whether the difference exceeds that std. Rows with one split
+    (an official split) have no split std and are not compared."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results["results"]:
+        groups.setdefault((r["dataset"], r["head"]), []).append(r)
+    sentences = []
+    for (dataset, head), rows in groups.items():
+        ref = next((r for r in rows if r["backbone"] == "random_init"), rows[0])
+        for r in rows:
+            a, b = r["summary"][metric], ref["summary"][metric]
+            n = min(a["n"] - a["n_nan"], b["n"] - b["n_nan"])
+            if r is ref or n < 2:
+                continue
+            diff, std = a["mean"] - b["mean"], max(a["std"], b["std"])
+            verdict = (
+                "exceeds the split std"
+                if abs(diff) > std
+                else "does not exceed the split std: this benchmark cannot tell them apart"
+            )
+            sentences.append(
+                f"{dataset} ({head}): {r['backbone']} - {ref['backbone']} = {diff:+.3f} "
+                f"{metric.upper()} (means over {n} splits); split std "
+                f"{std:.3f}; the difference {verdict}."
+            )
+    return sentences
+
+
 def to_markdown(results: dict[str, Any]) -> str:
     """The ``results.md`` text."""
     cfg = results["config"]
@@ -61,6 +91,10 @@ def to_markdown(results: dict[str, Any]) -> str:
             f"{r['n_train']}/{r['n_test']} | {_cell(s['srcc'])}{flag} | {_cell(s['plcc'])} | "
             f"{_fmt(s['krcc']['median'])} | {_fmt(s['rmse']['median'])} | {paper_cell} |"
         )
+    sentences = differences(results)
+    if sentences:
+        lines += ["", "## Differences against the split-to-split spread", ""]
+        lines += [f"- {t}" for t in sentences]
     lines += ["", "## Datasets", ""]
     for name, info in results["datasets"].items():
         notes = [f"{info['n_used']} of {info['n_total']} used"]
@@ -173,6 +207,8 @@ def print_table(results: dict[str, Any], console: Console) -> None:
         )
     if results["results"]:
         console.print(table)
+    for sentence in differences(results):
+        console.print(sentence, highlight=False)
     for m in results.get("missing", []):
         console.print(f"[yellow]not found:[/yellow] {m['layout']}")
     for e in results.get("errors", []):

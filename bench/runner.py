@@ -50,6 +50,7 @@ class SyntheticConfig:
     ops: tuple[str, ...] | None = None
     max_ops: int | None = 6
     size: int = 256
+    crops_per_photo: int = 0
 
 
 @dataclass
@@ -141,6 +142,7 @@ def _load(name: str, root: Path | None, cfg: BenchConfig) -> tuple[BenchDataset,
         ds = build_synthetic(
             s.photos,
             n_photos=s.n_photos,
+            crops_per_photo=s.crops_per_photo,
             ops=list(s.ops) if s.ops else None,
             max_ops=s.max_ops,
             size=s.size,

@@ -13,7 +13,16 @@ import typer
 import typer.exceptions
 
 from qpt import __version__
-from qpt.commands import bench_cmd, convert_cmd, curate_cmd, degrade_cmd, pretrain_cmd, run_cmd
+from qpt.commands import (
+    bench_cmd,
+    convert_cmd,
+    curate_cmd,
+    degrade_cmd,
+    finetune_cmd,
+    pretrain_cmd,
+    run_cmd,
+    score_cmd,
+)
 
 HELP = """\
 [bold]qpt[/bold]: quality- and aesthetics-aware pretraining (QPT V2) as a toolkit.
@@ -48,6 +57,8 @@ VERBS: dict[str, ModuleType] = {
     "bench": bench_cmd,
     "degrade": degrade_cmd,
     "convert": convert_cmd,
+    "finetune": finetune_cmd,
+    "score": score_cmd,
 }
 
 

@@ -20,11 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from bench.datasets.base import BenchDataset, Sample
-from bench.media import UnreadableMedia, read_image, to_tensor
+from bench.media import IMAGE_SUFFIXES, UnreadableMedia, crop_positions, read_image, to_tensor
 
 NAME = "synthetic"
 LEVELS = (1, 2, 3, 4, 5)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def load_photos(source: str | Path) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -74,10 +73,33 @@ def _shrink(image: np.ndarray, size: int) -> torch.Tensor:
     return x
 
 
+def source_views(
+    photos: dict[str, np.ndarray], crops_per_photo: int, size: int
+) -> dict[str, torch.Tensor]:
+    """Each photo shrunk to short side ``size``, plus ``crops_per_photo`` square crops of it
+    (side: half the short side, at least ``size``; spread over the photo as
+    :func:`bench.media.crop_positions` spreads them, so up to 4 crops do not overlap on a photo
+    of short side >= 2 ``size``), each shrunk the same way. Names: ``photo`` and
+    ``photo#crop-N``; every view is its own content group."""
+    out: dict[str, torch.Tensor] = {}
+    for name, image in photos.items():
+        out[name] = _shrink(image, size)
+        h, w = image.shape[:2]
+        side = min(max(size, min(h, w) // 2), h, w)
+        if crops_per_photo < 1:
+            continue
+        for i, (y, x) in enumerate(crop_positions(h, w, side, max(2, crops_per_photo))):
+            if i >= crops_per_photo:
+                break
+            out[f"{name}#crop-{i}"] = _shrink(image[y : y + side, x : x + side], size)
+    return out
+
+
 def build_synthetic(
     photos: str | Path = "builtin",
     *,
     n_photos: int | None = 8,
+    crops_per_photo: int = 0,
     ops: list[str] | None = None,
     max_ops: int | None = 6,
     size: int = 256,
@@ -88,6 +110,8 @@ def build_synthetic(
     Args:
         photos: ``"builtin"`` or a folder of images.
         n_photos: how many photos to use (sorted by name; ``None`` = all).
+        crops_per_photo: more sources per photo (see :func:`source_views`); each crop is its
+            own group, so random splits may put two crops of one photo on both sides.
         ops: degradation op names (:func:`degrade.list_ops`); default :func:`default_ops`.
         max_ops: cap on the default op list (evenly spread over it); ignored when ``ops``
             is given.
@@ -107,8 +131,9 @@ def build_synthetic(
     if unknown:
         raise ValueError(f"synthetic: unknown degradation ops {unknown} (known: {sorted(known)})")
     sources, skipped = load_photos(photos)
-    names = sorted(sources)[: n_photos if n_photos else None]
-    base = {name: _shrink(sources[name], size) for name in names}
+    chosen_photos = sorted(sources)[: n_photos if n_photos else None]
+    base = source_views({n: sources[n] for n in chosen_photos}, crops_per_photo, size)
+    names = list(base)
     samples = [
         Sample(f"{name}/{op}/{level}", None, float(level), name)
         for name in names

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from qpt.stage import StageContext
-from qpt.stages import ablation_report, bench, corpus, curate, degrade, pretrain
+from qpt.stages import ablation_report, bench, corpus, curate, degrade, finetune, pretrain, score
 
 StageFn = Callable[[StageContext, Any], dict]
 
@@ -92,6 +92,18 @@ for _kind in (
         bench.BenchParams,
         bench.run_bench,
         "score a backbone on quality/aesthetics benchmarks",
+    ),
+    StageKind(
+        "finetune",
+        finetune.FinetuneParams,
+        finetune.run_finetune,
+        "fit a scorer (linear or fine-tuned head) and save it as a scorer folder",
+    ),
+    StageKind(
+        "score",
+        score.ScoreParams,
+        score.run_score,
+        "score a folder or the run's shards with a scorer; contact sheet of best and worst",
     ),
     StageKind(
         "ablation_report",

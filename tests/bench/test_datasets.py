@@ -182,3 +182,18 @@ def test_real_livec_dev_in_its_official_layout(shared_data: Path):
     assert len(ds) == 374  # 381 entries minus the 7 training images
     assert 0 < ds.scores.min() and ds.scores.max() < 100 and 40 < ds.scores.mean() < 70
     assert {p.suffix for p in (s.path for s in ds.samples)} <= {".bmp", ".JPG"}
+
+
+def test_synthetic_crops_add_sources_each_its_own_group(photo_dir):
+    from bench.datasets.synthetic import build_synthetic
+
+    ds = build_synthetic(
+        photo_dir, n_photos=None, crops_per_photo=2, ops=["gaussian_blur"], size=32
+    )
+    groups = {s.group for s in ds.samples}
+    assert len(groups) == 4 * 3 and len(ds) == 4 * 3 * 5
+    assert sum("#crop-" in g for g in groups) == 8
+    crop = next(i for i, s in enumerate(ds.samples) if s.key.endswith("#crop-1/gaussian_blur/1"))
+    whole = next(i for i, s in enumerate(ds.samples) if s.key.endswith(".png/gaussian_blur/1"))
+    assert ds.reader(crop).shape[:2] == (32, 32) and min(ds.reader(whole).shape[:2]) == 32
+    assert not (ds.reader(crop)[:, :, 0] == ds.reader(whole)[:32, :32, 0]).all()

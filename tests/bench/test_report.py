@@ -39,3 +39,29 @@ def test_nan_is_null_in_json_and_counted_in_markdown(tmp_path):
     assert "2 listed but missing on disk" in md and "1 unreadable (skipped)" in md
     assert "lower is better" in md and "kadid: dmos.csv not found" in md and "AVA.txt" in md
     assert paths["png"].stat().st_size > 1000
+
+
+def _row(backbone: str, dataset: str, srcc: list[float]) -> dict:
+    splits = [{"srcc": v, "plcc": v, "krcc": v, "rmse": 1.0} for v in srcc]
+    summary = summarize(splits)
+    return {"backbone": backbone, "dataset": dataset, "head": "linear", "summary": summary}
+
+
+def test_differences_say_whether_they_exceed_the_split_std():
+    from bench.report import differences
+
+    results = {
+        "results": [
+            _row("pretrained", "noisy", [0.1, 0.5, 0.3]),  # mean 0.3, std 0.163
+            _row("random_init", "noisy", [0.4, 0.4, 0.4]),
+            _row("pretrained", "tight", [0.61, 0.60, 0.59]),
+            _row("random_init", "tight", [0.40, 0.41, 0.39]),
+            _row("pretrained", "official", [0.7]),  # one split: no spread to compare with
+            _row("random_init", "official", [0.2]),
+        ]
+    }
+    noisy, tight = differences(results)
+    assert noisy.startswith("noisy (linear): pretrained - random_init = -0.100 SRCC")
+    assert "split std 0.163" in noisy and "does not exceed the split std" in noisy
+    assert tight.startswith("tight (linear): pretrained - random_init = +0.200 SRCC")
+    assert "the difference exceeds the split std" in tight

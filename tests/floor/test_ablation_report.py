@@ -54,6 +54,7 @@ def test_report_tabulates_every_row_with_pretraining_figures(tmp_path: Path) -> 
     row_a = next(line for line in text.splitlines() if line.startswith("| pt_a "))
     assert "variant A" in row_a and "| 30 |" in row_a and "0.800" in row_a  # mean of 3 losses
     assert "0.500 ± 0.010" in row_a and "0.600 ± 0.010" in row_a
+    assert "pt_a - random_init = +0.400 SRCC" in text and "exceeds the split std" in text
     row_random = next(line for line in text.splitlines() if line.startswith("| random_init "))
     assert "| – | – |" in row_random
     for png in ("variants.png", "loss_curves.png"):

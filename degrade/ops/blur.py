@@ -267,7 +267,7 @@ ZOOM_STEPS, ZOOM_CHUNK_VALUES = 10, 2**26
 
 @register(
     "zoom_blur",
-    [Param("zoom", (1.11, 1.16, 1.21, 1.26, 1.33), 1.02, 1.35)],
+    [Param("zoom", (1.11, 1.15, 1.20, 1.24, 1.30), 1.02, 1.35)],
     family="blur",
     tags=("imagenet-c",),
     host=True,

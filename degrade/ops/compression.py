@@ -29,7 +29,7 @@ def _to_u8(x: Tensor) -> Tensor:
 
 @register(
     "jpeg",
-    [Param("quality", (43, 36, 24, 7, 2), 1, 100, kind="int")],
+    [Param("quality", (43, 36, 24, 7, 4), 1, 100, kind="int")],
     family="compression",
     tags=("kadid", "realesrgan", "qpt-v2", "imagenet-c"),
     host=True,
@@ -70,7 +70,7 @@ def jpeg(x: Tensor, quality: Tensor) -> Tensor:
 
 @register(
     "jpeg_differentiable",
-    [Param("quality", (43, 36, 24, 7, 2), 1, 100, kind="float")],
+    [Param("quality", (43, 36, 24, 7, 4), 1, 100, kind="float")],
     family="compression",
     color=True,
 )

@@ -68,7 +68,7 @@ def fog(x: Tensor, density: Tensor, seed: Tensor | None = None) -> Tensor:
     "frost",
     [
         Param("image", (1.0, 0.8, 0.7, 0.65, 0.6), 0.6, 1.0),
-        Param("frost", (0.4, 0.6, 0.7, 0.75, 0.8), 0.3, 0.8),
+        Param("frost", (0.4, 0.6, 0.7, 0.7, 0.75), 0.3, 0.8),
         seed_param(),
     ],
     family="weather",

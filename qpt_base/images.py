@@ -100,22 +100,26 @@ def decode_rgb(
 
 
 def decode_tensor(data: bytes, max_pixels: int = MAX_PIXELS, keep_grey: bool = False):
-    """Decode to a ``(C, H, W)`` uint8 torch tensor with torchvision, EXIF orientation applied.
+    """Decode to a ``(C, H, W)`` uint8 torch tensor, EXIF orientation applied.
 
-    The same header check and cap as :func:`decode_rgb`; the pixels come from torchvision's
-    decoder, which writes the tensor directly (the loaders' hot path). ``C`` is 3, or 1 for a
-    grey image when ``keep_grey``; alpha is dropped, 16-bit samples keep their top 8 bits and
-    an animation gives its first frame.
+    The same header check and cap as :func:`decode_rgb`. JPEGs (the loaders' hot path) are
+    decoded by torchvision straight into the tensor; every other format by PIL, because
+    torchvision's libpng path crashes the process on a PNG whose data is shorter than its
+    header says. ``C`` is 3, or 1 for a grey image when ``keep_grey``; alpha is dropped,
+    16-bit samples keep their top 8 bits and an animation gives its first frame.
 
     Raises:
         ImageTooLarge: more than ``max_pixels`` declared pixels.
         UnreadableImage: not an image, or corrupt data.
     """
     import torch
+
+    with open_image(data, max_pixels) as im:
+        if im.format != "JPEG":
+            return torch.from_numpy(_pil_planes(im, keep_grey)).permute(2, 0, 1).contiguous()
     from torchvision.io import ImageReadMode
     from torchvision.io import decode_image as tv_decode
 
-    image_size(data, max_pixels)
     mode = ImageReadMode.UNCHANGED if keep_grey else ImageReadMode.RGB
     try:
         img = tv_decode(
@@ -125,13 +129,24 @@ def decode_tensor(data: bytes, max_pixels: int = MAX_PIXELS, keep_grey: bool = F
         )
     except RuntimeError as exc:
         raise UnreadableImage(f"corrupt image ({str(exc).splitlines()[0]})") from None
-    if img.ndim == 4:  # animated GIF: first frame
-        img = img[0]
-    if img.dtype == torch.uint16:
-        img = (img.to(torch.int32) >> 8).to(torch.uint8)
-    if img.shape[0] in (2, 4):  # grey + alpha, RGB + alpha
-        img = img[: img.shape[0] - 1]
-    return img
+    return img[:1] if img.shape[0] == 2 else img[:3]
+
+
+def _pil_planes(im: Image.Image, keep_grey: bool) -> np.ndarray:
+    """An opened image's pixels as ``(H, W, C)`` uint8, C = 3 (or 1: grey and ``keep_grey``)."""
+    try:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+    except (OSError, SyntaxError, EOFError, ValueError) as exc:
+        raise UnreadableImage(reason(exc)) from None
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        grey = np.clip(np.asarray(im, dtype=np.int64) >> 8, 0, 255).astype(np.uint8)
+    elif im.mode in ("L", "LA", "1"):
+        grey = np.asarray(im.convert("L"))
+    else:
+        return np.array(im.convert("RGB"))  # RGBA and P+transparency: alpha dropped
+    grey = grey[..., None]
+    return grey.copy() if keep_grey else np.repeat(grey, 3, axis=2)
 
 
 def to_rgb(im: Image.Image) -> Image.Image:

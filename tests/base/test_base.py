@@ -117,3 +117,43 @@ def test_resolve_device():
     assert str(resolve_device("cpu")) == "cpu"
     with pytest.raises(ValueError, match="unknown device"):
         resolve_device("tpu-9")
+
+
+def test_decode_tensor_survives_a_png_shorter_than_its_header(tmp_path):
+    """torchvision's libpng path crashes the process on this file; ours must raise."""
+    import subprocess
+    import sys
+    import zlib
+
+    small = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(small, "PNG")
+    data = bytearray(small.getvalue())
+    data[16:24] = (2).to_bytes(4, "big") * 2  # declare 2x2 over 1x1 pixel data
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
+    (tmp_path / "short.png").write_bytes(bytes(data))
+    code = (
+        "import sys, pathlib; from qpt_base.images import decode_tensor, UnreadableImage\n"
+        "try:\n    decode_tensor(pathlib.Path(sys.argv[1]).read_bytes())\n"
+        "except UnreadableImage as e:\n    print('refused:', e)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "short.png")], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("refused:")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_decode_tensor_equals_decode_rgb(fmt):
+    from qpt_base.images import decode_tensor
+
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)).save(buf, fmt)
+    t = decode_tensor(buf.getvalue())
+    assert t.shape == (3, 24, 40) and t.dtype.is_floating_point is False
+    assert np.array_equal(t.permute(1, 2, 0).numpy(), decode_rgb(buf.getvalue()))
+    grey = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(grey, "PNG")
+    assert decode_tensor(grey.getvalue(), keep_grey=True).shape == (1, 8, 8)
+    assert decode_tensor(grey.getvalue()).shape == (3, 8, 8)

@@ -16,6 +16,7 @@ Speed benchmarks: each prints rates and the ratio against a reference measured i
   qpt bench speed degrade                # presets vs a per-image loop
   qpt bench speed degrade --device cuda  # the same, batched on the GPU
   qpt bench speed degrade --per-op       # each op alone, worst ratio first
+  qpt bench speed degrade --peers        # each op vs albumentations & co.
   qpt bench speed degrade-calls          # GPU-path launches, counted on CPU
   qpt bench speed curate --full          # header scan, pHash, dedup, shards
   qpt bench speed pretrain               # model alone vs the data pipeline
@@ -39,7 +40,9 @@ def _emit(result: dict, json_out: bool) -> None:
 )
 def degrade_speed(
     device: str = typer.Option("cpu", help="cpu, cuda or cuda:N."),
-    batch: int = typer.Option(64, min=1, help="Images per batch (3 x 224 x 224)."),
+    batch: int | None = typer.Option(
+        None, min=1, help="Images per batch (3 x 224 x 224); default 64, 32 with --peers."
+    ),
     repeats: int = typer.Option(3, min=1, help="Timed repeats (the best is kept)."),
     threads: int = typer.Option(
         1,
@@ -50,16 +53,43 @@ def degrade_speed(
     per_op: bool = typer.Option(
         False, "--per-op", help="Each op alone at level 3 instead (where the ratios come from)."
     ),
+    peers: bool = typer.Option(
+        False,
+        "--peers",
+        help="Each op against albumentations, imagecorruptions and kornia instead (CPU, one "
+        "thread, uint8 and float; needs the 'peers' extra). --batch sets the crops (default "
+        "32 here); --chart writes a PNG of the ratios.",
+    ),
+    chart: str = typer.Option("", help="With --peers: PNG path for the chart of ratios."),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
+    if peers:
+        _degrade_peers(batch or 32, repeats, chart, json_out)
+        return
     from bench.speed import degrade_speed as speed
 
+    batch = batch or 64
     if per_op:
         result = speed.per_op(device, batch, repeats, threads or None)
         typer.echo(speed.report_per_op(result), err=json_out)
     else:
         result = speed.run(device, batch, repeats, threads or None)
         typer.echo(speed.report(result), err=json_out)
+    _emit(result, json_out)
+
+
+def _degrade_peers(batch: int, repeats: int, chart: str, json_out: bool) -> None:
+    from qpt.speed import degrade_peers
+
+    try:
+        result = degrade_peers.run(batch=batch, repeats=repeats)
+    except degrade_peers.PeersMissing as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(degrade_peers.report(result), err=json_out)
+    if chart:
+        degrade_peers.chart(result, chart)
+        typer.echo(f"chart: {chart}", err=True)
     _emit(result, json_out)
 
 

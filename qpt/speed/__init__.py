@@ -1,0 +1,1 @@
+"""Speed benchmarks run by ``qpt bench speed``."""

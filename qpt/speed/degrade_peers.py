@@ -1,0 +1,436 @@
+"""degrade against the libraries users would pick instead, op by op, on CPU, one thread.
+
+For each op that a peer also offers, a batch of real-photo crops (B x 3 x H x W) goes
+through ``degrade``'s functional form and through each peer in its native format:
+albumentations (HWC per image, uint8 or float32 in [0, 1]), imagecorruptions (HWC per
+image in 0..255, or a PIL image where its op takes one) and kornia (float NCHW batches).
+Two input types: uint8 in -> uint8 out and float in -> float out; a peer that does not take
+a type sits that row out. Rates (images/s) are the best of ``repeats`` interleaved rounds
+(every op, type and library once per round), and each ratio is degrade over the fastest
+peer measured in the same run. Torch and OpenCV run on one thread.
+
+Peers are optional (``pip install 'qpt[peers]'``). Two shims keep imagecorruptions 1.1 running
+with current dependencies, here and not in the peer: ``gaussian_blur`` passes
+``multichannel`` (removed from scikit-image; now ``channel_axis``), and the package imports
+``pkg_resources`` (gone from recent setuptools) for a file path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import math
+import os
+import sys
+import time
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+PEERS = ("albumentations", "imagecorruptions", "kornia")
+DTYPES = ("uint8", "float")
+INSTALL_HINT = "pip install 'qpt[peers]'"
+
+
+class PeersMissing(RuntimeError):
+    """An optional peer library is not installed."""
+
+
+@dataclass
+class Inputs:
+    """One batch in every format the libraries take.
+
+    Attributes:
+        batch: (B, 3, H, W) uint8 or float32 in [0, 1] (degrade, kornia).
+        hwc: B arrays (H, W, 3), uint8 or float32 in [0, 1] (albumentations).
+        hwc255: B arrays (H, W, 3) in 0..255, uint8 or float32 (imagecorruptions).
+        pil: B PIL images (imagecorruptions' JPEG and pixelate; uint8 only, else None).
+    """
+
+    batch: torch.Tensor
+    hwc: list[np.ndarray]
+    hwc255: list[np.ndarray]
+    pil: list[Any] | None
+
+
+@dataclass
+class Peer:
+    """One peer's form of an op: ``fn`` runs on one item of ``Inputs.<kind>``."""
+
+    lib: str
+    kind: str  # "hwc", "hwc255", "pil" (per image) or "batch"
+    fn: Callable[[Any], Any]
+    dtypes: tuple[str, ...] = DTYPES
+
+
+@dataclass
+class Case:
+    """An op: degrade's call on a batch and the peers' forms of the same op."""
+
+    op: str
+    setting: str
+    degrade: Callable[[torch.Tensor], torch.Tensor]
+    peers: list[Peer] = field(default_factory=list)
+
+
+def photo_crops(batch: int, size: int = 224, seed: int = 0) -> torch.Tensor:
+    """(batch, 3, size, size) uint8 crops of scikit-image's real photos (bundled, no download),
+    at random scales and positions."""
+    import cv2
+    from skimage import data
+
+    photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(batch):
+        p = photos[i % len(photos)]
+        s = rng.uniform(size / min(p.shape[:2]), 1.0)
+        h, w = max(size, round(p.shape[0] * s)), max(size, round(p.shape[1] * s))
+        q = cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA)
+        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+        out.append(q[y : y + size, x : x + size])
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
+
+
+def make_inputs(u8: torch.Tensor, dtype: str) -> Inputs:
+    """The batch ``u8`` (B, 3, H, W) uint8 as ``dtype`` in every library's format."""
+    from PIL import Image
+
+    hwc8 = [np.ascontiguousarray(im.permute(1, 2, 0).numpy()) for im in u8]
+    if dtype == "uint8":
+        return Inputs(u8.clone(), hwc8, hwc8, [Image.fromarray(a) for a in hwc8])
+    f = u8.float().div(255)
+    hwcf = [np.ascontiguousarray(a.astype(np.float32) / 255) for a in hwc8]
+    return Inputs(f, hwcf, [a.astype(np.float32) for a in hwc8], None)
+
+
+# ------------------------------------------------------------------------------- peers
+def _shim_pkg_resources() -> None:
+    """imagecorruptions imports ``pkg_resources.resource_filename`` (a file path) only."""
+    try:
+        import pkg_resources  # noqa: F401
+    except ImportError:
+        mod = types.ModuleType("pkg_resources")
+
+        def resource_filename(package: str, name: str) -> str:
+            spec = importlib.util.find_spec(package)
+            return os.path.join(os.path.dirname(spec.origin or ""), name)
+
+        mod.resource_filename = resource_filename  # type: ignore[attr-defined]
+        sys.modules["pkg_resources"] = mod
+
+
+def load_peers() -> dict[str, types.ModuleType]:
+    """The peer modules (``PeersMissing`` naming the install command if one is missing)."""
+    _shim_pkg_resources()
+    mods, missing = {}, []
+    for name, module in (
+        ("albumentations", "albumentations"),
+        ("imagecorruptions", "imagecorruptions.corruptions"),
+        ("kornia", "kornia"),
+    ):
+        try:
+            mods[name] = importlib.import_module(module)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise PeersMissing(f"peer libraries missing ({', '.join(missing)}): {INSTALL_HINT}")
+    ic = mods["imagecorruptions"]
+    if not getattr(ic.gaussian, "_qpt_shim", False):
+        ic.gaussian = _multichannel_shim(ic.gaussian)
+    return mods
+
+
+def _multichannel_shim(gaussian: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    def shimmed(image: np.ndarray, *args: Any, multichannel: bool | None = None, **kw: Any):
+        if multichannel is not None:
+            kw.setdefault("channel_axis", -1 if multichannel else None)
+        return gaussian(image, *args, **kw)
+
+    shimmed._qpt_shim = True  # type: ignore[attr-defined]
+    return shimmed
+
+
+def cases(mods: dict[str, types.ModuleType]) -> list[Case]:
+    """The ops with a peer, each at one setting shared (as closely as the APIs allow) by all."""
+    import cv2
+    import kornia
+    import kornia.augmentation as KA
+
+    import degrade.ops as D
+
+    A, ic = mods["albumentations"], mods["imagecorruptions"]
+
+    def albu(t: Any) -> Peer:
+        return Peer("albumentations", "hwc", lambda im: t(image=im)["image"])
+
+    def corr(fn: Callable[..., Any], severity: int, kind: str = "hwc255") -> Peer:
+        return Peer(
+            "imagecorruptions",
+            kind,
+            lambda im: fn(im, severity),
+            ("uint8",) if kind == "pil" else DTYPES,
+        )
+
+    def kor(fn: Callable[[torch.Tensor], torch.Tensor]) -> Peer:
+        return Peer("kornia", "batch", fn, ("float",))
+
+    noise = KA.RandomGaussianNoise(std=0.08, p=1.0)
+    jitter = KA.ColorJitter(0.1, 0.3, 0.4, 0.08, p=1.0)
+    return [
+        Case(
+            "gaussian blur",
+            "sigma 2",
+            lambda x: D.gaussian_blur(x, 2.0),
+            [
+                albu(A.GaussianBlur(blur_limit=(13, 13), sigma_limit=(2.0, 2.0), p=1)),
+                corr(ic.gaussian_blur, 2),
+                kor(lambda x: kornia.filters.gaussian_blur2d(x, (13, 13), (2.0, 2.0))),
+            ],
+        ),
+        Case(
+            "gaussian noise",
+            "sigma 0.08",
+            lambda x: D.gaussian_noise(x, 0.08),
+            [
+                albu(A.GaussNoise(std_range=(0.08, 0.08), p=1)),
+                corr(ic.gaussian_noise, 1),
+                kor(noise),
+            ],
+        ),
+        Case(
+            "JPEG",
+            "quality 25",
+            lambda x: D.jpeg(x, 25),
+            [
+                albu(A.ImageCompression(quality_range=(25, 25), p=1)),
+                corr(ic.jpeg_compression, 1, "pil"),
+            ],
+        ),
+        Case(
+            "contrast",
+            "factor 0.4",
+            lambda x: D.contrast_change(x, 0.4),
+            [
+                albu(A.RandomBrightnessContrast((0, 0), (-0.6, -0.6), p=1)),
+                corr(ic.contrast, 1),
+                kor(lambda x: kornia.enhance.adjust_contrast_with_mean_subtraction(x, 0.4)),
+            ],
+        ),
+        Case(
+            "defocus blur",
+            "radius 6",
+            lambda x: D.defocus_blur(x, 6.0),
+            [albu(A.Defocus(radius=(6, 6), alias_blur=(0.5, 0.5), p=1)), corr(ic.defocus_blur, 3)],
+        ),
+        Case(
+            "pixelate",
+            "factor 4",
+            lambda x: D.pixelate(x, 4),
+            [
+                albu(
+                    A.Downscale(
+                        scale_range=(0.25, 0.25),
+                        interpolation_pair={"downscale": cv2.INTER_AREA, "upscale": 0},
+                        p=1,
+                    )
+                ),
+                corr(ic.pixelate, 5, "pil"),
+            ],
+        ),
+        Case(
+            "zoom blur",
+            "zoom 1.21",
+            lambda x: D.zoom_blur(x, 1.21),
+            [
+                albu(A.ZoomBlur(max_factor=(1.21, 1.21), step_factor=(0.02, 0.02), p=1)),
+                corr(ic.zoom_blur, 3),
+            ],
+        ),
+        Case(
+            "shot noise",
+            "12 photons",
+            lambda x: D.shot_noise(x, 12.0),
+            [albu(A.ShotNoise(scale_range=(1 / 12, 1 / 12), p=1)), corr(ic.shot_noise, 3)],
+        ),
+        Case(
+            "colour jitter",
+            "b 0.1 c 0.7 s 0.6 h 0.08",
+            lambda x: D.color_jitter(x, 0.1, 0.7, 0.6, 0.08),
+            [
+                albu(A.ColorJitter((1.1, 1.1), (0.7, 0.7), (0.6, 0.6), (0.08, 0.08), p=1)),
+                kor(jitter),
+            ],
+        ),
+        Case(
+            "sharpen",
+            "amount 2, sigma 1",
+            lambda x: D.sharpen(x, 2.0, 1.0),
+            [
+                albu(A.Sharpen(alpha=(1, 1), lightness=(1, 1), method="gaussian", sigma=1.0, p=1)),
+                kor(lambda x: kornia.filters.unsharp_mask(x, (7, 7), (1.0, 1.0))),
+            ],
+        ),
+        Case(
+            "motion blur",
+            "length 10, angle 30",
+            lambda x: D.motion_blur(x, 10.0, 30.0),
+            [
+                albu(A.MotionBlur(blur_limit=(11, 11), angle_range=(30, 30), p=1)),
+                kor(lambda x: kornia.filters.motion_blur(x, 11, 30.0, 0.0)),
+            ],
+        ),
+    ]
+
+
+# ------------------------------------------------------------------------------ measuring
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Torch and OpenCV on one thread inside the block; the previous counts come back after."""
+    import cv2
+
+    saved = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved[0])
+        cv2.setNumThreads(saved[1])
+
+
+def _runner(peer: Peer | None, case: Case, inputs: Inputs) -> Callable[[], None]:
+    if peer is None:
+        return lambda: case.degrade(inputs.batch)
+    if peer.kind == "batch":
+        return lambda: peer.fn(inputs.batch)
+    items = getattr(inputs, peer.kind)
+
+    def run() -> None:
+        for im in items:
+            peer.fn(im)
+
+    return run
+
+
+def _time(fn: Callable[[], None]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def run(
+    batch: int = 32,
+    size: int = 224,
+    repeats: int = 3,
+    ops: list[str] | None = None,
+) -> dict[str, Any]:
+    """Measure every case: images/s of degrade and each peer, per op and input type.
+
+    Returns:
+        ``{"rows": [{op, setting, dtype, rates: {lib: img/s}, fastest_peer, ratio}],
+        "geomean": float, "behind": int, "batch", "size", "repeats", "versions"}``.
+    """
+    mods = load_peers()
+    all_cases = [c for c in cases(mods) if ops is None or c.op in ops]
+    u8 = photo_crops(batch, size)
+    inputs = {dt: make_inputs(u8, dt) for dt in DTYPES}
+    best: dict[tuple[str, str, str], float] = {}
+    with one_thread(), torch.inference_mode():
+        for _ in range(repeats):  # interleaved: every op, type and library once per round
+            for case in all_cases:
+                for dt in DTYPES:
+                    for peer in [None, *case.peers]:
+                        if peer is not None and dt not in peer.dtypes:
+                            continue
+                        key = (case.op, dt, "degrade" if peer is None else peer.lib)
+                        t = _time(_runner(peer, case, inputs[dt]))
+                        best[key] = min(best.get(key, math.inf), t)
+    rows = []
+    for case in all_cases:
+        for dt in DTYPES:
+            libs = ["degrade", *(p.lib for p in case.peers if dt in p.dtypes)]
+            rates = {lib: batch / best[(case.op, dt, lib)] for lib in libs}
+            peers = {k: v for k, v in rates.items() if k != "degrade"}
+            fastest = max(peers, key=peers.__getitem__)
+            rows.append(
+                {
+                    "op": case.op,
+                    "setting": case.setting,
+                    "dtype": dt,
+                    "rates": rates,
+                    "fastest_peer": fastest,
+                    "ratio": rates["degrade"] / peers[fastest],
+                }
+            )
+    ratios = [r["ratio"] for r in rows]
+    return {
+        "rows": rows,
+        "geomean": math.exp(sum(map(math.log, ratios)) / len(ratios)),
+        "behind": sum(r < 1 for r in ratios),
+        "batch": batch,
+        "size": size,
+        "repeats": repeats,
+        "versions": versions(mods),
+    }
+
+
+def versions(mods: dict[str, types.ModuleType]) -> dict[str, str]:
+    """Versions of the libraries measured (and of torch and OpenCV beneath them)."""
+    from importlib.metadata import version
+
+    import cv2
+
+    out = {name: version(name) for name in PEERS}
+    out.update(torch=torch.__version__, opencv=cv2.__version__)
+    return out
+
+
+def report(result: dict[str, Any]) -> str:
+    """The table as text: images/s per library, the fastest peer and the ratio."""
+    libs = ["degrade", *PEERS]
+    head = f"{'op':<16}{'type':<7}" + "".join(f"{lib:>17}" for lib in libs) + f"{'ratio':>9}"
+    lines = [
+        f"degrade vs peers, CPU, 1 thread, {result['batch']} x 3 x {result['size']}^2 photo "
+        f"crops, best of {result['repeats']} interleaved rounds (images/s)",
+        head,
+    ]
+    for r in result["rows"]:
+        cells = "".join(
+            f"{r['rates'][lib]:>17,.0f}" if lib in r["rates"] else f"{'-':>17}" for lib in libs
+        )
+        lines.append(f"{r['op']:<16}{r['dtype']:<7}{cells}{r['ratio']:>8.2f}x")
+    lines.append(
+        f"geometric mean {result['geomean']:.2f}x the fastest peer; "
+        f"{result['behind']} of {len(result['rows'])} rows behind"
+    )
+    lines.append(", ".join(f"{k} {v}" for k, v in result["versions"].items()))
+    return "\n".join(lines)
+
+
+def chart(result: dict[str, Any], path: str) -> None:
+    """A PNG bar chart of the ratios (log scale, 1 = the fastest peer)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    labels = [f"{r['op']} ({r['dtype']})" for r in rows]
+    ratios = [r["ratio"] for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.2))
+    colors = ["tab:green" if v >= 1 else "tab:red" for v in ratios]
+    ax.barh(range(len(rows)), ratios, color=colors)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="k", lw=1)
+    ax.set_xlabel("degrade / fastest peer (images/s, CPU, 1 thread)")
+    ax.set_title(f"geometric mean {result['geomean']:.2f}x")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

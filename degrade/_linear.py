@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from kornia.filters import filter2d_separable
 from torch import Tensor
 
+from degrade import _cv
 from degrade._checks import gpu_path, to_like
 from degrade._cpu_filters import per_image, separable_taps
 
@@ -92,6 +93,8 @@ def gaussian_blur_separable(x: Tensor, sigma: Tensor) -> Tensor:
     sigma = sigma.to(x.dtype)
     if not gpu_path(x):
         radius = torch.ceil(3 * sigma).clamp_min(1).tolist()  # float32 rounding, as gaussian_taps
+        if max(radius) < min(x.shape[-2:]) and _cv.usable(x):
+            return _cv.gaussian_blur(x, sigma.tolist(), [int(r) for r in radius])
         if max(radius) < min(x.shape[-2:]):
             taps = [_gauss(s, int(r)) for s, r in zip(sigma.tolist(), radius, strict=True)]
             return per_image(x, taps, separable_taps)

@@ -24,10 +24,12 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from degrade import _cv
 from degrade._batch import index_groups, put_centred
 from degrade._checks import (
     MIN_SIZE,
     check_batch,
+    from_float_,
     need_color,
     per_sample,
     restore_dtype,
@@ -236,16 +238,57 @@ def _functional(
         except TypeError as e:
             raise ValueError(f"{name}: {e}") from None
         bound.apply_defaults()
-        xf = to_float(x)
         kw = {}
         for p in params:
             v = bound.arguments[p.name]
             if p.kind == "seed" and v is None:
                 v = _draw_seeds(x.shape[0], generator)
-            kw[p.name] = _canon(p, v, xf, name, host)
-        return restore_dtype(impl(xf, **kw), x.dtype)
+            kw[p.name] = _canon(p, v, x, name, host)
+        y = run_uint8(name, x, kw)
+        if y is not None:
+            return y
+        xf = to_float(x)
+        return finish(impl(xf, **kw), xf, x.dtype)
 
     return fn
+
+
+def finish(y: Tensor, xf: Tensor, dtype: torch.dtype) -> Tensor:
+    """An impl's float result clamped to [0, 1] in ``dtype``: in place unless ``y`` shares
+    memory with the input ``xf`` (an impl may return its input or a view of it)."""
+    if y.untyped_storage().data_ptr() == xf.untyped_storage().data_ptr():
+        return restore_dtype(y, dtype)
+    return from_float_(y.clamp_(0.0, 1.0), dtype)
+
+
+#: CPU forms that take and return uint8 batches, by op name (see :func:`uint8_form`)
+_UINT8: dict[str, Callable[..., Tensor | None]] = {}
+
+
+def uint8_form(
+    *names: str,
+) -> Callable[[Callable[..., Tensor | None]], Callable[..., Tensor | None]]:
+    """Decorator: ``form(x, **params)`` computes ops ``names`` on a CPU uint8 batch directly
+    (OpenCV's integer kernels, LUTs, the codec), instead of a float round trip; it takes the
+    op's canonical per-sample values and returns uint8 (B, C, H, W), or None where it does not
+    apply (the float form then runs). Used by the functional form and :func:`apply` when
+    :func:`degrade._cv.usable`; the result is the float form's, rounded, to a grey level.
+    """
+
+    def deco(form: Callable[..., Tensor | None]) -> Callable[..., Tensor | None]:
+        for n in names:
+            _UINT8[n] = form
+        return form
+
+    return deco
+
+
+def run_uint8(op: str, x: Tensor, kw: dict[str, Any]) -> Tensor | None:
+    """The uint8 form of ``op`` on ``x`` when there is one and ``x`` takes it, else None."""
+    form = _UINT8.get(op)
+    if form is None or x.dtype != torch.uint8 or not _cv.usable(x):
+        return None
+    return form(x, **kw)
 
 
 _REGISTRY: dict[str, OpSpec] = {}
@@ -419,7 +462,9 @@ def apply(
     lv = levels_of(level, b, op)
     rngs = sample_rngs(b, generator)
     values = [spec.sample(r, v, fixed) for r, v in zip(rngs, lv, strict=True)]
-    y = restore_dtype(spec.run(to_float(x), values), x.dtype)
+    y = run_uint8(op, x, spec.canonical(values, x))
+    if y is None:
+        y = restore_dtype(spec.run(to_float(x), values), x.dtype)
     return (y, values) if return_params else y
 
 

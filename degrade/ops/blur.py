@@ -6,13 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from degrade import _cv
 from degrade._batch import grouped
 from degrade._checks import to_like
 from degrade._linear import gaussian_blur_separable
 from degrade._random import bcast, seeded_uniform
 from degrade.kernels import disc_kernel, motion_kernel, odd
 from degrade.ops.kernel_blur import filter_per_sample
-from degrade.registry import Joint, Param, module_form, register, seed_param
+from degrade.registry import Joint, Param, module_form, register, seed_param, uint8_form
 
 __all__ = [
     "gaussian_blur",
@@ -84,9 +85,51 @@ def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
 GaussianBlur = module_form("GaussianBlur", "gaussian_blur")
 
 
+@uint8_form("gaussian_blur")
+def _gaussian_blur_u8(x: Tensor, sigma: Tensor) -> Tensor | None:
+    sigma = sigma.clamp_min(0.05)
+    radius = _cv.blur_radius(sigma)
+    if max(radius) >= min(x.shape[-2:]):
+        return None
+    return _cv.gaussian_blur(x, sigma.tolist(), radius)
+
+
+def _disc_sizes(radius: Tensor) -> list[int]:
+    return [odd(2 * r + 3) for r in radius.tolist()]
+
+
 def _disc_blur(x: Tensor, radius: Tensor) -> Tensor:
-    keys = [odd(2 * r + 3) for r in radius.tolist()]
+    keys = _disc_sizes(radius)
     return grouped(x, keys, lambda xs, i, k: filter_per_sample(xs, disc_kernel(k, radius[i])))
+
+
+def _per_sample_kernels(x: Tensor, sizes: list[int], make) -> list[Tensor] | None:
+    """Sample i's kernel ``make(sizes[i], i)`` (k, k) for the uint8 forms (no grouping: each
+    image is filtered alone anyway), or None when one is too large for reflect padding."""
+    if max(sizes) > 2 * min(x.shape[-2:]) - 1:
+        return None
+    return [make(k, i)[0] for i, k in enumerate(sizes)]
+
+
+@uint8_form("lens_blur")
+def _lens_blur_u8(x: Tensor, radius: Tensor) -> Tensor | None:
+    ks = _per_sample_kernels(x, _disc_sizes(radius), lambda k, i: disc_kernel(k, radius[i : i + 1]))
+    return None if ks is None else _cv.filter2d(x, ks)
+
+
+@uint8_form("defocus_blur")
+def _defocus_blur_u8(x: Tensor, radius: Tensor) -> Tensor | None:
+    ks = _per_sample_kernels(x, _disc_sizes(radius), lambda k, i: disc_kernel(k, radius[i : i + 1]))
+    return None if ks is None else _cv.filter2d_then_blur(x, ks, 0.5)
+
+
+@uint8_form("motion_blur")
+def _motion_blur_u8(x: Tensor, length: Tensor, angle: Tensor) -> Tensor | None:
+    sizes = [odd(v + 2) for v in length.tolist()]
+    ks = _per_sample_kernels(
+        x, sizes, lambda k, i: motion_kernel(k, length[i : i + 1], angle[i : i + 1])
+    )
+    return None if ks is None else _cv.filter2d(x, ks)
 
 
 @register(
@@ -200,8 +243,9 @@ def zoom_blur(x: Tensor, zoom: Tensor) -> Tensor:
     Shape: x (B, C, H, W); zoom (B,) >= 1.
     """
     b, steps = x.shape[0], ZOOM_STEPS
-    j = torch.arange(1, steps + 1, dtype=zoom.dtype)[:, None]
-    inv = 1 / (1 + (zoom[None, :] - 1) * j / steps)  # (steps, B) on the host
+    inv = _zoom_scales(zoom)
+    if _cv.usable(x):  # on CPU, OpenCV's warps per image plane
+        return _cv.zoom_blur(x, inv)
     theta = torch.zeros(steps * b, 2, 3, dtype=zoom.dtype)
     theta[:, 0, 0] = theta[:, 1, 1] = inv.reshape(-1)
     theta = to_like(theta, x)  # one copy for every step
@@ -216,6 +260,17 @@ def zoom_blur(x: Tensor, zoom: Tensor) -> Tensor:
         )
         acc += zoomed.view(k, *x.shape).sum(0)
     return acc / (steps + 1)
+
+
+def _zoom_scales(zoom: Tensor) -> Tensor:
+    """(steps, B) inverse scales of the zoom steps ``1 + (zoom - 1) j / steps``, on the host."""
+    j = torch.arange(1, ZOOM_STEPS + 1, dtype=zoom.dtype)[:, None]
+    return 1 / (1 + (zoom[None, :] - 1) * j / ZOOM_STEPS)
+
+
+@uint8_form("zoom_blur")
+def _zoom_blur_u8(x: Tensor, zoom: Tensor) -> Tensor:
+    return _cv.zoom_blur(x, _zoom_scales(zoom))
 
 
 LensBlur = module_form("LensBlur", "lens_blur")

@@ -14,12 +14,13 @@ from kornia.enhance import adjust_contrast_with_mean_subtraction
 from kornia.geometry.transform import translate
 from torch import Tensor
 
+from degrade import _cv
 from degrade._checks import gpu_path, to_like
 from degrade._cpu_filters import per_image, reflect_pad
 from degrade._lab import color_matrix, lab_to_rgb, rgb_to_lab
 from degrade._random import bcast, generators
 from degrade.ops.blur import blur_sigma
-from degrade.registry import Joint, Param, module_form, register, seed_param
+from degrade.registry import Joint, Param, module_form, register, seed_param, uint8_form
 
 __all__ = [
     "color_jitter",
@@ -185,6 +186,14 @@ def color_space_transform(x: Tensor, strength: Tensor, seed: Tensor | None = Non
     return color_matrix(x, to_like(_cst_matrix(strength, seed), x))
 
 
+@uint8_form("color_jitter")
+def _color_jitter_u8(
+    x: Tensor, brightness: Tensor, contrast: Tensor, saturation: Tensor, hue: Tensor
+) -> Tensor:
+    c = _jitter_coeffs(brightness, contrast, saturation, hue)
+    return _cv.color_affine_u8(x, c["matrix"], c["bias"], c["luma_weight"])
+
+
 ColorJitter = module_form("ColorJitter", "color_jitter")
 
 ColorSpaceTransform = module_form("ColorSpaceTransform", "color_space_transform")
@@ -251,7 +260,17 @@ def contrast_change(x: Tensor, factor: Tensor) -> Tensor:
     if x.shape[1] == 1:
         m = x.mean((1, 2, 3), keepdim=True)
         return m + (x - m) * bcast(factor)
-    return adjust_contrast_with_mean_subtraction(x, factor)
+    if gpu_path(x):
+        return adjust_contrast_with_mean_subtraction(x, factor)
+    # kornia's operator as one pass after the means: m (1 - f) + f x, m the mean luma
+    f = bcast(factor.to(x.dtype))
+    m = bcast(x.mean((2, 3)) @ _LUMA.to(x.dtype))
+    return torch.addcmul(m * (1 - f), x, f)
+
+
+@uint8_form("contrast_change")
+def _contrast_change_u8(x: Tensor, factor: Tensor) -> Tensor:
+    return _cv.contrast_u8(x, factor.tolist())
 
 
 @register(

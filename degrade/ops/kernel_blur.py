@@ -10,6 +10,7 @@ import torch
 from kornia.filters import filter2d
 from torch import Tensor
 
+from degrade import _cv
 from degrade._batch import grouped, index_groups, put_centred
 from degrade._checks import gpu_path, to_like
 from degrade._cpu_filters import filter2d_image, per_image
@@ -56,6 +57,8 @@ def filter_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
         c = (k - limit) // 2 + 1
         kernels = kernels[:, c:-c, c:-c]
         kernels = kernels / kernels.sum((-2, -1), keepdim=True)
+    if _cv.usable(x):
+        return _cv.filter2d(x, kernels)
     if not gpu_path(x):
         return per_image(x, kernels.to(x.dtype), filter2d_image)
     # kernels built on the host (host=True ops) are copied pinned, not by kornia's .to()

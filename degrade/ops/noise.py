@@ -8,9 +8,18 @@ import torch
 from kornia.color import rgb_to_grayscale, rgb_to_ycbcr, ycbcr_to_rgb
 from torch import Tensor
 
+from degrade import _cv
 from degrade._checks import to_device, to_like
 from degrade._random import bcast, generators, seeded_normal, seeded_uniform
-from degrade.registry import Joint, Param, module_form, register, register_variant, seed_param
+from degrade.registry import (
+    Joint,
+    Param,
+    module_form,
+    register,
+    register_variant,
+    seed_param,
+    uint8_form,
+)
 
 __all__ = [
     "gaussian_noise",
@@ -111,7 +120,14 @@ def gaussian_noise(x: Tensor, sigma: Tensor, seed: Tensor | None = None) -> Tens
 
     Shape: x (B, C, H, W); sigma (B,) in [0, 1] units; seed (B,) int64 (drawn if None).
     """
-    return x + to_like(bcast(sigma), x) * seeded_normal(x.shape[1:], seed, x)
+    # sigma n + x in place: the same sums as x + sigma n, without two more batch-sized tensors
+    return seeded_normal(x.shape[1:], seed, x).mul_(to_like(bcast(sigma), x)).add_(x)
+
+
+@uint8_form("gaussian_noise")
+def _gaussian_noise_u8(x: Tensor, sigma: Tensor, seed: Tensor) -> Tensor:
+    noise = seeded_normal(x.shape[1:], seed, sigma).mul_(bcast(255 * sigma))
+    return _cv.add_scaled_u8(x, noise)
 
 
 @register(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from degrade import _cv
 from degrade._batch import grouped
 from degrade._checks import gpu_path
 from degrade._cpu_filters import per_image, resize_roundtrip_image
 from degrade._linear import resize_roundtrip
-from degrade.registry import Param, module_form, register
+from degrade.registry import Param, module_form, register, uint8_form
 
 __all__ = ["resize", "rescale", "pixelate", "resize_to", "Resize", "Pixelate"]
 
@@ -91,10 +92,21 @@ def pixelate(x: Tensor, factor: Tensor) -> Tensor:
     h, w = x.shape[-2:]
 
     def run(xs: Tensor, idx: Tensor, v: int) -> Tensor:
+        if _cv.usable(xs) and h % v == 0 and w % v == 0:  # OpenCV's box average is the same
+            return _cv.pixelate(xs, [v] * xs.shape[0])
         small = F.interpolate(xs, size=(max(1, h // v), max(1, w // v)), mode="area")
         return F.interpolate(small, size=(h, w), mode="nearest")
 
     return grouped(x, factor.clamp_min(1).tolist(), run)
+
+
+@uint8_form("pixelate")
+def _pixelate_u8(x: Tensor, factor: Tensor) -> Tensor | None:
+    fs = factor.clamp_min(1).tolist()
+    h, w = x.shape[-2:]
+    if any(h % f or w % f for f in fs):  # the area resize of F.interpolate is then another
+        return None
+    return _cv.pixelate(x, fs)
 
 
 Resize = module_form("Resize", "resize")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from degrade import _cv
 from degrade.ops.blur import UNSHARP, unsharp
-from degrade.registry import Param, module_form, register
+from degrade.registry import Param, module_form, register, uint8_form
 
 __all__ = ["sharpen", "Sharpen"]
 
@@ -29,6 +30,15 @@ def sharpen(x: Tensor, amount: Tensor, sigma: Tensor) -> Tensor:
     """
     # x + a (x - b) == lerp(b, x, 1 + a): one pass instead of three
     return unsharp(x, **_sharpen_coeffs(amount, sigma))
+
+
+@uint8_form("sharpen")
+def _sharpen_u8(x: Tensor, amount: Tensor, sigma: Tensor) -> Tensor | None:
+    sigma = sigma.clamp_min(0.05)
+    radius = _cv.blur_radius(sigma)
+    if max(radius) >= min(x.shape[-2:]):
+        return None
+    return _cv.unsharp(x, sigma.tolist(), radius, amount.tolist())
 
 
 Sharpen = module_form("Sharpen", "sharpen")

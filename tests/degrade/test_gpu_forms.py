@@ -30,7 +30,8 @@ def test_op_gpu_form_matches_cpu_form(op: str, photos: torch.Tensor) -> None:
 
 @pytest.mark.parametrize("op", ["gaussian_blur", "resize", "lens_blur", "color_shift"])
 def test_gpu_forms_are_taken(op: str, photos: torch.Tensor, monkeypatch) -> None:
-    """Guard for the test above: forcing really switches the forms (no per-image loop)."""
+    """Guard for the test above: forcing really switches the forms (no per-image or per-plane
+    loop)."""
     import degrade._cpu_filters as cpu
 
     _, params = degrade.apply(photos, op, level=2, return_params=True)
@@ -48,6 +49,14 @@ def test_gpu_forms_are_taken(op: str, photos: torch.Tensor, monkeypatch) -> None
         "degrade.ops.color",
     ):
         monkeypatch.setattr(importlib.import_module(mod), "per_image", spy)
+    cv = importlib.import_module("degrade._cv")
+    real_plane = cv.per_plane
+
+    def spy_plane(*a, **k):
+        calls.append(1)
+        return real_plane(*a, **k)
+
+    monkeypatch.setattr(cv, "per_plane", spy_plane)  # the OpenCV forms loop per image plane
     with forced_gpu_path():
         degrade.get_op(op).run(photos, params)
     assert calls == []

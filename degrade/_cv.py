@@ -1,0 +1,251 @@
+"""OpenCV forms of the CPU ops, run on the planes of a (B, C, H, W) batch.
+
+On one CPU thread OpenCV's SIMD kernels (separable Gaussian, ``filter2D`` with its own DFT
+for large kernels, area resizes, warps, LUTs, libjpeg) beat any sequence of eager torch ops
+on a 224 px image. Each image plane (H, W) of a contiguous NCHW tensor is already a
+contiguous 2-D array, so OpenCV reads it and writes its result straight into the output
+tensor's plane: no layout change, no copy. The same functions take uint8 and float32 planes
+(OpenCV rounds and saturates uint8 results), so they back both the float ops and their
+uint8 forms (:func:`degrade.registry.uint8_form`). They compute the operators of the GPU
+forms (reflect-101 borders, the same kernels and sampling grids) to float rounding for
+float32, and to one grey level for uint8.
+
+OpenCV is imported lazily and optional: without it every op keeps its torch CPU form.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from degrade._checks import gpu_path
+
+REFLECT = 4  # cv2.BORDER_REFLECT_101, the border of every filter in degrade
+_DEPTH = {"uint8": 0, "float32": 5}  # cv2.CV_8U, cv2.CV_32F
+
+
+@functools.cache
+def cv2_module() -> Any:
+    """The ``cv2`` module, or None when OpenCV is not installed."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
+def usable(x: Tensor) -> bool:
+    """Whether ``x`` takes the OpenCV forms: a CPU uint8 or float32 batch without autograd."""
+    return (
+        not gpu_path(x)
+        and x.dtype in (torch.uint8, torch.float32)
+        and not x.requires_grad
+        and cv2_module() is not None
+    )
+
+
+def per_plane(
+    x: Tensor, args: Sequence[Any], fn: Callable[[np.ndarray, np.ndarray, Any], None]
+) -> Tensor:
+    """``fn(src, dst, args[i])`` for every plane ``x[i, c]`` (H, W), writing into a new
+    (B, C, H, W) tensor of ``x``'s dtype."""
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    xs, ys = x.numpy(), out.numpy()
+    for i, a in enumerate(args):
+        for c in range(x.shape[1]):
+            fn(xs[i, c], ys[i, c], a)
+    return out
+
+
+def gaussian_blur(x: Tensor, sigma: Sequence[float], radius: Sequence[int]) -> Tensor:
+    """Per-sample Gaussian blur, ``2 radius + 1`` taps, reflect-101 (``cv2.GaussianBlur``)."""
+    cv2 = cv2_module()
+
+    def run(src: np.ndarray, dst: np.ndarray, a: tuple[float, int]) -> None:
+        k = 2 * a[1] + 1
+        cv2.GaussianBlur(src, (k, k), a[0], dst=dst, sigmaY=a[0], borderType=REFLECT)
+
+    return per_plane(x, list(zip(sigma, radius, strict=True)), run)
+
+
+def blur_radius(sigma: Tensor) -> list[int]:
+    """Tap radius of a Gaussian of each ``sigma`` (B,): ``ceil(3 sigma)``, at least 1, from
+    the float32 product as :func:`degrade._linear.gaussian_taps` computes it."""
+    return [int(r) for r in torch.ceil(3 * sigma.float()).clamp_min(1).tolist()]
+
+
+def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Sequence[float]):
+    """``x + amount (x - blur(x))`` per sample, rounded and saturated for uint8 (the blur
+    stays in float32: the amount would multiply its rounding)."""
+    cv2 = cv2_module()
+
+    def run(src: np.ndarray, dst: np.ndarray, a: tuple[float, int, float]) -> None:
+        k = 2 * a[1] + 1
+        src = src if src.dtype == np.float32 else src.astype(np.float32)
+        blur = cv2.GaussianBlur(src, (k, k), a[0], sigmaY=a[0], borderType=REFLECT)
+        cv2.addWeighted(src, 1 + a[2], blur, -a[2], 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
+
+    return per_plane(x, list(zip(sigma, radius, amount, strict=True)), run)
+
+
+def support(kernel: Tensor) -> tuple[np.ndarray, tuple[int, int]]:
+    """A (k, k) kernel cut to the bounding box of its non-zero taps, as float32, and the
+    position of its centre in the cut (OpenCV's ``anchor``, x first).
+
+    A motion blur's segment fills a few rows of its square: OpenCV's direct filter costs per
+    tap and its DFT (from 130 taps on) more, so the zeros are worth cutting away.
+    """
+    k = kernel.float().numpy()
+    rows, cols = np.nonzero(k)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    c = k.shape[0] // 2
+    return np.ascontiguousarray(k[r0:r1, c0:c1]), (int(c - c0), int(c - r0))
+
+
+def _filter_f32(
+    src: np.ndarray, k: tuple[np.ndarray, tuple[int, int]], dst: np.ndarray | None = None
+) -> np.ndarray:
+    """One plane correlated in float32 (OpenCV's uint8-source paths are not vectorised for
+    float kernels: converting first is several times faster)."""
+    cv2 = cv2_module()
+    src = src if src.dtype == np.float32 else src.astype(np.float32)
+    return cv2.filter2D(src, -1, k[0], dst=dst, anchor=k[1], borderType=REFLECT)
+
+
+def _store(y: np.ndarray, dst: np.ndarray) -> None:
+    """A float32 plane into ``dst``: copied, or rounded and saturated for uint8."""
+    if dst.dtype == np.float32:
+        np.copyto(dst, y)
+    else:
+        cv2_module().convertScaleAbs(y, dst=dst)  # values are >= 0: abs changes nothing
+
+
+def filter2d(x: Tensor, kernels: Sequence[Tensor]) -> Tensor:
+    """Correlate sample i with ``kernels[i]`` (k_i, k_i), reflect-101 (``cv2.filter2D``,
+    which switches to a DFT for large kernels), in float32."""
+    ks = [support(k) for k in kernels]
+
+    def run(src: np.ndarray, dst: np.ndarray, k: tuple[np.ndarray, tuple[int, int]]) -> None:
+        if dst.dtype == np.float32:
+            _filter_f32(src, k, dst)
+        else:
+            _store(_filter_f32(src, k), dst)
+
+    return per_plane(x, ks, run)
+
+
+def filter2d_then_blur(x: Tensor, kernels: Sequence[Tensor], sigma: float) -> Tensor:
+    """:func:`filter2d`, then a Gaussian blur of ``sigma`` (rounded once for uint8)."""
+    cv2 = cv2_module()
+    ks = [support(k) for k in kernels]
+    n = 2 * blur_radius(torch.tensor([sigma]))[0] + 1
+
+    def run(src: np.ndarray, dst: np.ndarray, k: tuple[np.ndarray, tuple[int, int]]) -> None:
+        mid = _filter_f32(src, k)
+        _store(cv2.GaussianBlur(mid, (n, n), sigma, sigmaY=sigma, borderType=REFLECT), dst)
+
+    return per_plane(x, ks, run)
+
+
+def pixelate(x: Tensor, factor: Sequence[int]) -> Tensor:
+    """Box average down by ``factor`` (which divides H and W) and nearest back up."""
+    cv2 = cv2_module()
+    h, w = x.shape[-2:]
+
+    def run(src: np.ndarray, dst: np.ndarray, f: int) -> None:
+        small = cv2.resize(src, (w // f, h // f), interpolation=cv2.INTER_AREA)
+        cv2.resize(small, (w, h), dst=dst, interpolation=cv2.INTER_NEAREST)
+
+    return per_plane(x, factor, run)
+
+
+def zoom_blur(x: Tensor, inv: Tensor) -> Tensor:
+    """Mean of each image and its centre zooms: ``inv`` (steps, B) are the zooms' inverse
+    scales, sampled bilinearly as ``F.grid_sample`` with ``align_corners=False`` does
+    (output pixel centre ``p`` reads input ``c + inv (p - c)``)."""
+    cv2 = cv2_module()
+    h, w = x.shape[-2:]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    n = inv.shape[0] + 1
+
+    def run(src: np.ndarray, dst: np.ndarray, scales: list[float]) -> None:
+        acc = src.astype(np.float32)
+        zoomed = np.empty_like(src)
+        for s in scales:
+            m = np.array([[s, 0, (1 - s) * (w - 1) / 2], [0, s, (1 - s) * (h - 1) / 2]])
+            cv2.warpAffine(src, m, (w, h), dst=zoomed, flags=flags, borderMode=REFLECT)
+            cv2.accumulate(zoomed, acc)
+        if dst.dtype == np.float32:
+            np.multiply(acc, 1 / n, out=dst)
+        else:
+            cv2.convertScaleAbs(acc, dst=dst, alpha=1 / n)
+
+    return per_plane(x, inv.t().tolist(), run)
+
+
+def jpeg(x: Tensor, quality: Sequence[int]) -> Tensor:
+    """JPEG encode and decode each image at its quality with OpenCV's libjpeg (the files
+    torchvision's encoder writes: same tables, 4:2:0). x: uint8 (B, C, H, W), C in {1, 3}."""
+    cv2 = cv2_module()
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    xs, ys = x.numpy(), out.numpy()
+    grey = x.shape[1] == 1
+    mode = cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR_RGB
+    for i, q in enumerate(quality):
+        img = xs[i, 0] if grey else cv2.merge([xs[i, 2], xs[i, 1], xs[i, 0]])  # BGR, HWC
+        ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(q)])
+        if not ok:
+            raise ValueError(f"jpeg: OpenCV could not encode image {i}")
+        dec = cv2.imdecode(data, mode)
+        ys[i] = dec[None] if grey else dec.transpose(2, 0, 1)
+    return out
+
+
+def contrast_u8(x: Tensor, factor: Sequence[float]) -> Tensor:
+    """Contrast around each image's mean luma (0.299, 0.587, 0.114) as a 256-entry LUT."""
+    cv2 = cv2_module()
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    xs, ys = x.numpy(), out.numpy()
+    v = np.arange(256, dtype=np.float64) / 255
+    luma = (0.299, 0.587, 0.114) if x.shape[1] == 3 else (1.0,)
+    for i, f in enumerate(factor):
+        m = sum(wt * cv2.mean(p)[0] for wt, p in zip(luma, xs[i], strict=True)) / 255
+        lut = np.rint(np.clip((v - m) * f + m, 0, 1) * 255).astype(np.uint8)
+        cv2.LUT(xs[i].reshape(-1, xs.shape[-1]), lut, dst=ys[i].reshape(-1, ys.shape[-1]))
+    return out
+
+
+def add_scaled_u8(x: Tensor, noise: Tensor) -> Tensor:
+    """``x + noise`` rounded and saturated to uint8; noise: float32 in grey levels."""
+    cv2 = cv2_module()
+    x, noise = x.contiguous(), noise.contiguous()
+    out = torch.empty_like(x)
+    xs, ns, ys = x.numpy(), noise.numpy(), out.numpy()
+    for i in range(x.shape[0]):
+        shape = (-1, x.shape[-1])
+        cv2.add(xs[i].reshape(shape), ns[i].reshape(shape), dst=ys[i].reshape(shape), dtype=0)
+    return out
+
+
+def color_affine_u8(x: Tensor, matrix: Tensor, offset: Tensor, luma_weight: Tensor) -> Tensor:
+    """``y = M x + offset + <mean(x), luma_weight>`` per pixel of RGB uint8 images (values
+    in [0, 1] units: matrix (B, 3, 3), offset (B,), luma_weight (B, 3))."""
+    cv2 = cv2_module()
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    xs, ys = x.numpy(), out.numpy()
+    for i in range(x.shape[0]):
+        hwc = cv2.merge(list(xs[i]))
+        means = np.array(cv2.mean(hwc)[:3]) / 255
+        bias = 255 * (float(offset[i]) + float(means @ luma_weight[i].double().numpy()))
+        m = np.concatenate([matrix[i].double().numpy(), np.full((3, 1), bias)], 1)
+        ys[i] = cv2.transform(hwc, m).transpose(2, 0, 1)
+    return out

@@ -1,0 +1,95 @@
+"""uint8 in -> uint8 out: the ops with a uint8 CPU form (OpenCV's integer kernels, LUTs, the
+codec) give the float form's result, rounded, to one grey level, with the same per-sample
+values and seeds; without one (or on the GPU path) uint8 goes through the float form."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import degrade
+import degrade.ops  # noqa: F401  (registers the uint8 forms)
+from degrade._checks import forced_gpu_path
+from degrade.registry import _UINT8
+
+
+def _u8(x: torch.Tensor) -> torch.Tensor:
+    return (x * 255).round().to(torch.uint8)
+
+
+def _values(op: str, x: torch.Tensor) -> dict[str, list]:
+    """Per-sample values of levels 1, 3, 5 (seeds included), as functional-form keywords."""
+    g = torch.Generator().manual_seed(0)
+    _, params = degrade.apply(x, op, level=torch.tensor([1, 3, 5]), generator=g, return_params=True)
+    return {p.name: [v[p.name] for v in params] for p in degrade.get_op(op).params}
+
+
+def test_the_issue_ops_have_uint8_forms() -> None:
+    for op in (
+        "gaussian_blur",
+        "gaussian_noise",
+        "jpeg",
+        "contrast_change",
+        "defocus_blur",
+        "pixelate",
+        "zoom_blur",
+        "color_jitter",
+        "sharpen",
+        "motion_blur",
+    ):
+        assert op in _UINT8, op
+
+
+@pytest.mark.parametrize("op", sorted(_UINT8))
+def test_uint8_form_is_the_float_form_rounded(op: str, photos: torch.Tensor) -> None:
+    u8 = _u8(photos)
+    kw = _values(op, photos)
+    fn = degrade.get_op(op).fn
+    y8 = fn(u8, **kw)
+    ref = fn(u8.float() / 255, **kw).mul(255).round()
+    assert y8.dtype == torch.uint8 and y8.shape == u8.shape
+    diff = (y8.float() - ref).abs()
+    assert float(diff.max()) <= 1, op
+    assert float(diff.mean()) <= 0.1, op
+    assert not torch.equal(y8, u8), op  # the op did something
+
+
+@pytest.mark.parametrize("op", ["gaussian_blur", "jpeg", "contrast_change", "pixelate"])
+def test_uint8_forms_are_used_on_cpu_only(op: str, photos: torch.Tensor, monkeypatch) -> None:
+    u8 = _u8(photos)
+    kw = _values(op, photos)
+    calls: list[str] = []
+    real = _UINT8[op]
+    monkeypatch.setitem(_UINT8, op, lambda *a, **k: calls.append(op) or real(*a, **k))
+    degrade.get_op(op).fn(u8, **kw)
+    assert calls == [op]
+    with forced_gpu_path():
+        y = degrade.get_op(op).fn(u8, **kw)
+    assert calls == [op] and y.dtype == torch.uint8
+
+
+def test_apply_takes_the_uint8_form_with_the_same_values(photos: torch.Tensor) -> None:
+    u8 = _u8(photos)
+    g = torch.Generator().manual_seed(5)
+    y8, params = degrade.apply(u8, "gaussian_noise", level=3, generator=g, return_params=True)
+    g = torch.Generator().manual_seed(5)
+    yf, params_f = degrade.apply(
+        u8.float() / 255, "gaussian_noise", level=3, generator=g, return_params=True
+    )
+    assert params == params_f
+    assert y8.dtype == torch.uint8
+    assert float((y8.float() - yf.mul(255).round()).abs().max()) <= 1
+
+
+def test_pixelate_uint8_falls_back_when_the_factor_does_not_divide(photos: torch.Tensor) -> None:
+    u8 = _u8(photos)  # 64 x 96: 5 divides neither
+    y8 = degrade.ops.pixelate(u8, 5)
+    ref = degrade.ops.pixelate(u8.float() / 255, 5).mul(255).round()
+    assert y8.dtype == torch.uint8
+    assert torch.equal(y8.float(), ref)
+
+
+def test_float_input_keeps_its_dtype(photos: torch.Tensor) -> None:
+    for op in sorted(_UINT8):
+        y = degrade.get_op(op).fn(photos.double(), **_values(op, photos))
+        assert y.dtype == torch.float64, op

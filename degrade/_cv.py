@@ -50,16 +50,32 @@ def usable(x: Tensor) -> bool:
 
 
 def per_plane(
-    x: Tensor, args: Sequence[Any], fn: Callable[[np.ndarray, np.ndarray, Any], None]
+    x: Tensor,
+    args: Sequence[Any],
+    fn: Callable[[np.ndarray, np.ndarray, Any], None],
+    via_float: bool = True,
 ) -> Tensor:
     """``fn(src, dst, args[i])`` for every plane ``x[i, c]`` (H, W), writing into a new
-    (B, C, H, W) tensor of ``x``'s dtype."""
+    (B, C, H, W) tensor of ``x``'s dtype.
+
+    With ``via_float``, uint8 planes reach ``fn`` as float32 (0..255) and its float32 result
+    is rounded into the uint8 output (it must be >= 0): OpenCV's single-channel uint8 paths
+    of the Gaussian and ``filter2D`` ran 3-4x slower on the dev box than conversion, float32
+    filter and rounding, which also round only once.
+    """
+    cv2 = cv2_module()
     x = x.contiguous()
     out = torch.empty_like(x)
     xs, ys = x.numpy(), out.numpy()
+    convert = via_float and x.dtype == torch.uint8
+    scratch = np.empty(x.shape[-2:], np.float32) if convert else None
     for i, a in enumerate(args):
         for c in range(x.shape[1]):
-            fn(xs[i, c], ys[i, c], a)
+            if convert:
+                fn(xs[i, c].astype(np.float32), scratch, a)
+                cv2.convertScaleAbs(scratch, dst=ys[i, c])  # rounds and saturates
+            else:
+                fn(xs[i, c], ys[i, c], a)
     return out
 
 
@@ -91,7 +107,8 @@ def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Se
         blur = cv2.GaussianBlur(src, (k, k), a[0], sigmaY=a[0], borderType=REFLECT)
         cv2.addWeighted(src, 1 + a[2], blur, -a[2], 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
 
-    return per_plane(x, list(zip(sigma, radius, amount, strict=True)), run)
+    # the result can be negative: addWeighted saturates it to 0 itself
+    return per_plane(x, list(zip(sigma, radius, amount, strict=True)), run, via_float=False)
 
 
 def support(kernel: Tensor) -> tuple[np.ndarray, tuple[int, int]]:
@@ -108,34 +125,14 @@ def support(kernel: Tensor) -> tuple[np.ndarray, tuple[int, int]]:
     return np.ascontiguousarray(k[r0:r1, c0:c1]), (int(c - c0), int(c - r0))
 
 
-def _filter_f32(
-    src: np.ndarray, k: tuple[np.ndarray, tuple[int, int]], dst: np.ndarray | None = None
-) -> np.ndarray:
-    """One plane correlated in float32 (OpenCV's uint8-source paths are not vectorised for
-    float kernels: converting first is several times faster)."""
-    cv2 = cv2_module()
-    src = src if src.dtype == np.float32 else src.astype(np.float32)
-    return cv2.filter2D(src, -1, k[0], dst=dst, anchor=k[1], borderType=REFLECT)
-
-
-def _store(y: np.ndarray, dst: np.ndarray) -> None:
-    """A float32 plane into ``dst``: copied, or rounded and saturated for uint8."""
-    if dst.dtype == np.float32:
-        np.copyto(dst, y)
-    else:
-        cv2_module().convertScaleAbs(y, dst=dst)  # values are >= 0: abs changes nothing
-
-
 def filter2d(x: Tensor, kernels: Sequence[Tensor]) -> Tensor:
-    """Correlate sample i with ``kernels[i]`` (k_i, k_i), reflect-101 (``cv2.filter2D``,
-    which switches to a DFT for large kernels), in float32."""
+    """Correlate sample i with ``kernels[i]`` (k_i, k_i) (non-negative taps), reflect-101
+    (``cv2.filter2D``, which switches to a DFT for large kernels)."""
+    cv2 = cv2_module()
     ks = [support(k) for k in kernels]
 
     def run(src: np.ndarray, dst: np.ndarray, k: tuple[np.ndarray, tuple[int, int]]) -> None:
-        if dst.dtype == np.float32:
-            _filter_f32(src, k, dst)
-        else:
-            _store(_filter_f32(src, k), dst)
+        cv2.filter2D(src, -1, k[0], dst=dst, anchor=k[1], borderType=REFLECT)
 
     return per_plane(x, ks, run)
 
@@ -147,8 +144,8 @@ def filter2d_then_blur(x: Tensor, kernels: Sequence[Tensor], sigma: float) -> Te
     n = 2 * blur_radius(torch.tensor([sigma]))[0] + 1
 
     def run(src: np.ndarray, dst: np.ndarray, k: tuple[np.ndarray, tuple[int, int]]) -> None:
-        mid = _filter_f32(src, k)
-        _store(cv2.GaussianBlur(mid, (n, n), sigma, sigmaY=sigma, borderType=REFLECT), dst)
+        mid = cv2.filter2D(src, -1, k[0], anchor=k[1], borderType=REFLECT)
+        cv2.GaussianBlur(mid, (n, n), sigma, dst=dst, sigmaY=sigma, borderType=REFLECT)
 
     return per_plane(x, ks, run)
 
@@ -162,7 +159,8 @@ def pixelate(x: Tensor, factor: Sequence[int]) -> Tensor:
         small = cv2.resize(src, (w // f, h // f), interpolation=cv2.INTER_AREA)
         cv2.resize(small, (w, h), dst=dst, interpolation=cv2.INTER_NEAREST)
 
-    return per_plane(x, factor, run)
+    # OpenCV's uint8 box average is exact (integer sums, rounded once): no conversion
+    return per_plane(x, factor, run, via_float=False)
 
 
 def zoom_blur(x: Tensor, inv: Tensor) -> Tensor:
@@ -175,36 +173,43 @@ def zoom_blur(x: Tensor, inv: Tensor) -> Tensor:
     n = inv.shape[0] + 1
 
     def run(src: np.ndarray, dst: np.ndarray, scales: list[float]) -> None:
-        acc = src.astype(np.float32)
+        acc = src.copy()
         zoomed = np.empty_like(src)
         for s in scales:
             m = np.array([[s, 0, (1 - s) * (w - 1) / 2], [0, s, (1 - s) * (h - 1) / 2]])
             cv2.warpAffine(src, m, (w, h), dst=zoomed, flags=flags, borderMode=REFLECT)
             cv2.accumulate(zoomed, acc)
-        if dst.dtype == np.float32:
-            np.multiply(acc, 1 / n, out=dst)
-        else:
-            cv2.convertScaleAbs(acc, dst=dst, alpha=1 / n)
+        np.multiply(acc, 1 / n, out=dst)
 
     return per_plane(x, inv.t().tolist(), run)
 
 
 def jpeg(x: Tensor, quality: Sequence[int]) -> Tensor:
     """JPEG encode and decode each image at its quality with OpenCV's libjpeg (the files
-    torchvision's encoder writes: same tables, 4:2:0). x: uint8 (B, C, H, W), C in {1, 3}."""
+    torchvision's encoder writes: same tables, 4:2:0).
+
+    x: (B, C, H, W), C in {1, 3}, uint8 or float32 in [0, 1] (rounded to 8 bits first, as
+    any JPEG file is; the decoded levels come back / 255).
+    """
     cv2 = cv2_module()
     x = x.contiguous()
     out = torch.empty_like(x)
     xs, ys = x.numpy(), out.numpy()
-    grey = x.shape[1] == 1
-    mode = cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR_RGB
+    grey, to8 = x.shape[1] == 1, x.dtype == torch.float32
+    mode = (cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR_RGB) | cv2.IMREAD_IGNORE_ORIENTATION
     for i, q in enumerate(quality):
-        img = xs[i, 0] if grey else cv2.merge([xs[i, 2], xs[i, 1], xs[i, 0]])  # BGR, HWC
+        planes = [cv2.convertScaleAbs(p, alpha=255.0) if to8 else p for p in xs[i]]
+        img = planes[0] if grey else cv2.merge(planes[::-1])  # BGR, HWC
         ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(q)])
         if not ok:
             raise ValueError(f"jpeg: OpenCV could not encode image {i}")
         dec = cv2.imdecode(data, mode)
-        ys[i] = dec[None] if grey else dec.transpose(2, 0, 1)
+        dec_planes = [dec] if grey else cv2.split(dec)
+        for c, p in enumerate(dec_planes):
+            if to8:
+                np.divide(p, 255, out=ys[i, c], dtype=np.float32)
+            else:
+                ys[i, c] = p
     return out
 
 
@@ -214,12 +219,14 @@ def contrast_u8(x: Tensor, factor: Sequence[float]) -> Tensor:
     x = x.contiguous()
     out = torch.empty_like(x)
     xs, ys = x.numpy(), out.numpy()
-    v = np.arange(256, dtype=np.float64) / 255
-    luma = (0.299, 0.587, 0.114) if x.shape[1] == 3 else (1.0,)
-    for i, f in enumerate(factor):
-        m = sum(wt * cv2.mean(p)[0] for wt, p in zip(luma, xs[i], strict=True)) / 255
-        lut = np.rint(np.clip((v - m) * f + m, 0, 1) * 255).astype(np.uint8)
-        cv2.LUT(xs[i].reshape(-1, xs.shape[-1]), lut, dst=ys[i].reshape(-1, ys.shape[-1]))
+    luma = np.array((0.299, 0.587, 0.114) if x.shape[1] == 3 else (1.0,))
+    means = np.array([[cv2.mean(p)[0] for p in im] for im in xs]) @ luma / 255  # (B,)
+    f = np.asarray(factor, dtype=np.float64)[:, None]
+    v = np.arange(256, dtype=np.float64)[None] / 255
+    luts = np.rint(np.clip((v - means[:, None]) * f + means[:, None], 0, 1) * 255)
+    luts = luts.astype(np.uint8)  # (B, 256): one table per image
+    for i in range(x.shape[0]):
+        cv2.LUT(xs[i].reshape(-1, xs.shape[-1]), luts[i], dst=ys[i].reshape(-1, ys.shape[-1]))
     return out
 
 
@@ -247,5 +254,5 @@ def color_affine_u8(x: Tensor, matrix: Tensor, offset: Tensor, luma_weight: Tens
         means = np.array(cv2.mean(hwc)[:3]) / 255
         bias = 255 * (float(offset[i]) + float(means @ luma_weight[i].double().numpy()))
         m = np.concatenate([matrix[i].double().numpy(), np.full((3, 1), bias)], 1)
-        ys[i] = cv2.transform(hwc, m).transpose(2, 0, 1)
+        cv2.split(cv2.transform(hwc, m), list(ys[i]))
     return out

@@ -50,7 +50,7 @@ def jpeg(x: Tensor, quality: Tensor) -> Tensor:
 
     qs = quality.clamp(1, 100).tolist()
     if _cv.usable(x) and x.shape[1] in (1, 3):  # OpenCV's libjpeg: the same files, one call less
-        return _cv.jpeg(_to_u8(x), qs).to(x.dtype).div_(255.0)
+        return _cv.jpeg(x, qs)
     order = sorted(range(len(qs)), key=lambda i: qs[i])  # samples grouped by quality
     u8 = list(_to_u8(x))
     data: list[Tensor] = []

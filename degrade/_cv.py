@@ -54,6 +54,7 @@ def per_plane(
     args: Sequence[Any],
     fn: Callable[[np.ndarray, np.ndarray, Any], None],
     via_float: bool = True,
+    clamp: bool = False,
 ) -> Tensor:
     """``fn(src, dst, args[i])`` for every plane ``x[i, c]`` (H, W), writing into a new
     (B, C, H, W) tensor of ``x``'s dtype.
@@ -61,7 +62,10 @@ def per_plane(
     With ``via_float``, uint8 planes reach ``fn`` as float32 (0..255) and its float32 result
     is rounded into the uint8 output (it must be >= 0): OpenCV's single-channel uint8 paths
     of the Gaussian and ``filter2D`` ran 3-4x slower on the dev box than conversion, float32
-    filter and rounding, which also round only once.
+    filter and rounding, which also round only once. With ``clamp`` (an op's final result),
+    float32 results are clamped to [0, 1] plane by plane, while in cache, and the output is
+    marked (:func:`is_clamped`) so that the functional form skips its clamp pass over the
+    whole batch.
     """
     cv2 = cv2_module()
     x = x.contiguous()
@@ -76,10 +80,33 @@ def per_plane(
                 cv2.convertScaleAbs(scratch, dst=ys[i, c])  # rounds and saturates
             else:
                 fn(xs[i, c], ys[i, c], a)
-    return out
+                if clamp and x.dtype == torch.float32:
+                    clamp01(ys[i, c])
+    return mark_clamped(out) if clamp and x.dtype == torch.float32 else out
 
 
-def gaussian_blur(x: Tensor, sigma: Sequence[float], radius: Sequence[int]) -> Tensor:
+def clamp01(plane: np.ndarray) -> None:
+    """Clamp a float32 plane to [0, 1] in place."""
+    cv2 = cv2_module()
+    cv2.threshold(plane, 1.0, 1.0, cv2.THRESH_TRUNC, dst=plane)
+    cv2.max(plane, 0.0, dst=plane)
+
+
+def mark_clamped(t: Tensor) -> Tensor:
+    """Mark ``t`` as already clamped to [0, 1] (an attribute: any op on it makes a new,
+    unmarked tensor)."""
+    t._degrade_clamped = True  # type: ignore[attr-defined]
+    return t
+
+
+def is_clamped(t: Tensor) -> bool:
+    """Whether ``t`` came marked from :func:`mark_clamped`."""
+    return getattr(t, "_degrade_clamped", False)
+
+
+def gaussian_blur(
+    x: Tensor, sigma: Sequence[float], radius: Sequence[int], clamp: bool = False
+) -> Tensor:
     """Per-sample Gaussian blur, ``2 radius + 1`` taps, reflect-101 (``cv2.GaussianBlur``)."""
     cv2 = cv2_module()
 
@@ -87,7 +114,7 @@ def gaussian_blur(x: Tensor, sigma: Sequence[float], radius: Sequence[int]) -> T
         k = 2 * a[1] + 1
         cv2.GaussianBlur(src, (k, k), a[0], dst=dst, sigmaY=a[0], borderType=REFLECT)
 
-    return per_plane(x, list(zip(sigma, radius, strict=True)), run)
+    return per_plane(x, list(zip(sigma, radius, strict=True)), run, clamp=clamp)
 
 
 def blur_radius(sigma: Tensor) -> list[int]:
@@ -108,7 +135,8 @@ def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Se
         cv2.addWeighted(src, 1 + a[2], blur, -a[2], 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
 
     # the result can be negative: addWeighted saturates it to 0 itself
-    return per_plane(x, list(zip(sigma, radius, amount, strict=True)), run, via_float=False)
+    args = list(zip(sigma, radius, amount, strict=True))
+    return per_plane(x, args, run, via_float=False, clamp=True)
 
 
 def support(kernel: Tensor) -> tuple[np.ndarray, tuple[int, int]]:
@@ -125,7 +153,7 @@ def support(kernel: Tensor) -> tuple[np.ndarray, tuple[int, int]]:
     return np.ascontiguousarray(k[r0:r1, c0:c1]), (int(c - c0), int(c - r0))
 
 
-def filter2d(x: Tensor, kernels: Sequence[Tensor]) -> Tensor:
+def filter2d(x: Tensor, kernels: Sequence[Tensor], clamp: bool = False) -> Tensor:
     """Correlate sample i with ``kernels[i]`` (k_i, k_i) (non-negative taps), reflect-101
     (``cv2.filter2D``, which switches to a DFT for large kernels)."""
     cv2 = cv2_module()
@@ -134,11 +162,12 @@ def filter2d(x: Tensor, kernels: Sequence[Tensor]) -> Tensor:
     def run(src: np.ndarray, dst: np.ndarray, k: tuple[np.ndarray, tuple[int, int]]) -> None:
         cv2.filter2D(src, -1, k[0], dst=dst, anchor=k[1], borderType=REFLECT)
 
-    return per_plane(x, ks, run)
+    return per_plane(x, ks, run, clamp=clamp)
 
 
 def filter2d_then_blur(x: Tensor, kernels: Sequence[Tensor], sigma: float) -> Tensor:
-    """:func:`filter2d`, then a Gaussian blur of ``sigma`` (rounded once for uint8)."""
+    """:func:`filter2d`, then a Gaussian blur of ``sigma`` (rounded once for uint8); an
+    op's final result (clamped)."""
     cv2 = cv2_module()
     ks = [support(k) for k in kernels]
     n = 2 * blur_radius(torch.tensor([sigma]))[0] + 1
@@ -147,7 +176,7 @@ def filter2d_then_blur(x: Tensor, kernels: Sequence[Tensor], sigma: float) -> Te
         mid = cv2.filter2D(src, -1, k[0], anchor=k[1], borderType=REFLECT)
         cv2.GaussianBlur(mid, (n, n), sigma, dst=dst, sigmaY=sigma, borderType=REFLECT)
 
-    return per_plane(x, ks, run)
+    return per_plane(x, ks, run, clamp=True)
 
 
 def pixelate(x: Tensor, factor: Sequence[int]) -> Tensor:
@@ -160,7 +189,7 @@ def pixelate(x: Tensor, factor: Sequence[int]) -> Tensor:
         cv2.resize(small, (w, h), dst=dst, interpolation=cv2.INTER_NEAREST)
 
     # OpenCV's uint8 box average is exact (integer sums, rounded once): no conversion
-    return per_plane(x, factor, run, via_float=False)
+    return per_plane(x, factor, run, via_float=False, clamp=True)
 
 
 def zoom_blur(x: Tensor, inv: Tensor) -> Tensor:
@@ -181,7 +210,7 @@ def zoom_blur(x: Tensor, inv: Tensor) -> Tensor:
             cv2.accumulate(zoomed, acc)
         np.multiply(acc, 1 / n, out=dst)
 
-    return per_plane(x, inv.t().tolist(), run)
+    return per_plane(x, inv.t().tolist(), run, clamp=True)
 
 
 def jpeg(x: Tensor, quality: Sequence[int]) -> Tensor:
@@ -210,7 +239,7 @@ def jpeg(x: Tensor, quality: Sequence[int]) -> Tensor:
                 np.divide(p, 255, out=ys[i, c], dtype=np.float32)
             else:
                 ys[i, c] = p
-    return out
+    return mark_clamped(out) if to8 else out  # decoded levels / 255 lie in [0, 1]
 
 
 def contrast_u8(x: Tensor, factor: Sequence[float]) -> Tensor:

@@ -258,7 +258,7 @@ def finish(y: Tensor, xf: Tensor, dtype: torch.dtype) -> Tensor:
     memory with the input ``xf`` (an impl may return its input or a view of it)."""
     if y.untyped_storage().data_ptr() == xf.untyped_storage().data_ptr():
         return restore_dtype(y, dtype)
-    return from_float_(y.clamp_(0.0, 1.0), dtype)
+    return from_float_(y if _cv.is_clamped(y) else y.clamp_(0.0, 1.0), dtype)
 
 
 #: CPU forms that take and return uint8 batches, by op name (see :func:`uint8_form`)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -51,6 +53,11 @@ def unsharp(x: Tensor, sigma: Tensor, weight: Tensor) -> Tensor:
 
     The joint form of blur and sharpen. Shape: x (B, C, H, W); sigma, weight (B,) on the host.
     """
+    if _cv.usable(x) and bool((weight != 0).any()):  # OpenCV's blur and weighted sum per plane
+        s = sigma.to(x.dtype).clamp_min(0.05)
+        radius = _cv.blur_radius(s)
+        if max(radius) < min(x.shape[-2:]):  # the joint form's result is final: clamped
+            return _cv.unsharp(x, s.tolist(), radius, (weight - 1).tolist())
     return torch.lerp(blur_sigma(x, sigma), x, to_like(bcast(weight), x))
 
 
@@ -79,19 +86,21 @@ def gaussian_blur(x: Tensor, sigma: Tensor) -> Tensor:
         >>> gaussian_blur(torch.rand(2, 3, 32, 32), torch.tensor([1.0, 2.0])).shape
         torch.Size([2, 3, 32, 32])
     """
-    return blur_sigma(x, sigma)
+    y = _gaussian_blur_cpu(x, sigma) if _cv.usable(x) else None
+    return blur_sigma(x, sigma) if y is None else y
 
 
 GaussianBlur = module_form("GaussianBlur", "gaussian_blur")
 
 
 @uint8_form("gaussian_blur")
-def _gaussian_blur_u8(x: Tensor, sigma: Tensor) -> Tensor | None:
-    sigma = sigma.clamp_min(0.05)
+def _gaussian_blur_cpu(x: Tensor, sigma: Tensor) -> Tensor | None:
+    """The OpenCV form (uint8 or float32, clamped), or None for kernels longer than the image."""
+    sigma = sigma.float().clamp_min(0.05)
     radius = _cv.blur_radius(sigma)
     if max(radius) >= min(x.shape[-2:]):
         return None
-    return _cv.gaussian_blur(x, sigma.tolist(), radius)
+    return _cv.gaussian_blur(x, sigma.tolist(), radius, clamp=True)
 
 
 def _disc_sizes(radius: Tensor) -> list[int]:
@@ -111,25 +120,34 @@ def _per_sample_kernels(x: Tensor, sizes: list[int], make) -> list[Tensor] | Non
     return [make(k, i)[0] for i, k in enumerate(sizes)]
 
 
+# the OpenCV forms (uint8 or float32 in, clamped out; None where they do not apply), used by
+# the ops on CPU and as their uint8 forms
+
+
 @uint8_form("lens_blur")
-def _lens_blur_u8(x: Tensor, radius: Tensor) -> Tensor | None:
+def _lens_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
     ks = _per_sample_kernels(x, _disc_sizes(radius), lambda k, i: disc_kernel(k, radius[i : i + 1]))
-    return None if ks is None else _cv.filter2d(x, ks)
+    return None if ks is None else _cv.filter2d(x, ks, clamp=True)
 
 
 @uint8_form("defocus_blur")
-def _defocus_blur_u8(x: Tensor, radius: Tensor) -> Tensor | None:
+def _defocus_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
     ks = _per_sample_kernels(x, _disc_sizes(radius), lambda k, i: disc_kernel(k, radius[i : i + 1]))
     return None if ks is None else _cv.filter2d_then_blur(x, ks, 0.5)
 
 
 @uint8_form("motion_blur")
-def _motion_blur_u8(x: Tensor, length: Tensor, angle: Tensor) -> Tensor | None:
+def _motion_blur_cpu(x: Tensor, length: Tensor, angle: Tensor) -> Tensor | None:
     sizes = [odd(v + 2) for v in length.tolist()]
     ks = _per_sample_kernels(
         x, sizes, lambda k, i: motion_kernel(k, length[i : i + 1], angle[i : i + 1])
     )
-    return None if ks is None else _cv.filter2d(x, ks)
+    return None if ks is None else _cv.filter2d(x, ks, clamp=True)
+
+
+def _cpu_form(form: Callable[..., Tensor | None], x: Tensor, *args: Tensor) -> Tensor | None:
+    """``form(x, *args)`` where the OpenCV forms apply to ``x``, else None."""
+    return form(x, *args) if _cv.usable(x) else None
 
 
 @register(
@@ -144,7 +162,8 @@ def lens_blur(x: Tensor, radius: Tensor) -> Tensor:
 
     Shape: x (B, C, H, W); radius (B,) pixels.
     """
-    return _disc_blur(x, radius)
+    y = _cpu_form(_lens_blur_cpu, x, radius)
+    return _disc_blur(x, radius) if y is None else y
 
 
 @register(
@@ -159,6 +178,9 @@ def motion_blur(x: Tensor, length: Tensor, angle: Tensor) -> Tensor:
 
     Shape: x (B, C, H, W); length, angle (B,).
     """
+    y = _cpu_form(_motion_blur_cpu, x, length, angle)
+    if y is not None:
+        return y
     keys = [odd(v + 2) for v in length.tolist()]
     return grouped(
         x, keys, lambda xs, i, k: filter_per_sample(xs, motion_kernel(k, length[i], angle[i]))
@@ -177,7 +199,8 @@ def defocus_blur(x: Tensor, radius: Tensor) -> Tensor:
 
     Shape: x (B, C, H, W); radius (B,) pixels.
     """
-    return blur_sigma(_disc_blur(x, radius), torch.full_like(radius, 0.5))
+    y = _cpu_form(_defocus_blur_cpu, x, radius)
+    return blur_sigma(_disc_blur(x, radius), torch.full_like(radius, 0.5)) if y is None else y
 
 
 def _jitter_pixels(x: Tensor, amount: Tensor, seed: Tensor, mode: str = "nearest") -> Tensor:
@@ -269,7 +292,7 @@ def _zoom_scales(zoom: Tensor) -> Tensor:
 
 
 @uint8_form("zoom_blur")
-def _zoom_blur_u8(x: Tensor, zoom: Tensor) -> Tensor:
+def _zoom_blur_cpu(x: Tensor, zoom: Tensor) -> Tensor:
     return _cv.zoom_blur(x, _zoom_scales(zoom))
 
 

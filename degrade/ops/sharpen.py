@@ -33,7 +33,7 @@ def sharpen(x: Tensor, amount: Tensor, sigma: Tensor) -> Tensor:
 
 
 @uint8_form("sharpen")
-def _sharpen_u8(x: Tensor, amount: Tensor, sigma: Tensor) -> Tensor | None:
+def _sharpen_cpu(x: Tensor, amount: Tensor, sigma: Tensor) -> Tensor | None:
     sigma = sigma.clamp_min(0.05)
     radius = _cv.blur_radius(sigma)
     if max(radius) >= min(x.shape[-2:]):

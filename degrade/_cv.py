@@ -139,7 +139,11 @@ def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Se
     return per_plane(x, args, run, via_float=False, clamp=True)
 
 
-def support(kernel: Tensor) -> tuple[np.ndarray, tuple[int, int]]:
+#: a kernel cut to its non-zero taps, and the anchor of its centre (see :func:`support`)
+Support = tuple[np.ndarray, tuple[int, int]]
+
+
+def support(kernel: Tensor) -> Support:
     """A (k, k) kernel cut to the bounding box of its non-zero taps, as float32, and the
     position of its centre in the cut (OpenCV's ``anchor``, x first).
 
@@ -153,11 +157,11 @@ def support(kernel: Tensor) -> tuple[np.ndarray, tuple[int, int]]:
     return np.ascontiguousarray(k[r0:r1, c0:c1]), (int(c - c0), int(c - r0))
 
 
-def filter2d(x: Tensor, kernels: Sequence[Tensor], clamp: bool = False) -> Tensor:
-    """Correlate sample i with ``kernels[i]`` (k_i, k_i) (non-negative taps), reflect-101
-    (``cv2.filter2D``, which switches to a DFT for large kernels)."""
+def filter2d(x: Tensor, kernels: Sequence[Tensor | Support], clamp: bool = False) -> Tensor:
+    """Correlate sample i with ``kernels[i]`` (k_i, k_i), or its :func:`support`,
+    reflect-101 (``cv2.filter2D``, which switches to a DFT for large kernels)."""
     cv2 = cv2_module()
-    ks = [support(k) for k in kernels]
+    ks = [k if isinstance(k, tuple) else support(k) for k in kernels]
 
     def run(src: np.ndarray, dst: np.ndarray, k: tuple[np.ndarray, tuple[int, int]]) -> None:
         cv2.filter2D(src, -1, k[0], dst=dst, anchor=k[1], borderType=REFLECT)
@@ -165,11 +169,11 @@ def filter2d(x: Tensor, kernels: Sequence[Tensor], clamp: bool = False) -> Tenso
     return per_plane(x, ks, run, clamp=clamp)
 
 
-def filter2d_then_blur(x: Tensor, kernels: Sequence[Tensor], sigma: float) -> Tensor:
+def filter2d_then_blur(x: Tensor, kernels: Sequence[Tensor | Support], sigma: float) -> Tensor:
     """:func:`filter2d`, then a Gaussian blur of ``sigma`` (rounded once for uint8); an
-    op's final result (clamped)."""
+    op's final result (clamped). uint8 inputs need non-negative kernels."""
     cv2 = cv2_module()
-    ks = [support(k) for k in kernels]
+    ks = [k if isinstance(k, tuple) else support(k) for k in kernels]
     n = 2 * blur_radius(torch.tensor([sigma]))[0] + 1
 
     def run(src: np.ndarray, dst: np.ndarray, k: tuple[np.ndarray, tuple[int, int]]) -> None:

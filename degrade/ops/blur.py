@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -112,37 +113,51 @@ def _disc_blur(x: Tensor, radius: Tensor) -> Tensor:
     return grouped(x, keys, lambda xs, i, k: filter_per_sample(xs, disc_kernel(k, radius[i])))
 
 
-def _per_sample_kernels(x: Tensor, sizes: list[int], make) -> list[Tensor] | None:
-    """Sample i's kernel ``make(sizes[i], i)`` (k, k) for the uint8 forms (no grouping: each
-    image is filtered alone anyway), or None when one is too large for reflect padding."""
-    if max(sizes) > 2 * min(x.shape[-2:]) - 1:
-        return None
-    return [make(k, i)[0] for i, k in enumerate(sizes)]
+@functools.lru_cache(maxsize=1024)
+def _disc_support(k: int, radius: float) -> _cv.Support:
+    return _cv.support(disc_kernel(k, torch.tensor([radius]))[0])
+
+
+@functools.lru_cache(maxsize=1024)
+def _motion_support(k: int, length: float, angle: float) -> _cv.Support:
+    return _cv.support(motion_kernel(k, torch.tensor([length]), torch.tensor([angle]))[0])
+
+
+def _fits(x: Tensor, sizes: list[int]) -> bool:
+    """Whether kernels of ``sizes`` fit reflect padding of ``x`` (else the torch forms trim)."""
+    return max(sizes) <= 2 * min(x.shape[-2:]) - 1
 
 
 # the OpenCV forms (uint8 or float32 in, clamped out; None where they do not apply), used by
-# the ops on CPU and as their uint8 forms
+# the ops on CPU and as their uint8 forms; each distinct kernel is built once (levels and
+# fixed values repeat across samples and calls)
 
 
 @uint8_form("lens_blur")
 def _lens_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
-    ks = _per_sample_kernels(x, _disc_sizes(radius), lambda k, i: disc_kernel(k, radius[i : i + 1]))
-    return None if ks is None else _cv.filter2d(x, ks, clamp=True)
+    sizes = _disc_sizes(radius)
+    if not _fits(x, sizes):
+        return None
+    ks = [_disc_support(k, r) for k, r in zip(sizes, radius.float().tolist(), strict=True)]
+    return _cv.filter2d(x, ks, clamp=True)
 
 
 @uint8_form("defocus_blur")
 def _defocus_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
-    ks = _per_sample_kernels(x, _disc_sizes(radius), lambda k, i: disc_kernel(k, radius[i : i + 1]))
-    return None if ks is None else _cv.filter2d_then_blur(x, ks, 0.5)
+    sizes = _disc_sizes(radius)
+    if not _fits(x, sizes):
+        return None
+    ks = [_disc_support(k, r) for k, r in zip(sizes, radius.float().tolist(), strict=True)]
+    return _cv.filter2d_then_blur(x, ks, 0.5)
 
 
 @uint8_form("motion_blur")
 def _motion_blur_cpu(x: Tensor, length: Tensor, angle: Tensor) -> Tensor | None:
     sizes = [odd(v + 2) for v in length.tolist()]
-    ks = _per_sample_kernels(
-        x, sizes, lambda k, i: motion_kernel(k, length[i : i + 1], angle[i : i + 1])
-    )
-    return None if ks is None else _cv.filter2d(x, ks, clamp=True)
+    if not _fits(x, sizes):
+        return None
+    values = zip(sizes, length.float().tolist(), angle.float().tolist(), strict=True)
+    return _cv.filter2d(x, [_motion_support(*v) for v in values], clamp=True)
 
 
 def _cpu_form(form: Callable[..., Tensor | None], x: Tensor, *args: Tensor) -> Tensor | None:

@@ -237,12 +237,14 @@ def jpeg(x: Tensor, quality: Sequence[int]) -> Tensor:
         if not ok:
             raise ValueError(f"jpeg: OpenCV could not encode image {i}")
         dec = cv2.imdecode(data, mode)
-        dec_planes = [dec] if grey else cv2.split(dec)
-        for c, p in enumerate(dec_planes):
-            if to8:
-                np.divide(p, 255, out=ys[i, c], dtype=np.float32)
+        if not to8:
+            if grey:
+                ys[i, 0] = dec
             else:
-                ys[i, c] = p
+                cv2.split(dec, list(ys[i]))  # into the output's planes
+            continue
+        for c, p in enumerate([dec] if grey else cv2.split(dec)):
+            np.divide(p, 255, out=ys[i, c], dtype=np.float32)
     return mark_clamped(out) if to8 else out  # decoded levels / 255 lie in [0, 1]
 
 

@@ -12,8 +12,10 @@ Quick start::
 
 Ops live in :mod:`degrade.ops` (functional and module forms), pipelines in
 :mod:`degrade.compose` and :mod:`degrade.presets`; see ``degrade/README.md``.
-``degrade`` depends on torch, torchvision and kornia only; the one exception is the
-``jpeg2000`` op, which imports Pillow lazily (no JPEG2000 codec exists in the torch stack).
+``degrade`` depends on torch, torchvision and kornia; the ``jpeg2000`` op imports Pillow
+lazily (no JPEG2000 codec exists in the torch stack), and OpenCV, when installed, backs the
+CPU forms of the common ops (:mod:`degrade._cv`). Outputs keep the input's dtype: uint8 in,
+uint8 out; float in, float out.
 """
 
 from degrade.compose import OneOf, Op, Repeat, Seq

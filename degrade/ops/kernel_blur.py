@@ -47,7 +47,8 @@ THETA = Param("theta", (), -math.pi, math.pi)
 def filter_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
     """Correlate each sample with its own kernel (reflect border). kernels: (B, k, k).
 
-    kornia's ``filter2d``; on CPU, per image, the cheapest form of
+    kornia's ``filter2d``; on CPU, OpenCV's ``filter2D`` per image plane
+    (:func:`degrade._cv.filter2d`), or without OpenCV the cheapest form of
     :func:`~degrade._cpu_filters.filter2d_image` (box sums for discs, an FFT from 11 taps on:
     2-20x faster there).
     """

@@ -61,8 +61,8 @@ def per_plane(
 
     With ``via_float``, uint8 planes reach ``fn`` as float32 (0..255) and its float32 result
     is rounded into the uint8 output (it must be >= 0): OpenCV's single-channel uint8 paths
-    of the Gaussian and ``filter2D`` ran 3-4x slower on the dev box than conversion, float32
-    filter and rounding, which also round only once. With ``clamp`` (an op's final result),
+    of the Gaussian and ``filter2D`` are slower than conversion, float32 filter and rounding,
+    which also round only once. With ``clamp`` (an op's final result),
     float32 results are clamped to [0, 1] plane by plane, while in cache, and the output is
     marked (:func:`is_clamped`) so that the functional form skips its clamp pass over the
     whole batch.

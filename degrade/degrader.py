@@ -25,8 +25,7 @@ from degrade.registry import get_op, sample_rngs
 #: values per chunk on CPU: one 3 x 224 x 224 image (0.6 MB stays in cache; no gathers)
 CPU_CHUNK_VALUES = 3 * 224 * 224
 #: default cap on CPU worker threads: the ops' Python side holds the GIL about half the time,
-#: so 2 workers ran 1.3x faster than one on the 2-core dev box, and 16 on the 16-core Xeon
-#: host of the H100 were slower than one
+#: so 2 workers help a little and many workers were slower than one
 MAX_DEFAULT_WORKERS = 2
 
 
@@ -44,8 +43,8 @@ class Degrader:
     Grey (1-channel) batches never draw RGB-only ops (colour jitter, saturation, ...).
 
     ``chunk``: samples processed together (default on CPU: one 224 px image, or more smaller
-    ones, where per-image steps beat gathering same-op groups by ~1.7x on the dev box since
-    an image stays in cache; the whole batch on CUDA).
+    ones, where per-image steps beat gathering same-op groups since an image stays in cache;
+    the whole batch on CUDA).
     Outputs do not depend on it beyond float rounding; :meth:`replay` uses the same chunks.
 
     ``workers``: on CPU (only), chunks run on this many threads at once (default

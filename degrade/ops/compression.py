@@ -42,9 +42,9 @@ def jpeg(x: Tensor, quality: Tensor) -> Tensor:
     is on CUDA). Values are rounded to 8 bits first, as any JPEG file is.
 
     The CUDA encoder is nvjpeg, not libjpeg: at the same quality its files decode slightly
-    closer to the original (H100, 224 px photos: mean error 4.9 vs 5.4 /255 at q=24, 2.7 vs
-    3.2 at q=75; 2-3 /255 mean difference from libjpeg's output). The levels are calibrated
-    on libjpeg (the CPU path, tested against PIL and OpenCV).
+    closer to the original (a few /255 of mean difference from libjpeg's output; figures in
+    ``degrade/README.md``). The levels are calibrated on libjpeg (the CPU path, tested against
+    PIL and OpenCV).
 
     Shape: x (B, C, H, W), C in {1, 3}; quality (B,) int.
     """

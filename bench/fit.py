@@ -337,6 +337,53 @@ class _Checkpoint:
         model.load_state_dict(load_file(str(self.folder / "best.safetensors")))
 
 
+def _train_epoch(
+    model: _Scorer,
+    opt: torch.optim.Optimizer,
+    g: torch.Generator,
+    dataset: BenchDataset,
+    order: np.ndarray,
+    cfg: FitConfig,
+    state: dict[str, Any],
+    size: int,
+    schedule: tuple[int, int, float, float],
+    advance: Callable[[int], None],
+) -> list[float]:
+    """One pass over ``order`` (the bench recipe); returns the batch losses. Advances
+    ``state["step"]`` and records unreadable samples in ``state["unreadable"]``.
+
+    Args:
+        size: side of the training crops (the backbone's input size).
+        schedule: ``(total steps, warm-up steps, target mean, target std)``.
+    """
+    fc, (total, warmup, mean, std) = cfg.finetune, schedule
+    dev = next(model.head.parameters()).device
+    y = dataset.scores
+    losses = []
+    for start in range(0, len(order), fc.batch_size):
+        batch, views = [], []
+        for i in order[start : start + fc.batch_size]:
+            try:
+                views.append(train_view(dataset, int(i), size, cfg.inputs, g))
+                batch.append(int(i))
+            except UnreadableMedia as exc:
+                state["unreadable"][dataset.samples[int(i)].key] = str(exc)
+        advance(len(order[start : start + fc.batch_size]))
+        if not batch:
+            continue
+        target = torch.tensor((y[batch] - mean) / std, dtype=torch.float32, device=dev)
+        lr = lr_at(state["step"], total, warmup, fc.lr)
+        for group in opt.param_groups:
+            group["lr"] = lr * group["lr_scale"]
+        loss = nn.functional.mse_loss(model(torch.stack(views).to(dev)), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state["step"] += 1
+        losses.append(float(loss.detach()))
+    return losses
+
+
 def fit_finetune(
     backbone: Backbone,
     dataset: BenchDataset,
@@ -377,28 +424,11 @@ def fit_finetune(
             bar.update(task, description=f"epoch {epoch + 1}/{fc.epochs}: train")
             model.train()
             order = train[torch.randperm(len(train), generator=g).numpy()]
-            losses = []
-            for start in range(0, len(order), fc.batch_size):
-                batch, views = [], []
-                for i in order[start : start + fc.batch_size]:
-                    try:
-                        views.append(train_view(dataset, int(i), backbone.img_size, cfg.inputs, g))
-                        batch.append(int(i))
-                    except UnreadableMedia as exc:
-                        state["unreadable"][dataset.samples[int(i)].key] = str(exc)
-                bar.advance(task, len(order[start : start + fc.batch_size]))
-                if not batch:
-                    continue
-                target = torch.tensor((y[batch] - mean) / std, dtype=torch.float32, device=dev)
-                lr = lr_at(state["step"], total, warmup, fc.lr)
-                for group in opt.param_groups:
-                    group["lr"] = lr * group["lr_scale"]
-                loss = nn.functional.mse_loss(model(torch.stack(views).to(dev)), target)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                state["step"] += 1
-                losses.append(float(loss.detach()))
+            schedule = (total, warmup, mean, std)
+            losses = _train_epoch(
+                model, opt, g, dataset, order, cfg, state, backbone.img_size, schedule,
+                lambda k: bar.advance(task, k),
+            )  # fmt: skip
             bar.update(task, description=f"epoch {epoch + 1}/{fc.epochs}: validation")
             pred, ok = predict(scorer, dataset, val, lambda k: bar.advance(task, k))
             srcc = compute_metrics(pred[ok], y[val][ok])["srcc"] if ok.sum() >= 3 else math.nan

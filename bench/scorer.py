@@ -184,14 +184,14 @@ class Scorer(nn.Module):
                 raise ValueError(
                     f"scorer: arrays must be (H, W, 3) uint8 RGB, got {item.dtype} {item.shape}"
                 )
-            return [to_tensor(item)]
+            return [to_tensor(item if item.flags.writeable else item.copy())]
         if isinstance(item, Tensor):
             return [_checked_tensor(item)]
         from PIL import Image, ImageOps
 
         if isinstance(item, Image.Image):
             rgb = ImageOps.exif_transpose(item).convert("RGB")
-            return [to_tensor(np.asarray(rgb))]
+            return [to_tensor(np.array(rgb))]
         raise ValueError(f"scorer: cannot score a {type(item).__name__}")
 
     def views_of(self, frames: Sequence[Tensor]) -> Tensor:

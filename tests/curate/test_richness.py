@@ -70,14 +70,23 @@ def _agreement(images: list[np.ndarray]) -> tuple[float, np.ndarray]:
     return float(spearmanr(reference, fast).statistic), fast / reference
 
 
-def test_edge_weights_are_the_fit_on_builtin_photos() -> None:
+def _builtin_thumbnails() -> list[np.ndarray]:
     images = []
     for photo in base_photos().values():
         im = Image.fromarray(photo)
         im.thumbnail((DECODE_SIDE, DECODE_SIDE), Image.Resampling.BILINEAR)
         images.append(np.asarray(im))
-    assert fit_edge_weights(images) == pytest.approx(EDGE_WEIGHTS, rel=0.05)
-    rho, ratio = _agreement(images)
+    return images
+
+
+def test_edge_weights_are_the_fit_on_builtin_photos() -> None:
+    assert fit_edge_weights(_builtin_thumbnails()) == pytest.approx(EDGE_WEIGHTS, rel=0.05)
+    with pytest.raises(ValueError, match="at least two"):
+        fit_edge_weights(_builtin_thumbnails()[:1])
+
+
+def test_edges_agree_with_felzenszwalb_on_builtin_photos() -> None:
+    rho, ratio = _agreement(_builtin_thumbnails())
     assert rho >= 0.9 and 0.8 <= np.median(ratio) <= 1.25, (rho, ratio)
 
 

@@ -102,7 +102,7 @@ def measure_candidate(cand: Candidate, rec: dict, params: CurateParams) -> np.nd
         return None
     rec["phash"] = to_hex(_phash_rgb(rgb))
     if params.richness and not rec["richness_exact"]:
-        rec["richness"] = estimate_objects(rgb, params.richness_scale)
+        rec["richness"] = estimate_objects(rgb, params.richness_scale, params.richness_method)
     if params.min_richness is not None and (rec["richness"] or 0.0) < params.min_richness:
         rec["reason"] = "low_richness"
         return None

@@ -97,6 +97,11 @@ class CurateParams(BaseModel):
     richness_scale: float = Field(
         1.0, gt=0.0, description="Calibration of the estimate (see curate.richness)."
     )
+    richness_method: Literal["edges", "felzenszwalb"] = Field(
+        "edges",
+        description="Estimator: edges (fast colour-edge count) or felzenszwalb (the slower "
+        "reference segmentation it is fitted to).",
+    )
 
     clip_model: str | None = Field(
         None, description="open_clip architecture (none: no CLIP filter)."

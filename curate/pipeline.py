@@ -166,7 +166,11 @@ def apply_dedup(records: list[dict], params: CurateParams, embeddings: np.ndarra
 
     Only rows still alive (no reason yet) take part; each stage sees the previous one's
     survivors. ``dup_of`` is the key of the member the group keeps.
+
+    Raises:
+        ValueError: two records share a key (``dup_of`` could not say which is meant).
     """
+    _check_unique_keys(records)
     area = np.array([(r["width"] or 0) * (r["height"] or 0) for r in records], np.float64)
     size = np.array([r["bytes"] or 0 for r in records], np.float64)
 
@@ -197,5 +201,16 @@ def apply_dedup(records: list[dict], params: CurateParams, embeddings: np.ndarra
     # chain so dup_of always names the kept member.
     by_key = {r["key"]: r for r in records}
     for rec in records:
-        while rec["dup_of"] and by_key[rec["dup_of"]]["dup_of"]:
+        while rec["dup_of"] and by_key[rec["dup_of"]]["dup_of"]:  # ends: keys are unique
             rec["dup_of"] = by_key[rec["dup_of"]]["dup_of"]
+
+
+def _check_unique_keys(records: list[dict]) -> None:
+    keys: dict[str, dict] = {}
+    for rec in records:
+        first = keys.setdefault(rec["key"], rec)
+        if first is not rec:
+            raise ValueError(
+                f"curate: key {rec['key']} names two candidates ({first['uri']} and "
+                f"{rec['uri']}): keys must be unique across sources and folders"
+            )

@@ -50,6 +50,7 @@ _JSON_FIELDS = (
     "key", "source", "uri", "member", "bytes", "format", "width", "height", "orientation",
     "sha256", "phash",
     "richness", "richness_exact", "clip_score", "text", "similarity", "aesthetic",
+    "source_reencoded",
 )  # fmt: skip
 INDEX_SCHEMA = pa.schema(
     [

@@ -22,6 +22,10 @@ MAX_PIXELS = 89_478_485
 
 Source = bytes | str | os.PathLike[str]
 
+# Modes that resize exactly like their RGB conversion (palette, 16-bit and alpha images are
+# converted first: resizing them would pick palette entries or mix in transparent pixels).
+_SHRINK_FIRST = frozenset({"RGB", "L", "CMYK", "YCbCr"})
+
 
 class UnreadableImage(ValueError):
     """Bytes or a file that cannot be decoded as an image (message: the reason)."""
@@ -91,7 +95,11 @@ def decode_rgb(
             if max_side is not None and im.format == "JPEG":
                 im.draft("RGB", (max_side, max_side))
             im.load()
-            rgb = to_rgb(ImageOps.exif_transpose(im))
+            if max_side is not None and im.mode in _SHRINK_FIRST:
+                # Shrink before orienting and converting, so no full-size copy is made.
+                im.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+            ImageOps.exif_transpose(im, in_place=True)
+            rgb = to_rgb(im)
         except (OSError, SyntaxError, EOFError, ValueError) as exc:
             raise UnreadableImage(reason(exc)) from None
     if max_side is not None:

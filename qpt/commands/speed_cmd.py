@@ -18,7 +18,7 @@ Speed benchmarks: each prints rates and the ratio against a reference measured i
   qpt bench speed degrade --per-op       # each op alone, worst ratio first
   qpt bench speed degrade --peers        # each op vs albumentations & co.
   qpt bench speed degrade-calls          # GPU-path launches, counted on CPU
-  qpt bench speed curate --full          # header scan, pHash, dedup, shards
+  qpt bench speed curate --full          # header scan, pHash, dedup, shards, end to end
   qpt bench speed pretrain               # model alone vs the data pipeline
   qpt bench speed all --json             # everything, JSON on stdout
 """
@@ -120,11 +120,16 @@ def degrade_calls(
 
 
 @speed_app.command(
-    "curate", help="Header scan vs full decode, pHash, dedup scaling, shard writing vs copy."
+    "curate",
+    help="Header scan vs full decode, pHash, dedup scaling, shard writing vs copy, and curate "
+    "end to end vs a full decode of the same files (../shared/data/photos when present).",
 )
 def curate_speed(
     full: bool = typer.Option(
-        False, "--full", help="Larger sizes (1M-hash dedup, 100k embeddings)."
+        False,
+        "--full",
+        help="Larger sizes (1M-hash dedup, 100k embeddings); end to end also with the report "
+        "pictures and with the reference richness estimator.",
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:

@@ -1,13 +1,17 @@
 """Speed of curation, each figure against a reference measured in the same run.
 
 Prints one table: header scan vs full PIL decode (files/s), pHash (images/s), dedup time for
-10k / 100k / 1M random 64-bit hashes (1M only when ``quick=False``) and 100k embeddings, and
-shard writing vs a plain file copy of the same bytes (MB/s). Targets from issue 4: header
-scan >= 5,000 files/s on 2 cores, 1M-hash dedup < 60 s, shard writing >= 50 % of plain copy.
+10k / 100k / 1M random 64-bit hashes (1M only when ``quick=False``) and 100k embeddings, shard
+writing vs a plain file copy of the same bytes (MB/s), and curate end to end (folder source,
+one process, default filters) vs a full PIL decode of the same files. The end-to-end corpus
+is ``../shared/data/photos`` (or ``$QPT_SHARED_DATA/photos``) when present, else the built-in
+one. Targets: header scan >= 5,000 files/s on 2 cores, 1M-hash dedup < 60 s, shard writing
+>= 50 % of plain copy, curate end to end >= 50 % of the full-decode rate.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -35,6 +39,48 @@ def _corpus(root: Path, n: int) -> list[Path]:
         Image.fromarray(im).save(path, quality=90)
         files.append(path)
     return files
+
+
+def real_photos() -> list[Path]:
+    """The real photos beside the checkout (empty when absent)."""
+    repo = Path(__file__).resolve().parents[2]
+    data = Path(os.environ.get("QPT_SHARED_DATA", repo.parent / "shared" / "data"))
+    return sorted(p for p in (data / "photos").rglob("*") if p.is_file())
+
+
+def end_to_end(files: list[Path], work: Path, quick: bool = True, rounds: int = 2) -> dict:
+    """Curate ``files`` (a copy of them, folder source, ``workers=0``, default filters, no
+    report pictures) against a full PIL decode of the same files; best of ``rounds``
+    interleaved rounds. With ``quick=False`` also the reference richness estimator and the
+    run with its report pictures."""
+    from PIL import Image
+    from rich.console import Console
+
+    from curate.params import CurateParams
+    from curate.pipeline import curate
+
+    src = work / "e2e_src"
+    src.mkdir()
+    for i, path in enumerate(files):
+        shutil.copyfile(path, src / f"{i:05d}_{path.name}")
+    runs = {"curate": {"report": False}}
+    if not quick:
+        runs["curate_with_report"] = {}
+        runs["curate_felzenszwalb"] = {"report": False, "richness_method": "felzenszwalb"}
+    best = dict.fromkeys(["full_decode", *runs], float("inf"))
+    quiet = Console(quiet=True)
+    for r in range(rounds):
+        best["full_decode"] = min(
+            best["full_decode"], _timed(lambda: [Image.open(p).convert("RGB") for p in files])
+        )
+        for name, kw in runs.items():
+            params = CurateParams(source="folder", path=src, workers=0, **kw)
+            t = _timed(lambda p=params, o=work / f"e2e_{name}_{r}": curate(p, o, console=quiet))
+            best[name] = min(best[name], t)
+    out = {"e2e_files": float(len(files))}
+    out.update({f"e2e_{name}_per_s": len(files) / t for name, t in best.items()})
+    out["e2e_curate_vs_full_decode"] = best["full_decode"] / best["curate"]
+    return out
 
 
 def run(quick: bool = True) -> dict:
@@ -96,6 +142,7 @@ def run(quick: bool = True) -> dict:
         out["shard_mb_per_s"] = total / 1e6 / t_shard
         out["copy_mb_per_s"] = total / 1e6 / t_copy
         out["shard_vs_copy"] = t_copy / t_shard
+        out.update(end_to_end(real_photos() or files, root, quick))
 
     table = Table(title=f"curate speed ({'quick' if quick else 'full'})")
     table.add_column("measure")

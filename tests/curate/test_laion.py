@@ -233,6 +233,13 @@ def test_laion_records_whether_img2dataset_reencoded(jpgs, tmp_path: Path) -> No
     curate(params, tmp_path / "out")
     by_text = {r["text"]: r for r in _manifest(tmp_path / "out")}
     assert [by_text[f"caption {i}"]["source_reencoded"] for i in range(3)] == [False, True, True]
+    # The shards' per-sample JSON carries it on, beside shard's own ``reencoded``.
+    write_shards(tmp_path / "out/manifest.parquet", tmp_path / "shards", ShardParams())
+    with tarfile.open(tmp_path / "shards/shard-000000.tar") as tar:
+        metas = [json.load(tar.extractfile(m)) for m in tar if m.name.endswith(".json")]
+    got = {m["text"]: (m["source_reencoded"], m["reencoded"]) for m in metas}
+    assert got == {"caption 0": (False, False), "caption 1": (True, False),
+                   "caption 2": (True, False)}  # fmt: skip
 
 
 def test_laion400m_metadata_with_default_flags(jpgs, tmp_path: Path, capsys) -> None:

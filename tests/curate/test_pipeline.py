@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.params import CurateParams
-from curate.pipeline import curate
+from curate.pipeline import apply_dedup, curate
 from qpt.stage import StageContext
 
 PHOTOS = ["astronaut", "coffee", "chelsea"]
@@ -64,7 +64,7 @@ import sys, time
 from pathlib import Path
 import curate.measure as m
 from curate.params import CurateParams
-from curate.pipeline import curate
+from curate.pipeline import apply_dedup, curate
 real = m.process_unit
 def slow(unit, params):
     time.sleep(0.3)
@@ -127,3 +127,35 @@ def test_extra_folders_join_with_distinct_keys_and_missing_ones_are_counted(
     assert summary["candidates"] == 2 and summary["extra_folders_missing"] == 1
     assert len({r["key"] for r in rows}) == 2
     assert {Path(r["uri"]).parent.name for r in rows} == {"a", "b"}
+
+
+def _record(key: str, uri: str, sha: str) -> dict:
+    return {"key": key, "uri": uri, "sha256": sha, "phash": None, "width": 64, "height": 64,
+            "bytes": 100, "reason": None, "dup_of": None, "clip_score": None}  # fmt: skip
+
+
+def test_dedup_refuses_a_key_shared_by_two_candidates() -> None:
+    # Two byte-identical files under one key: following dup_of from the copy would name the
+    # copy itself. The collision is reported instead (before the manifest check would).
+    records = [_record("k", "a.png", "s1"), _record("k", "b.png", "s1"), _record("m", "c", "s2")]
+    params = CurateParams(source="builtin", phash_radius=None)
+    with pytest.raises(ValueError, match=r"key k names two candidates \(a.png and b.png\)"):
+        apply_dedup(records, params, None)
+    records = [_record("k", "a.png", "s1"), _record("j", "b.png", "s1")]
+    apply_dedup(records, params, None)
+    assert [r["dup_of"] for r in records] == [None, "k"]
+
+
+def test_forced_key_collision_in_a_folder_run_is_one_clear_error(tmp_path, monkeypatch) -> None:
+    from PIL import Image
+
+    import curate.sources.folder as folder
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.png", "b.png"):  # identical bytes: exact dedup links them
+        Image.new("RGB", (300, 300), (90, 120, 30)).save(src / name)
+    monkeypatch.setattr(folder, "make_key", lambda rel, salt="": "same")
+    params = CurateParams(source="folder", path=src, richness=False, report=False)
+    with pytest.raises(ValueError, match="key same names two candidates"):
+        curate(params, tmp_path / "out")

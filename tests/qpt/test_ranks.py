@@ -148,3 +148,19 @@ def test_when_rank_0_fails_the_other_rank_stops_with_its_error(
         "ValueError: stage curate was told to fail"
     ]
     assert [c["rank"] for c in calls(tmp_path / "runs" / "p")] == [0]
+
+
+def test_a_rerun_where_all_is_done_releases_the_other_rank_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(tmp_path)
+    run_pipeline(load_config(config).resolve("p"))  # a single-process run did it all
+    follower = _follower(config)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    record = run_pipeline(load_config(config).resolve("p"), rank_timeout=60)
+    _, err = follower.communicate(timeout=60)
+    assert follower.returncode == 0, err
+    assert "rank 1/2: ran nothing; rank 0 finishes the run" in err
+    assert [s["status"] for s in record["stages"].values()] == ["skipped"] * 3
+    assert len(calls(tmp_path / "runs" / "p")) == 3

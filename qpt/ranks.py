@@ -51,13 +51,16 @@ class Rank:
 
 
 def rank_from_env(environ: dict[str, str] | None = None) -> Rank:
-    """``RANK`` and ``WORLD_SIZE`` as torchrun sets them; rank 0 of 1 when absent.
+    """``RANK`` and ``WORLD_SIZE`` as torchrun sets them; rank 0 of 1 without ``WORLD_SIZE``
+    (or with ``WORLD_SIZE=1``), whatever ``RANK`` says.
 
     Raises:
         ValueError: values that are not integers with ``0 <= RANK < WORLD_SIZE``.
     """
     env = os.environ if environ is None else environ
     raw_rank, raw_world = env.get("RANK", "0"), env.get("WORLD_SIZE", "1")
+    if raw_world.strip() == "1":
+        return Rank()
     try:
         rank, world = int(raw_rank), int(raw_world)
     except ValueError:

@@ -35,9 +35,12 @@ def _in_thread(fn) -> tuple[threading.Thread, dict]:
 
 def test_rank_from_env() -> None:
     assert rank_from_env({}).world == 1 and rank_from_env({}).is_leader
+    assert rank_from_env({"RANK": "2"}) == rank_from_env({"RANK": "x", "WORLD_SIZE": "1"})
+    assert rank_from_env({"RANK": "2"}).is_leader  # no torchrun launch: a single process
     rank = rank_from_env({"RANK": "3", "WORLD_SIZE": "4"})
     assert (rank.rank, rank.world, rank.is_leader) == (3, 4, False)
-    for bad in ({"RANK": "4", "WORLD_SIZE": "4"}, {"RANK": "x", "WORLD_SIZE": "2"}):
+    for bad in ({"RANK": "4", "WORLD_SIZE": "4"}, {"RANK": "x", "WORLD_SIZE": "2"},
+                {"WORLD_SIZE": "0"}):  # fmt: skip
         with pytest.raises(ValueError, match="need 0 <= RANK < WORLD_SIZE"):
             rank_from_env(bad)
 

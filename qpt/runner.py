@@ -196,7 +196,7 @@ def run_pipeline(
     run_dir.mkdir(parents=True, exist_ok=True)
     with folder_lock(run_dir, "run"):
         leader = Leader(run_dir, rank.world, rank_timeout) if together else None
-        return _lead(pipeline, steps, base, force, leader)
+        return _lead(pipeline, steps, base, force, leader, rank.world)
 
 
 def _lead(
@@ -205,11 +205,12 @@ def _lead(
     base: StageContext,
     force: bool,
     leader: Leader | None,
+    world: int,
 ) -> dict[str, Any]:
     """Rank 0 (or the only process): run or skip each stage, recording all in ``run.json``."""
     run_dir, console = base.run_dir, base.console
     report_interrupted(run_dir, console)
-    record = _new_record(pipeline, leader.world if leader else 1)
+    record = _new_record(pipeline, world)
     write_json_atomic(run_dir / "run.json", record)
     where = "before the first stage"
     try:

@@ -166,4 +166,20 @@ def test_a_rerun_where_all_is_done_releases_the_other_rank_at_once(
     assert follower.returncode == 0, err
     assert "rank 1/2: ran nothing; rank 0 finishes the run" in err
     assert [s["status"] for s in record["stages"].values()] == ["skipped"] * 3
+    assert record["world_size"] == 2
     assert len(calls(tmp_path / "runs" / "p")) == 3
+
+
+def test_with_no_all_rank_stage_to_run_rank_0_waits_for_no_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(tmp_path)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    record = run_pipeline(load_config(config).resolve("p"), until="curate", rank_timeout=0.1)
+    assert record["status"] == "done" and record["world_size"] == 2
+    assert not (tmp_path / "runs" / "p" / "_ranks").exists()
+    monkeypatch.setenv("RANK", "1")  # ... and the other rank has nothing to wait for
+    follower = run_pipeline(load_config(config).resolve("p"), until="curate", rank_timeout=0.1)
+    assert follower == {"pipeline": "p", "rank": 1, "world_size": 2, "status": "done",
+                        "stages_run": []}  # fmt: skip

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from qpt.ranks import RANK_TIMEOUT_S
+
 RUN_HELP = """\
 Run a named pipeline from pipelines.toml (the default one if NAME is left out).
 
@@ -22,6 +24,9 @@ Every stage writes into [cyan]runs/NAME/STAGE/[/cyan]; [cyan]runs/NAME/run.json[
   qpt run cpu-smoke --set pretrain.steps=50
   qpt run default --until shard            # stop after the shard stage
   qpt run default --force --seed 1 --json  # redo all; JSON summary on stdout
+  torchrun --nproc_per_node 8 --no-python qpt run hivit-base-8gpu
+
+Under torchrun, rank 0 runs every stage and writes run.json; the other ranks wait for it and join only the stages that need every rank (pretrain, with DDP), then exit. Only one run at a time per run folder: a second is refused.
 """
 
 
@@ -55,6 +60,12 @@ def run(
     list_: bool = typer.Option(False, "--list", help="List pipelines and exit."),
     list_stages: bool = typer.Option(False, "--list-stages", help="List stage kinds and exit."),
     json_out: bool = typer.Option(False, "--json", help="Print run.json on stdout at the end."),
+    rank_timeout: float = typer.Option(
+        RANK_TIMEOUT_S,
+        min=1.0,
+        help="Under torchrun: seconds the other ranks wait for rank 0 to reach pretraining "
+        "(rank 0 runs the stages before it alone) before giving up.",
+    ),
 ) -> None:
     from qpt.config import load_config, parse_override
 
@@ -72,7 +83,10 @@ def run(
     from qpt.report import print_run_table
     from qpt.runner import run_pipeline
 
-    record = run_pipeline(pipeline, force=force, until=until, console=console, json_mode=json_out)
+    record = run_pipeline(pipeline, force=force, until=until, console=console,
+                          json_mode=json_out, rank_timeout=rank_timeout)  # fmt: skip
+    if record.get("rank", 0) != 0:  # another rank: rank 0 reports the run
+        return
     if json_out:
         typer.echo(json.dumps(record, indent=2, default=str))
     else:

@@ -21,12 +21,17 @@ StageFn = Callable[[StageContext, Any], dict]
 
 @dataclass(frozen=True)
 class StageKind:
-    """A stage kind: its name, parameter model, run function and one-line help."""
+    """A stage kind: its name, parameter model, run function and one-line help.
+
+    ``all_ranks``: under torchrun every rank runs it (DDP pretraining); other kinds run on
+    rank 0 alone while the other ranks wait.
+    """
 
     name: str
     params: type[BaseModel]
     run: StageFn
     help: str
+    all_ranks: bool = False
 
     @property
     def module(self) -> str:
@@ -86,6 +91,7 @@ for _kind in (
         pretrain.PretrainParams,
         pretrain.run_pretrain,
         "masked-image-modelling pretraining on degraded shards",
+        all_ranks=True,
     ),
     StageKind(
         "bench",

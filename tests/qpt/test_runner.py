@@ -159,3 +159,51 @@ def test_inputs_must_name_an_earlier_stage(tmp_path: Path) -> None:
     path.write_text(BOUND.replace('{ fake = "first" }', '{ fake = "fourth" }'))
     with pytest.raises(ValueError, match="inputs.fake = 'fourth' is not an earlier stage"):
         load_config(path).resolve("p")
+
+
+HELD = """
+[run]
+runs_dir = "{runs}"
+[pipeline.p]
+[[pipeline.p.stage]]
+kind = "log"
+name = "a"
+hold = "{hold}"
+[[pipeline.p.stage]]
+kind = "log"
+name = "b"
+"""
+
+
+def test_a_second_run_of_the_same_pipeline_is_refused_at_once(tmp_path: Path, capsys) -> None:
+    import subprocess
+    import sys
+    import time
+
+    from qpt.cli import main
+    from tests.qpt.rank_driver import calls
+
+    root = Path(__file__).resolve().parents[2]
+    config, hold = tmp_path / "pipelines.toml", tmp_path / "release"
+    config.write_text(HELD.format(runs=tmp_path / "runs", hold=hold))
+    run_dir = tmp_path / "runs" / "p"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "tests.qpt.rank_driver", "run", "p", "-c", str(config)],
+        env={**os.environ, "PYTHONPATH": str(root)}, cwd=root, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not calls(run_dir) and time.monotonic() < deadline:  # the first is inside 'a'
+            time.sleep(0.05)
+        # Another value of 'a' would have the runner empty a/ before a's own lock: refused first.
+        code = main(["run", "p", "-c", str(config), "--set", 'a.hold="elsewhere"'])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert err.count("\n") == 1 and err.startswith(f"error: {run_dir}: in use by run (pid ")
+        assert (run_dir / "a" / "_stage_started.json").exists()  # a's folder left alone
+    finally:
+        hold.touch()
+        _, first_err = first.communicate(timeout=60)
+    assert first.returncode == 0, first_err
+    assert [c["stage"] for c in calls(run_dir)] == ["a", "b"]
+    assert json.loads((run_dir / "run.json").read_text())["pid"] == first.pid

@@ -2,8 +2,8 @@
 
 Prints one table: header scan vs full PIL decode (files/s), pHash (images/s), dedup time for
 10k / 100k / 1M random 64-bit hashes (1M only when ``quick=False``) and 100k embeddings, and
-shard writing vs a plain file copy of the same bytes (MB/s). Targets from issue 4: header
-scan >= 5,000 files/s on 2 cores, 1M-hash dedup < 60 s, shard writing >= 50 % of plain copy.
+shard writing vs a plain file copy of the same bytes (MB/s). Targets: header scan >= 5,000
+files/s on 2 cores, 1M-hash dedup < 60 s, shard writing >= 50 % of plain copy.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The docs run: every command line in the READMEs and ``docs/`` names verbs and options that
-exist, every TOML block is a valid ``pipelines.toml``, and every package's docstring examples
-are collected as doctests."""
+exist, every TOML block is a valid ``pipelines.toml``, every Python block runs, and every
+package's docstring examples are collected as doctests."""
 
 from __future__ import annotations
 
@@ -21,7 +21,12 @@ from tests.doc_examples import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", ROOT / "train" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [
+    ROOT / "README.md",
+    ROOT / "train" / "README.md",
+    ROOT / "degrade" / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+]
 # degrade/ is being reworked on other branches; its doctests and README join this list then
 NOT_YET_DOCTESTED = {"degrade"}
 PACKAGES = ("qpt_base", "curate", "train", "bench", "qpt", "degrade")
@@ -77,6 +82,15 @@ def test_toml_block_is_a_valid_pipelines_file(block, tmp_path: Path) -> None:
     cfg = load_config(path)
     for name in cfg.names():
         assert cfg.resolve(name).stages, name
+
+
+PYTHON_BLOCKS = [b for doc in DOCS for b in fenced_blocks(doc, ROOT) if b.lang == "python"]
+
+
+@pytest.mark.slow  # degrade's README example degrades a full-size batch of 224 px images
+@pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=lambda b: b.where)
+def test_python_block_runs(block) -> None:
+    exec(compile(block.text, block.where, "exec"), {"__name__": "__doc_example__"})
 
 
 def test_the_checker_rejects_what_does_not_exist(capsys) -> None:

@@ -93,6 +93,14 @@ def test_python_block_runs(block) -> None:
     exec(compile(block.text, block.where, "exec"), {"__name__": "__doc_example__"})
 
 
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run installs and tests exactly as the README's first block tells a user to."""
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    ci = [line for line in lines if line.startswith("python")]
+    (first, *_) = fenced_blocks(ROOT / "README.md", ROOT)
+    assert ci and all(line in first.text.splitlines() for line in ci), ci
+
+
 def test_the_checker_rejects_what_does_not_exist(capsys) -> None:
     """The checks above can fail: a typo'd verb, option or subcommand is caught, a value is not
     (example paths need not exist)."""

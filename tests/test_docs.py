@@ -58,6 +58,22 @@ def test_documented_other_command_refers_to_real_things(where: str, command: lis
     assert other_command_problem(command, ROOT) is None
 
 
+def test_documented_pipelines_and_recipes_exist(tmp_path: Path) -> None:
+    """``qpt run NAME`` and ``--recipe NAME`` name entries of the shipped pipelines.toml or of
+    an example in the docs (the parser takes any word there)."""
+    configs = [load_config(ROOT / "pipelines.toml")]
+    for i, block in enumerate(TOML_BLOCKS):
+        (tmp_path / f"{i}.toml").write_text(block.text)
+        configs.append(load_config(tmp_path / f"{i}.toml"))
+    pipelines = {name for cfg in configs for name in cfg.names()}
+    recipes = {name for cfg in configs for name in cfg.data.recipe}
+    for where, args in QPT_LINES:
+        if args[:1] == ["run"] and len(args) > 1 and not args[1].startswith("-"):
+            assert args[1] in pipelines, f"{where}: no pipeline {args[1]}"
+        if "--recipe" in args:
+            assert args[args.index("--recipe") + 1] in recipes, f"{where}: {args}"
+
+
 def test_the_docs_quote_commands_of_every_verb() -> None:
     from qpt.cli import VERBS
 

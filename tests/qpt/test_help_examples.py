@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,3 +45,14 @@ def test_every_verb_with_subcommands_shows_examples() -> None:
 @pytest.mark.parametrize(("where", "arguments"), EXAMPLES, ids=[w for w, _ in EXAMPLES])
 def test_help_example_exists(where: str, arguments: list[str], capsys) -> None:
     assert qpt_help_problem(arguments, capsys) is None
+
+
+def test_help_examples_name_shipped_pipelines_and_recipes() -> None:
+    from qpt.config import load_config
+
+    shipped = load_config(Path(__file__).resolve().parents[2] / "pipelines.toml")
+    for where, args in EXAMPLES:
+        if args[:1] == ["run"] and len(args) > 1 and not args[1].startswith("-"):
+            assert args[1] in shipped.names(), f"{where}: no pipeline {args[1]}"
+        if "--recipe" in args:
+            assert args[args.index("--recipe") + 1] in shipped.data.recipe, f"{where}: {args}"

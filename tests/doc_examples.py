@@ -21,7 +21,7 @@ SHELL_LANGS = {"bash", "sh", "shell", "console"}
 
 @dataclass(frozen=True)
 class Block:
-    """A fenced block of a Markdown file: its language tag, text and first line number."""
+    """A fenced block: its file (relative to the repository), language tag, text, first line."""
 
     name: str
     lang: str

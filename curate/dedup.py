@@ -7,15 +7,13 @@ manifest order); the others point at it with ``dup_of``.
 
 Index choice:
 
-* pHash: FAISS ``IndexBinaryFlat`` (exact, O(N^2) popcounts: 0.1 s for 1e4 codes, 2.8 s
-  for 5e4, 12.6 s for 1e5 on the shared 2-core dev box), beyond ``BINARY_FLAT_MAX`` a
-  multi-index hash (radius 8: 2.1 s for 5e4, 4.1 s for 1e5, 43 s for 1e6)
-  (Norouzi et al., "Fast search in Hamming space with multi-index hashing", CVPR 2012),
-  written here in numpy because FAISS's ``IndexBinaryMultiHash`` range search measured
-  27 s for only 5e4 codes at radius 10 (its bit-flip probing is not vectorised). The code
-  is cut into 3 substrings of ~21 bits; two codes within ``radius`` differ in at most
-  ``radius // 3`` bits on one of them (pigeonhole), so probing every bucket within that
-  many flips of each substring finds every pair: exact, like the flat index.
+* pHash: FAISS ``IndexBinaryFlat`` (exact, O(N^2) popcounts), beyond ``BINARY_FLAT_MAX`` a
+  multi-index hash (Norouzi et al., "Fast search in Hamming space with multi-index
+  hashing", CVPR 2012), written here in numpy because FAISS's ``IndexBinaryMultiHash``
+  probes bit flips one by one (timings in ``docs/measured.md``). The code is cut into 3
+  substrings of ~21 bits; two codes within ``radius`` differ in at most ``radius // 3``
+  bits on one of them (pigeonhole), so probing every bucket within that many flips of each
+  substring finds every pair: exact, like the flat index.
 * embeddings: ``IndexFlatIP`` (exact) up to ``EMBED_FLAT_MAX`` vectors, ``IndexIVFFlat``
   (approximate, nprobe 16) beyond.
 """
@@ -66,7 +64,7 @@ def _multi_index_pairs(codes: np.ndarray, radius: int, tables: int = 3):
     """Exact Hamming range self-join by multi-index hashing (see module docstring).
 
     Works in each table's sorted order, so bucket look-ups of neighbouring probes touch
-    neighbouring memory (about 5x faster than probing in input order).
+    neighbouring memory (several times faster than probing in input order).
     """
     n = len(codes)
     x = codes.view(">u8").ravel().astype(np.uint64)

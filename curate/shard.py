@@ -16,7 +16,8 @@ written to ``.tmp`` names and renamed, with ``mtime=0`` so reruns are byte-ident
 Tars are plain POSIX (PAX) tars, what ``webdataset.TarWriter`` writes too, but each member
 is appended as the standard library's ``TarInfo.tobuf`` header + the bytes + padding in
 single buffered writes: ``TarWriter`` goes through ``tarfile``'s stream mode (10 KB
-records, a ``TarInfo`` copy and a chunked copy per member), measured ~2x slower.
+records, a ``TarInfo`` copy and a chunked copy per member), measurably slower
+(``docs/measured.md``).
 """
 
 from __future__ import annotations

@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     exit 2; an interrupt exits 130. Anything else is a bug and keeps its traceback.
     """
     # torch backs CPU buffers of 2 MB and more with huge pages when this is set before its
-    # first large allocation: a fresh batch-sized tensor then takes ~500x fewer page faults
-    # (the CPU Degrader's output buffer cost 0.45 ms per image without, 0.17 with)
+    # first large allocation: far fewer page faults for fresh batch-sized tensors
+    # (docs/measured.md)
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
     command = typer.main.get_command(app)
     debug = bool(os.environ.get("QPT_DEBUG"))

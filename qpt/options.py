@@ -7,11 +7,25 @@ and an optional setting is switched off with the word ``none``. Other values are
 (``3``, ``1e-3``, ``[0.9, 0.95]``), like ``--set``; text fields take the text as written.
 
 Only the options the user typed reach the model, so the model's defaults are the only ones,
-and validation errors name the option as typed::
+and validation errors name the option as typed:
 
-    @model_options(ShardParams, exclude={"manifest"})
-    def shard_command(manifest: Path, *, given: dict[str, Any]) -> None:
-        params = validate_params(ShardParams, {"manifest": manifest, **given}, given)
+>>> from pydantic import BaseModel, Field
+>>> class ResizeParams(BaseModel):
+...     max_side: int | None = Field(1024, ge=16, description="Longest side after resizing.")
+...     sharpen: bool = Field(False, description="Sharpen after resizing.")
+>>> app = typer.Typer()
+>>> @app.command()
+... @model_options(ResizeParams)
+... def resize(*, given: dict[str, Any]) -> None:
+...     print(given, validate_params(ResizeParams, given, given))
+>>> command = typer.main.get_command(app)
+>>> command.main(["--max-side", "512", "--sharpen"], standalone_mode=False)
+{'max_side': 512, 'sharpen': True} max_side=512 sharpen=True
+>>> command.main(["--max-side", "none"], standalone_mode=False)
+{'max_side': None} max_side=None sharpen=False
+>>> command.main(["--max-side", "8"], standalone_mode=False)
+Traceback (most recent call last):
+ValueError: --max-side: Input should be greater than or equal to 16
 """
 
 from __future__ import annotations

@@ -29,12 +29,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     On an exception the temporary (file or folder) is removed and ``path`` is untouched.
 
-    >>> import tempfile, pathlib
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
-    >>> with atomic_path(out) as tmp:
-    ...     _ = tmp.write_text("done")
-    >>> out.read_text()
-    'done'
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     out = pathlib.Path(folder) / "a.txt"
+    ...     with atomic_path(out) as tmp:
+    ...         _ = tmp.write_text("done")
+    ...     out.read_text(), [p.name for p in out.parent.iterdir()]
+    ('done', ['a.txt'])
     """
     final = Path(path)
     tmp = temporary_name(final)

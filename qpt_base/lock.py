@@ -50,9 +50,12 @@ def folder_lock(folder: str | os.PathLike[str], what: str = "qpt") -> Iterator[P
         FolderLocked: another live writer holds the folder.
 
     >>> import tempfile
-    >>> with folder_lock(tempfile.mkdtemp()) as path:
-    ...     path.name
-    'qpt.lock'
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with folder_lock(folder) as path:
+    ...         print(path.name, path.exists())
+    ...     print(path.exists())
+    qpt.lock True
+    False
     """
     path = Path(folder) / LOCK_NAME
     fd = _acquire(path, what)

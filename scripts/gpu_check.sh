@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One short check on a GPU machine (about 6 minutes): the CUDA tests and the GPU speed
-# benchmarks, logged under ${OUT:-gpu_out}/ (10 files). Prepare with scripts/gpu_wheels.sh.
+# One short check on a GPU machine (each step has its own timeout): the CUDA tests and the
+# GPU speed benchmarks, logged under ${OUT:-gpu_out}/ (10 files). Prepare with scripts/gpu_wheels.sh.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu_out}

@@ -80,3 +80,16 @@ def test_the_walker_sees_function_level_and_type_checking_imports(tmp_path: Path
         "def f():\n    import train.engine\n"
     )
     assert imported_packages(module) == {"qpt": 3, "train": 5}
+
+
+def test_tests_mirror_the_packages() -> None:
+    """Each folder under tests/ is named for the package or subpackage it tests."""
+    tests = ROOT / "tests"
+    stray = [
+        str(folder.relative_to(ROOT))
+        for folder in sorted(tests.rglob("*"))
+        if folder.is_dir()
+        and folder.name != "__pycache__"
+        and not (ROOT / folder.relative_to(tests)).is_dir()
+    ]
+    assert not stray, f"move these tests beside the package they test: {stray}"

@@ -18,7 +18,7 @@ Pretrain a HiViT / ViT masked autoencoder on degraded WebDataset shards.
 
 Starts from a named recipe (--recipe, a [recipe.NAME] table of pipelines.toml) and changes parameters with their options or --set KEY=VALUE. Rerunning with the same --out continues from the newest checkpoint; a finished run is not redone. At the end, OUT/export holds the encoder that `qpt bench` loads.
 
-[bold]Recipes[/bold] shipped: cpu-smoke (minutes on 2 cores), hivit-tiny-1gpu, hivit-base-8gpu.
+[bold]Recipes[/bold] shipped: cpu-smoke (a short CPU run), hivit-tiny-1gpu, hivit-base-8gpu.
 
 [bold]Examples[/bold]
 

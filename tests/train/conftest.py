@@ -71,6 +71,14 @@ def tiny_params(**overrides):
     return PretrainParams(**{**base, **overrides})
 
 
+@pytest.fixture
+def dist(device):
+    """One process, no process group, on ``device`` (tests/conftest.py: cpu; cuda with -m gpu)."""
+    from train.distributed import DistInfo
+
+    return DistInfo(0, 1, 0, device, False)
+
+
 @pytest.fixture(autouse=True)
 def _one_thread() -> None:
     """These tests run small models beside other test processes on 2 cores: one intra-op

@@ -18,8 +18,6 @@ from train.engine import Trainer, pretrain
 from .conftest import tiny_params as tiny
 from .conftest import write_shards
 
-CPU = DistInfo(0, 1, 0, torch.device("cpu"), False)
-
 
 def _photo_batch(n: int = 4, size: int = 64) -> torch.Tensor:
     from skimage import data
@@ -31,9 +29,9 @@ def _photo_batch(n: int = 4, size: int = 64) -> torch.Tensor:
     return torch.stack(crops[:n]).contiguous()
 
 
-def test_overfits_a_handful_of_images() -> None:
+def test_overfits_a_handful_of_images(dist: DistInfo) -> None:
     params = tiny(steps=80, warmup_steps=5, blr=0.02, clip_grad=1.0)
-    trainer = Trainer(params, CPU, seed=0)
+    trainer = Trainer(params, dist, seed=0)
     trainer.reseed(0, 0)
     batch = _photo_batch()
     losses = [trainer.step([batch]).loss for _ in range(params.steps)]
@@ -238,8 +236,8 @@ def test_time_budget_stops_early_but_completes(shard_dir: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("where", ["device", "loader"])
-def test_degradation_site_and_clean_target(where: str) -> None:
-    trainer = Trainer(tiny(degrade="qpt-v2", degrade_on=where, target="clean"), CPU, seed=0)
+def test_degradation_site_and_clean_target(where: str, dist: DistInfo) -> None:
+    trainer = Trainer(tiny(degrade="qpt-v2", degrade_on=where, target="clean"), dist, seed=0)
     trainer.reseed(0, 0)
     batch = _photo_batch()
     clean, degraded = trainer.prepare(batch)
@@ -248,7 +246,8 @@ def test_degradation_site_and_clean_target(where: str) -> None:
     else:  # the loader degrades; bare images arrive undegraded
         assert trainer.degrader is None and torch.equal(clean, degraded)
         given = torch.rand(4, 3, 64, 64)
-        assert torch.equal(trainer.prepare({"images": batch, "degraded": given})[1], given)
+        prepared = trainer.prepare({"images": batch, "degraded": given})[1]
+        assert torch.equal(prepared.cpu(), given)
     assert math.isfinite(trainer.step([batch]).loss)
 
 

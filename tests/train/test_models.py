@@ -1,4 +1,7 @@
-"""train.models: shapes, parameter counts, masking, MSFF, patchify, gradients."""
+"""train.models: shapes, parameter counts, masking, MSFF, patchify, gradients.
+
+Tests taking ``device`` / ``dtype`` (tests/conftest.py) also run on CUDA in bfloat16 autocast
+under ``pytest -m gpu``."""
 
 from __future__ import annotations
 
@@ -45,18 +48,26 @@ def _shallow(name: str) -> dict:
     return {"depths": (1, 1, 1)} if "hivit" in name else {"depth": 2}
 
 
+def _autocast(device: torch.device, dtype: torch.dtype):
+    """Mixed precision as training runs it (a no-op in float32)."""
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+
+
 @pytest.mark.parametrize("name", ENCODERS)
-def test_encoder_output_shapes(name: str) -> None:
-    enc = create_backbone(name, img_size=64, **_shallow(name)).eval()
-    x = torch.rand(2, 3, 64, 64)
-    with torch.no_grad():
+def test_encoder_output_shapes(name: str, device: torch.device, dtype: torch.dtype) -> None:
+    enc = create_backbone(name, img_size=64, **_shallow(name)).eval().to(device)
+    x = torch.rand(2, 3, 64, 64, device=device)
+    with torch.no_grad(), _autocast(device, dtype):
         tokens = enc.forward_tokens(x)
         feats = enc.forward_features(x)
         stages = enc.forward_stages(x)
+        pooled = tokens.mean(1)
+        expected = enc.fc_norm(pooled) if hasattr(enc, "fc_norm") else pooled
     assert tokens.shape == (2, 16, enc.num_features)
     assert feats.shape == (2, enc.num_features)
-    pooled = tokens.mean(1)
-    assert torch.allclose(feats, enc.fc_norm(pooled) if hasattr(enc, "fc_norm") else pooled)
+    tol = 1e-5 if dtype == torch.float32 else 1e-2
+    assert torch.allclose(feats.float(), expected.float(), rtol=tol, atol=tol)
+    assert torch.isfinite(feats).all()
     assert [s.shape[-1] for s in stages] == enc.stage_dims
     assert all(s.shape[:2] == (2, 16) for s in stages)
 
@@ -119,11 +130,12 @@ def test_random_masking_keeps_exactly_the_unmasked_units() -> None:
 
 
 @pytest.mark.parametrize("name", ["hivit_nano", "vit_tiny", "qpt_hivit_nano", "qpt_vit_tiny"])
-def test_masked_encoding_equals_encoding_the_kept_units(name: str) -> None:
+def test_masked_encoding_equals_encoding_the_kept_units(name: str, device: torch.device) -> None:
     """Dropping units before the encoder sees exactly the visible units (per-unit stages)."""
-    enc = create_backbone(name, img_size=64, **_shallow(name)).eval()
-    x = torch.rand(2, 3, 64, 64)
-    ids_keep, _, _ = random_masking(2, 16, 0.5, generator=torch.Generator().manual_seed(1))
+    enc = create_backbone(name, img_size=64, **_shallow(name)).eval().to(device)
+    x = torch.rand(2, 3, 64, 64, device=device)
+    g = torch.Generator(device=device).manual_seed(1)
+    ids_keep, _, _ = random_masking(2, 16, 0.5, device, generator=g)
     with torch.no_grad():
         masked = enc.forward_stages(x, ids_keep)
         full = enc.forward_stages(x)
@@ -152,15 +164,16 @@ def test_patchify_unpatchify_round_trip() -> None:
         patchify(torch.rand(1, 3, 20, 16), 16)
 
 
-def test_msff_on_uses_every_stage_and_off_only_the_last() -> None:
+def test_msff_on_uses_every_stage_and_off_only_the_last(device: torch.device) -> None:
     dims = [32, 16, 8]
-    stages = [torch.rand(2, 5, d) for d in dims]
-    on, off = MSFF(dims, 12, enabled=True), MSFF(dims, 12, enabled=False)
+    stages = [torch.rand(2, 5, d, device=device) for d in dims]
+    on = MSFF(dims, 12, enabled=True).to(device)
+    off = MSFF(dims, 12, enabled=False).to(device)
     assert on(stages).shape == off(stages).shape == (2, 5, 12)
     changed = [torch.rand_like(stages[0]), *stages[1:]]
     assert not torch.allclose(on(changed), on(stages))
     assert torch.allclose(off(changed), off(stages))
-    concat = MSFF(dims, 12, fusion="concat")
+    concat = MSFF(dims, 12, fusion="concat").to(device)
     assert concat(stages).shape == (2, 5, 12)
     with pytest.raises(ValueError, match="fusion"):
         MSFF(dims, 12, fusion="max")
@@ -179,14 +192,17 @@ def test_msff_on_uses_every_stage_and_off_only_the_last() -> None:
         ("mae_vit_tiny", {}),
     ],
 )
-def test_mae_forward_and_every_parameter_gets_a_gradient(name: str, msff: dict) -> None:
+def test_mae_forward_and_every_parameter_gets_a_gradient(
+    name: str, msff: dict, device: torch.device, dtype: torch.dtype
+) -> None:
     vit = "vit" in name and "hivit" not in name
     kw = dict(depth=3, decoder_depth=1, decoder_dim=64, decoder_heads=4) if vit else {}
-    model = create_model(name, img_size=64, **msff, **kw)
-    x = torch.rand(2, 3, 64, 64)
-    loss, pred, mask = model(x, generator=torch.Generator().manual_seed(0))
+    model = create_model(name, img_size=64, **msff, **kw).to(device)
+    x = torch.rand(2, 3, 64, 64, device=device)
+    with _autocast(device, dtype):
+        loss, pred, mask = model(x, generator=torch.Generator(device=device).manual_seed(0))
     assert pred.shape == (2, 16, 768) and mask.shape == (2, 16)
-    assert torch.all(mask.sum(1) == 12)
+    assert torch.all(mask.sum(1) == 12) and torch.isfinite(loss)
     loss.backward()
     no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert no_grad == []
@@ -209,31 +225,31 @@ def test_mae_vit_has_no_multi_scale_fusion() -> None:
         create_model("mae_hivit_nano", msff_fusion="max")
 
 
-def test_loss_is_on_masked_patches_only_and_target_is_configurable() -> None:
-    model = create_model("mae_hivit_nano", img_size=64)
-    x, clean = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
-    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+def test_loss_is_on_masked_patches_only_and_target_is_configurable(device: torch.device) -> None:
+    model = create_model("mae_hivit_nano", img_size=64).to(device)
+    x, clean = torch.rand(2, 1, 3, 64, 64, device=device)
+    g = lambda: torch.Generator(device=device).manual_seed(3)  # noqa: E731
     loss, _, mask = model(x, generator=g())
     # overwrite visible pixels of the target: the loss must not move
     visible = torch.nonzero(mask[0] == 0).flatten()
     t = x.clone()
     for u in visible.tolist():
         r, c = divmod(u, 4)
-        t[0, :, r * 16 : (r + 1) * 16, c * 16 : (c + 1) * 16] = torch.rand(3, 16, 16)
+        t[0, :, r * 16 : (r + 1) * 16, c * 16 : (c + 1) * 16] = torch.rand(3, 16, 16, device=device)
     assert torch.allclose(model(x, target=t, generator=g())[0], loss)
     assert not torch.allclose(model(x, target=clean, generator=g())[0], loss)
 
 
-def test_score_head_tokens_and_pooled() -> None:
-    head = ScoreHead(32)
-    tokens = torch.rand(3, 10, 32)
+def test_score_head_tokens_and_pooled(device: torch.device) -> None:
+    head = ScoreHead(32).to(device)
+    tokens = torch.rand(3, 10, 32, device=device)
     assert head(tokens).shape == (3,)
     assert head(tokens.mean(1)).shape == (3,)
     # LN happens before pooling for tokens (as in the released heads)
     expected = head.mlp(head.norm(tokens).mean(1)).squeeze(-1)
     assert torch.allclose(head(tokens), expected)
     with pytest.raises(ValueError, match="ScoreHead"):
-        head(torch.rand(3))
+        head(torch.rand(3, device=device))
 
 
 def test_model_stats_match_the_published_figures() -> None:

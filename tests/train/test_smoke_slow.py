@@ -1,4 +1,4 @@
-"""The cpu-smoke recipe end to end on real photos (slow: about a minute or two on 2 cores)."""
+"""The cpu-smoke recipe end to end on real photos (slow: real optimiser steps)."""
 
 from __future__ import annotations
 

@@ -5,9 +5,18 @@
 * ``qpt_hivit_*`` / ``qpt_vit_*`` and ``mae_qpt_*``: qpt's own variants with the MSFF decoder
   input (the default CPU pipeline's ``mae_qpt_hivit_nano``).
 
->>> from train.models import create_model, create_backbone, list_models, ScoreHead
->>> mae = create_model("mae_hivit_tiny")   # the authors' HiViT-T MAE, hifeat fusion
->>> enc = create_backbone("hivit_tiny")    # x (B, 3, 224, 224) in [0, 1] -> (B, 384)
+>>> import torch
+>>> from train.models import ScoreHead, create_backbone, create_model
+>>> with torch.device("meta"):  # built without memory: names and widths only
+...     create_backbone("hivit_tiny").num_features  # x (B, 3, 224, 224) in [0, 1] -> (B, 384)
+384
+>>> mae = create_model("mae_qpt_hivit_nano", img_size=64)
+>>> loss = mae(torch.rand(2, 3, 64, 64))[0]  # mean squared error on the masked patches
+>>> loss.shape, bool(loss > 0)
+(torch.Size([]), True)
+>>> small = create_backbone("hivit_nano", img_size=64)
+>>> ScoreHead(small.num_features)(small.forward_tokens(torch.rand(2, 3, 64, 64))).shape
+torch.Size([2])
 """
 
 from . import hivit, mae, mae_latent, qpt_hivit, qpt_vit, vit  # noqa: F401  (registers)

@@ -18,6 +18,7 @@ class ScoreHead(nn.Module):
         - output: (B,) scores
 
     Example:
+        >>> import torch
         >>> ScoreHead(384)(torch.rand(2, 196, 384)).shape
         torch.Size([2])
     """

@@ -17,8 +17,9 @@ def test_verdict_waiting_for_data() -> None:
 
 
 def test_verdict_attributes_the_loss_to_on_device_degradation() -> None:
-    """H100 figures: model 3988 img/s, degrade 4386 img/s in series -> 2089 img/s expected,
-    2065 measured: the loss is the degradation, 48 % of each step."""
+    """HiViT-T's GPU run in docs/results.md: model 3988 img/s and degradation 4386 img/s in
+    series -> 2089 img/s expected, 2065 measured: the loss is the degradation, 48 % of each
+    step."""
     row = {**ROW, "model_img_s": 3988.0, "degrade_img_s": 4386.0}
     v = verdict({**row, "pipeline_ratio": 0.518, "pipeline_img_s": 2065.0})
     assert "degradation takes 48%" in v

@@ -1,9 +1,8 @@
-"""The shared base: one decoder with one cap, atomic writes, fingerprints, devices."""
+"""qpt_base.images: one decoder with one pixel cap; bad bytes are UnreadableImage."""
 
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 import pytest
@@ -12,14 +11,9 @@ from PIL import Image
 from qpt_base import (
     MAX_PIXELS,
     UnreadableImage,
-    atomic_path,
-    atomic_write_json,
     decode_rgb,
-    fingerprint,
     image_size,
-    sha256_file,
 )
-from qpt_base.atomic import sweep_temporaries, temporary_name
 from qpt_base.images import ImageTooLarge
 
 
@@ -82,41 +76,6 @@ def test_garbage_is_unreadable(data):
 def test_missing_file_is_unreadable(tmp_path):
     with pytest.raises(UnreadableImage):
         decode_rgb(tmp_path / "nope.png")
-
-
-def test_atomic_path_renames_on_success_and_cleans_on_failure(tmp_path):
-    out = tmp_path / "x.json"
-    atomic_write_json(out, {"a": 1})
-    assert out.read_text() == '{\n  "a": 1\n}\n'
-    with pytest.raises(RuntimeError), atomic_path(out) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError("killed")
-    assert out.read_text().startswith("{") and os.listdir(tmp_path) == ["x.json"]
-
-
-def test_temporary_names_are_unique_and_swept(tmp_path):
-    out = tmp_path / "m.parquet"
-    a, b = temporary_name(out), temporary_name(out)
-    assert a != b and str(os.getpid()) in a.name
-    a.write_text("left by a dead writer")
-    (tmp_path / "keep.txt").write_text("x")
-    assert sweep_temporaries(tmp_path) == [a]
-    assert sorted(os.listdir(tmp_path)) == ["keep.txt"]
-
-
-def test_fingerprint_and_file_hash(tmp_path):
-    assert fingerprint({"a": 1, "b": 2}) == fingerprint({"b": 2, "a": 1})
-    assert fingerprint(1) != fingerprint(2) and len(fingerprint(1)) == 16
-    (tmp_path / "f").write_bytes(b"abc")
-    assert sha256_file(tmp_path / "f").startswith("ba7816bf")
-
-
-def test_resolve_device():
-    from qpt_base.device import resolve_device
-
-    assert str(resolve_device("cpu")) == "cpu"
-    with pytest.raises(ValueError, match="unknown device"):
-        resolve_device("tpu-9")
 
 
 def test_decode_tensor_survives_a_png_shorter_than_its_header(tmp_path):

@@ -11,11 +11,10 @@ Folder layout (format version :data:`FORMAT_VERSION`)::
 image, ``crops`` or ``resize``, frames per video, and whether views are pooled as features or
 as scores), the score direction and range of the training data, the dataset and split it was
 fitted on, its own test SRCC / PLCC, and the format and qpt versions. Nothing else is needed
-to use it::
+to use it (``tests/bench/test_scorer.py`` runs this on a fitted folder)::
 
-    >>> s = Scorer.load("my-scorer")                        # doctest: +SKIP
-    >>> s(["a.jpg", "b.png"])                               # doctest: +SKIP
-    tensor([61.2, 48.9])
+    s = Scorer.load("my-scorer")
+    s(["a.jpg", "b.png"])        # -> tensor of 2 scores in the training data's units
 
 Heads map pooled ``(B, D)`` features to ``(B,)`` scores in the training data's units:
 :class:`LinearHead` (standardise + ridge, computed in float64) averages the features of the

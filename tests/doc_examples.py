@@ -137,4 +137,6 @@ def other_command_problem(command: list[str], root: Path) -> str | None:
         return f"{shlex.join(command)}: no extras {sorted(missing)}" if missing else None
     if program == "bash":
         return None if (root / args[0]).is_file() else f"{shlex.join(command)}: no such file"
+    if program == "ray":  # held to Ray's own argument parser in tests/qpt/test_readme_commands.py
+        return None
     return f"{shlex.join(command)}: a command the docs test does not know how to check"

@@ -98,15 +98,6 @@ class BenchParams(BaseModel):
     device: str = Field("cpu", description="cpu, cuda, cuda:N or auto.")
 
 
-def default_data_root() -> Path | None:
-    """``../shared/data`` next to the working directory or the repository, if present."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        candidate = (base / ".." / "shared" / "data").resolve()
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 def make_config(params: BenchParams, seed: int = 0):
     """The :class:`bench.runner.BenchConfig` for ``params``."""
     from bench.features import InputConfig
@@ -115,6 +106,8 @@ def make_config(params: BenchParams, seed: int = 0):
     from qpt_base.device import resolve_device
 
     if params.data_root == "auto":
+        from bench.datasets.registry import default_data_root
+
         data_root = default_data_root()
     elif params.data_root is None:
         data_root = None

@@ -15,23 +15,14 @@ from typing import Any
 
 from rich.console import Console
 
+from qpt_base.lock import pid_alive
+
 RUN_FILE = "run.json"
 
 
 def owner() -> dict[str, Any]:
     """This process, as ``run.json`` records it: ``{"pid": ..., "host": ...}``."""
     return {"pid": os.getpid(), "host": socket.gethostname()}
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this PID exists on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by another user
-        return True
-    return True
 
 
 def read_run(run_dir: Path) -> dict[str, Any] | None:
@@ -45,7 +36,7 @@ def read_run(run_dir: Path) -> dict[str, Any] | None:
     if not isinstance(record, dict) or record.get("status") != "running":
         return record
     pid, host = record.get("pid"), record.get("host")
-    if not isinstance(pid, int) or host != socket.gethostname() or process_alive(pid):
+    if not isinstance(pid, int) or host != socket.gethostname() or pid_alive(pid):
         return record  # alive, or not ours to judge
     record["status"] = "interrupted"
     for entry in _stages(record).values():

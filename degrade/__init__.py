@@ -1,14 +1,16 @@
 """degrade: batched, replayable image degradations (torch / torchvision / kornia).
 
-Quick start::
+Quick start (``x`` is float in [0, 1] or uint8, on any device):
 
-    import torch, degrade
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(8, 3, 224, 224)                  # float in [0, 1] (or uint8), any device
-    y, params = degrade.Degrader("qpt-v2")(x, generator=g)
-    assert torch.equal(degrade.Degrader("qpt-v2").replay(x, params), y)
-    z = degrade.apply(x, op="gaussian_blur", level=3, generator=g)
-    degrade.list_ops(), degrade.list_presets()
+>>> import torch, degrade
+>>> g = torch.Generator().manual_seed(0)
+>>> x = torch.rand(4, 3, 64, 64)
+>>> y, params = degrade.Degrader("qpt-v2")(x, generator=g)
+>>> torch.equal(degrade.Degrader("qpt-v2").replay(x, params), y)
+True
+>>> z = degrade.apply(x, op="gaussian_blur", level=3, generator=g)
+>>> "gaussian_blur" in degrade.list_ops() and "qpt-v2" in degrade.list_presets()
+True
 
 Ops live in :mod:`degrade.ops` (functional and module forms), pipelines in
 :mod:`degrade.compose` and :mod:`degrade.presets`; see ``degrade/README.md``.

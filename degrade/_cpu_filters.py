@@ -31,8 +31,8 @@ from torch import Tensor
 
 #: from this kernel size on, the FFT is cheaper than kornia's convolution on CPU
 FFT_MIN_KSIZE = 11
-#: up to this many passes, :func:`plateau_rows_filter2d` beats the FFT on CPU (one pass over
-#: an image costs about 1/45 of the FFT filter, measured at 224 px)
+#: up to this many passes, :func:`plateau_rows_filter2d` beats the FFT on CPU (the crossover
+#: at 224 px; degrade/README.md gives the timing it comes from)
 PLATEAU_MAX_PASSES = 45
 
 
@@ -144,8 +144,8 @@ def resize_roundtrip_image(x: Tensor, size: tuple[int, int], mode: str) -> Tenso
     h, w = x.shape[-2:]
     th, lo_h = roundtrip_taps(h, size[0], mode, x.dtype)
     tw, lo_w = roundtrip_taps(w, size[1], mode, x.dtype)
-    # relative costs measured at 224 px: one band tap costs 0.1 units, the matrices 3.5 units
-    # times the scale
+    # a cost model calibrated at 224 px (degrade/README.md): one band tap costs 0.1 units, the
+    # matrices 3.5 units times the scale
     if th.shape[1] * 0.1 <= 3.5 * size[0] / h + 0.2:
         return banded_separable(x, th, lo_h, tw, lo_w)
     back = up_mode(mode)
@@ -246,7 +246,7 @@ def fft_filter2d(x: Tensor, kernel: Tensor) -> Tensor:
     r = kernel.shape[-1] // 2
     h, w = x.shape[-2:]
     p = reflect_pad(x, r)
-    # 5-smooth sizes (zeros beyond the padded image) are ~1.5x faster than e.g. 234 = 2 3^2 13;
+    # 5-smooth sizes (zeros beyond the padded image) transform faster than e.g. 234 = 2 3^2 13;
     # the circular wrap only reaches the first 2r outputs, which are cut off anyway
     s = (fast_len(p.shape[-2]), fast_len(p.shape[-1]))
     # correlation = convolution with the flipped kernel; the valid part starts at 2r

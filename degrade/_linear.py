@@ -65,7 +65,7 @@ def blur_separable(x: Tensor, taps: Tensor) -> Tensor:
     """Per-sample separable filter ``taps`` (B, k) along H and W, reflect-101 borders.
 
     kornia's ``filter2d_separable`` (a grouped convolution) with the per-sample taps; on CPU,
-    a tap loop per image (:func:`degrade._cpu_filters.separable_taps`, 2-4x faster there);
+    a tap loop per image (:func:`degrade._cpu_filters.separable_taps`, faster there);
     when the kernel is longer than the image allows for reflect padding, the matrix form.
     """
     h, w = x.shape[-2:]

@@ -42,8 +42,8 @@ def blur_sigma(x: Tensor, sigma: Tensor) -> Tensor:
     """Per-sample isotropic Gaussian blur, sigma: (B,); 2*ceil(3*sigma)+1 taps, reflect-101.
 
     Separable, as a tap loop or per-sample matrices (:mod:`degrade._linear`): kornia's
-    ``gaussian_blur2d`` with per-sample sigma runs a grouped convolution that was 2-4x slower
-    on CPU; the result is the same (to float rounding) and matches ``cv2.GaussianBlur``.
+    ``gaussian_blur2d`` with per-sample sigma runs a grouped convolution, slower on CPU; the
+    result is the same (to float rounding) and matches ``cv2.GaussianBlur``.
     """
     return gaussian_blur_separable(x, sigma.to(x.dtype).clamp_min(0.05))
 

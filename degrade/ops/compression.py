@@ -96,8 +96,8 @@ def jpeg2000(x: Tensor, rate: Tensor) -> Tensor:
 
     CPU round trip: no GPU codec exists in torch/torchvision/kornia, so CUDA batches are
     copied to the CPU and back. OpenJPEG runs on the caller's ``torch.get_num_threads()``
-    threads, also inside Degrader workers (the files are the same for any count; 16 threads
-    encode a 224 px image 4x faster than one). Pillow holds the GIL while it codes, so images
+    threads, also inside Degrader workers (the files are the same for any count; more threads
+    code an image faster). Pillow holds the GIL while it codes, so images
     go one after another.
 
     Shape: x (B, C, H, W); rate (B,) (e.g. 100 = 100:1).
@@ -137,7 +137,7 @@ def openjpeg_threads(n: int) -> Iterator[None]:
     codec may read it (Degrader workers). Pillow holds the GIL while coding anyway.
     """
     with _OPENJPEG:
-        # unset means no pool: coding runs in the caller, ~20 % faster than a pool of one
+        # unset means no pool: coding runs in the caller, faster than a pool of one
         if n <= 1 or "OPJ_NUM_THREADS" in os.environ:
             yield
             return

@@ -49,8 +49,8 @@ def filter_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
 
     kornia's ``filter2d``; on CPU, OpenCV's ``filter2D`` per image plane
     (:func:`degrade._cv.filter2d`), or without OpenCV the cheapest form of
-    :func:`~degrade._cpu_filters.filter2d_image` (box sums for discs, an FFT from 11 taps on:
-    2-20x faster there).
+    :func:`~degrade._cpu_filters.filter2d_image` (box sums for discs, an FFT from 11 taps on,
+    both faster there than a direct convolution).
     """
     k = kernels.shape[-1]
     limit = 2 * min(x.shape[-2:]) - 1  # reflect padding must be smaller than the image

@@ -57,10 +57,7 @@ def _ray(units, params, fn) -> Iterator[tuple[Unit, Result]]:
         raise ValueError("executor 'ray' needs ray: pip install 'qpt[ray]'") from exc
     started = not ray.is_initialized()
     if started:
-        kwargs: dict[str, Any] = {"address": params.address} if params.address else {}
-        if params.workers and not params.address:
-            kwargs["num_cpus"] = params.workers
-        ray.init(ignore_reinit_error=True, log_to_driver=False, **kwargs)
+        _connect(ray, params)
     try:
         remote = ray.remote(fn)
         refs = {remote.remote(unit, params): unit for unit in units}
@@ -71,3 +68,37 @@ def _ray(units, params, fn) -> Iterator[tuple[Unit, Result]]:
     finally:
         if started:
             ray.shutdown()
+
+
+#: what to do when a cluster refuses or cannot be reached: with token authentication (the
+#: default of ``ray start --head`` in current Ray) a driver without the cluster's token is
+#: refused, and Ray reports that only as a failed connection after its retries
+RAY_AUTH_HINT = (
+    "if the cluster uses token authentication, give this process the cluster's token "
+    "(RAY_AUTH_MODE=token with RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH, e.g. the head's "
+    "~/.ray/auth_token); else start the cluster and this process with the same RAY_AUTH_MODE"
+)
+
+
+def _connect(ray: Any, params: CurateParams) -> None:
+    """``ray.init`` on ``params.address`` (or a local cluster of ``params.workers`` CPUs).
+
+    Raises:
+        ValueError: one line naming the address and what to do, when the cluster cannot be
+            reached or refuses this process's authentication.
+    """
+    kwargs: dict[str, Any] = {"address": params.address} if params.address else {}
+    if params.workers and not params.address:
+        kwargs["num_cpus"] = params.workers
+    where = f"ray cluster at {params.address}" if params.address else "local ray cluster"
+    try:
+        ray.init(ignore_reinit_error=True, log_to_driver=False, **kwargs)
+    except getattr(ray.exceptions, "AuthenticationError", ()) as exc:
+        reason = getattr(exc, "message", None) or str(exc)
+        raise ValueError(f"{where}: {reason.rstrip('.')}; {RAY_AUTH_HINT}") from None
+    except ConnectionError as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(
+            f"{where}: cannot connect ({reason}); check that the address is the head's "
+            f"GCS address (ip:port printed by ray start --head) and, {RAY_AUTH_HINT}"
+        ) from None

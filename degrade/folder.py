@@ -128,12 +128,7 @@ def degrade_folder(
         summary: inputs, outputs written, skipped (already done), errors.
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
-    if not in_dir.is_dir():
-        raise FileNotFoundError(f"{in_dir}: input folder not found")
-    if copies < 1:
-        raise ValueError(f"copies must be >= 1, got {copies}")
-    if max_pixels < 1:
-        raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
+    _check_arguments(in_dir, copies, max_pixels)
     degrader = Degrader(preset)
     files = list_images(in_dir)
     if not files:
@@ -148,7 +143,6 @@ def degrade_folder(
         for path, c in it:
             key = path.relative_to(in_dir).as_posix()
             rid = f"{key}#{c}"
-            name = output_name(key, c, copies)
             prev = done.get(rid)
             # an earlier run's output name is kept (it may predate the current naming)
             if prev and (prev["status"] == "error" or (out_dir / prev["output"]).exists()):
@@ -156,18 +150,39 @@ def degrade_folder(
                 continue
             s = image_seed(seed, key, c)
             rec: dict[str, Any] = {"id": rid, "source": key, "copy": c, "seed": s, "preset": preset}
-            try:
-                x = read_image(path, max_pixels).to(device)
-                y, params = degrader(x, generator=torch.Generator(device=device).manual_seed(s))
-            except (ValueError, FileNotFoundError) as e:
-                rec.update(status="error", reason=str(e))
-                stats["errors"] += 1
-            else:
-                dst = out_dir / name
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(dst, encode_png(y[0].cpu()).numpy().tobytes())
-                rec.update(status="ok", output=name, ops=params[0]["ops"])
-                stats["written"] += 1
+            name = output_name(key, c, copies)
+            rec.update(_degrade_one(degrader, path, out_dir / name, name, s, device, max_pixels))
+            stats["written" if rec["status"] == "ok" else "errors"] += 1
             log.write(json.dumps(rec) + "\n")
             log.flush()
     return stats
+
+
+def _check_arguments(in_dir: Path, copies: int, max_pixels: int) -> None:
+    if not in_dir.is_dir():
+        raise FileNotFoundError(f"{in_dir}: input folder not found")
+    if copies < 1:
+        raise ValueError(f"copies must be >= 1, got {copies}")
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
+
+
+def _degrade_one(
+    degrader: Degrader,
+    path: Path,
+    dst: Path,
+    name: str,
+    seed: int,
+    device: str,
+    max_pixels: int,
+) -> dict[str, Any]:
+    """Degrade ``path`` into the PNG ``dst`` (written atomically); the record's outcome:
+    ``{"status": "ok", "output": name, "ops"}`` or ``{"status": "error", "reason"}``."""
+    try:
+        x = read_image(path, max_pixels).to(device)
+        y, params = degrader(x, generator=torch.Generator(device=device).manual_seed(seed))
+    except (ValueError, FileNotFoundError) as e:
+        return {"status": "error", "reason": str(e)}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(dst, encode_png(y[0].cpu()).numpy().tobytes())
+    return {"status": "ok", "output": name, "ops": params[0]["ops"]}

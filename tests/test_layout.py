@@ -93,3 +93,58 @@ def test_tests_mirror_the_packages() -> None:
         and not (ROOT / folder.relative_to(tests)).is_dir()
     ]
     assert not stray, f"move these tests beside the package they test: {stray}"
+
+
+#: a unit a reader can hold: a longer function says why at the top of its docstring
+MAX_FUNCTION_LINES = 60
+LONG_REASON = "long because"
+#: functions another change is splitting; remove each entry when it lands
+LONG_FOR_NOW = {
+    ("bench/runner.py", "run_suite"),
+    ("bench/fit.py", "fit_finetune"),
+    ("bench/fit_stage.py", "run_finetune"),
+    ("qpt/commands/finetune_cmd.py", "finetune_command"),
+    ("qpt/commands/score_cmd.py", "score_command"),
+}
+
+
+def long_functions(path: Path) -> list[tuple[str, int, int]]:
+    """``(name, first line, length)`` of each function (nested ones too) over
+    :data:`MAX_FUNCTION_LINES` lines, decorators excluded, whose docstring's first paragraph
+    does not say why it is long."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        length = node.end_lineno - node.lineno + 1
+        first_paragraph = (ast.get_docstring(node) or "").split("\n\n")[0]
+        if length > MAX_FUNCTION_LINES and LONG_REASON not in first_paragraph.lower():
+            found.append((node.name, node.lineno, length))
+    return found
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_functions_fit_on_a_screen(package: str) -> None:
+    long = [
+        f"{rel}:{line} {name} is {length} lines (split it, or start its docstring's first "
+        f"paragraph with why: 'Long because ...')"
+        for path in modules(package)
+        for name, line, length in long_functions(path)
+        if ((rel := path.relative_to(ROOT).as_posix()), name) not in LONG_FOR_NOW
+    ]
+    assert not long, "\n".join(long)
+
+
+def test_the_length_check_counts_lines_and_reads_the_reason(tmp_path: Path) -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    module = tmp_path / "m.py"
+    module.write_text(
+        f"def short():\n{body[: -len(body.splitlines()[-1]) - 1]}"
+        f"def long():\n{body}"
+        f'def reasoned():\n    """Long because it is a table.\n\n    More."""\n{body}'
+        f'def reason_too_late():\n    """Sums.\n\n    Long because of nothing."""\n{body}'
+        f"def outer():\n    def inner():\n{body.replace('    ', '        ')}"
+    )
+    found = {name: length for name, _, length in long_functions(module)}
+    n = MAX_FUNCTION_LINES + 1
+    assert found == {"long": n, "reason_too_late": n + 3, "outer": n + 1, "inner": n}

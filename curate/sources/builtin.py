@@ -183,14 +183,18 @@ def _photo_key(photos: Sequence[str] | None) -> list[str] | None:
     return None if photos is None else sorted(photos)
 
 
-def _write_corpus(root: Path, seed: int, photos: dict[str, np.ndarray]) -> list[dict]:
-    entries: list[dict] = []
+class _Writer:
+    """Writes the corpus files under ``root`` and records each one's provenance."""
 
-    def put(rel: str, data: bytes, kind: str, photo: str, dup_of: str | None = None) -> str:
-        path = root / rel
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.entries: list[dict] = []
+
+    def put(self, rel: str, data: bytes, kind: str, photo: str, dup_of: str | None = None) -> str:
+        path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        entries.append(
+        self.entries.append(
             {
                 "path": rel,
                 "photo": photo,
@@ -201,58 +205,78 @@ def _write_corpus(root: Path, seed: int, photos: dict[str, np.ndarray]) -> list[
         )
         return rel
 
+
+def _write_corpus(root: Path, seed: int, photos: dict[str, np.ndarray]) -> list[dict]:
+    out = _Writer(root)
     for name, image in sorted(photos.items()):
         # Each photo's choices depend on its own name, so subsets reproduce the full corpus.
         p_index = sorted(_PHOTOS).index(name)
         rng = np.random.default_rng([seed, p_index])
-        fmt = ("png", "jpg", "webp")[p_index % 3]
-        originals = [put(f"{name}/{name}_original.{fmt}", _encode(image, fmt), "original", name)]
+        originals = _put_originals(out, name, image, p_index, rng)
+        _put_near_duplicates(out, name, image, originals, rng)
+        _put_exact_duplicates(out, name, originals)
+        _put_broken(out, name, image, originals, p_index)
+    return out.entries
 
-        # Crops from large (kept by a resolution filter) down to tiny (rejected).
-        scales = (0.95, 0.85, 0.75, 0.65, 0.55, 0.45, 0.35, 0.25, 0.15, 0.1)
-        for c_index, scale in enumerate(scales):
-            crop = _crop(image, rng, scale, aspect=float(rng.uniform(0.75, 1.5)))
-            c_fmt = ("jpg", "png", "webp")[(p_index + c_index) % 3]
-            rel = f"{name}/{name}_crop{c_index}.{c_fmt}"
-            originals.append(put(rel, _encode(crop, c_fmt, quality=92), "crop", name))
 
-        # A thin strip: fine resolution on one side, absurd aspect ratio.
-        strip = _crop(image, rng, 0.95, aspect=5.0 if p_index % 2 else 0.2)
-        put(f"{name}/{name}_strip.png", _encode(strip, "png"), "strip", name)
+def _put_originals(
+    out: _Writer, name: str, image: np.ndarray, p_index: int, rng: np.random.Generator
+) -> list[str]:
+    """The photo, its crops and a thin strip; returns the photo's and the crops' paths."""
+    fmt = ("png", "jpg", "webp")[p_index % 3]
+    originals = [out.put(f"{name}/{name}_original.{fmt}", _encode(image, fmt), "original", name)]
 
-        # Near duplicates of the original and of the largest crop.
-        hows = ("reencode", "resize", "crop", "colour", "reencode", "resize")
-        for d_index, how in enumerate(hows):
-            src_rel = originals[d_index % 2]
-            src = image if d_index % 2 == 0 else _decode(root / src_rel)
-            dup = _near_duplicate(src, rng, how)
-            quality = int(rng.integers(55, 85))
-            rel = f"{name}/{name}_near{d_index}_{how}.jpg"
-            put(rel, _encode(dup, "jpg", quality=quality), "near_duplicate", name, src_rel)
+    # Crops from large (kept by a resolution filter) down to tiny (rejected).
+    scales = (0.95, 0.85, 0.75, 0.65, 0.55, 0.45, 0.35, 0.25, 0.15, 0.1)
+    for c_index, scale in enumerate(scales):
+        crop = _crop(image, rng, scale, aspect=float(rng.uniform(0.75, 1.5)))
+        c_fmt = ("jpg", "png", "webp")[(p_index + c_index) % 3]
+        rel = f"{name}/{name}_crop{c_index}.{c_fmt}"
+        originals.append(out.put(rel, _encode(crop, c_fmt, quality=92), "crop", name))
 
-        # Exact duplicates: byte copies, one in another folder as a crawler would leave them.
-        for e_index, src_rel in enumerate(originals[:2]):
-            ext = src_rel.rsplit(".", 1)[1]
-            rel = f"mirror/{name}_copy{e_index}.{ext}"
-            put(rel, (root / src_rel).read_bytes(), "exact_duplicate", name, src_rel)
+    # A thin strip: fine resolution on one side, absurd aspect ratio.
+    strip = _crop(image, rng, 0.95, aspect=5.0 if p_index % 2 else 0.2)
+    out.put(f"{name}/{name}_strip.png", _encode(strip, "png"), "strip", name)
+    return originals
 
-        # Broken files, one kind per photo in turn.
-        broken = p_index % 4
-        good = (root / originals[1]).read_bytes()
-        if broken == 0:
-            put(f"broken/{name}_truncated.jpg", _encode(image, "jpg")[:2000], "corrupt", name)
-        elif broken == 1:
-            put(f"broken/{name}_empty.png", b"", "corrupt", name)
-        elif broken == 2:
-            put(f"broken/{name}_notes.jpg", b"not an image\n" * 20, "corrupt", name)
-        else:
-            put(
-                f"broken/{name}_cut.{originals[1].rsplit('.', 1)[1]}",
-                good[: len(good) // 3],
-                "corrupt",
-                name,
-            )
-    return entries
+
+def _put_near_duplicates(
+    out: _Writer, name: str, image: np.ndarray, originals: list[str], rng: np.random.Generator
+) -> None:
+    """Near duplicates of the original and of the largest crop."""
+    hows = ("reencode", "resize", "crop", "colour", "reencode", "resize")
+    for d_index, how in enumerate(hows):
+        src_rel = originals[d_index % 2]
+        src = image if d_index % 2 == 0 else _decode(out.root / src_rel)
+        dup = _near_duplicate(src, rng, how)
+        quality = int(rng.integers(55, 85))
+        rel = f"{name}/{name}_near{d_index}_{how}.jpg"
+        out.put(rel, _encode(dup, "jpg", quality=quality), "near_duplicate", name, src_rel)
+
+
+def _put_exact_duplicates(out: _Writer, name: str, originals: list[str]) -> None:
+    """Byte copies, in another folder as a crawler would leave them."""
+    for e_index, src_rel in enumerate(originals[:2]):
+        ext = src_rel.rsplit(".", 1)[1]
+        rel = f"mirror/{name}_copy{e_index}.{ext}"
+        out.put(rel, (out.root / src_rel).read_bytes(), "exact_duplicate", name, src_rel)
+
+
+def _put_broken(
+    out: _Writer, name: str, image: np.ndarray, originals: list[str], p_index: int
+) -> None:
+    """One broken file, one kind per photo in turn."""
+    broken = p_index % 4
+    if broken == 0:
+        out.put(f"broken/{name}_truncated.jpg", _encode(image, "jpg")[:2000], "corrupt", name)
+    elif broken == 1:
+        out.put(f"broken/{name}_empty.png", b"", "corrupt", name)
+    elif broken == 2:
+        out.put(f"broken/{name}_notes.jpg", b"not an image\n" * 20, "corrupt", name)
+    else:
+        good = (out.root / originals[1]).read_bytes()
+        ext = originals[1].rsplit(".", 1)[1]
+        out.put(f"broken/{name}_cut.{ext}", good[: len(good) // 3], "corrupt", name)
 
 
 def _decode(path: Path) -> np.ndarray:

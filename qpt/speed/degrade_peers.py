@@ -156,40 +156,43 @@ def _multichannel_shim(gaussian: Callable[..., np.ndarray]) -> Callable[..., np.
     return shimmed
 
 
+def _albu(t: Any) -> Peer:
+    return Peer("albumentations", "hwc", lambda im: t(image=im)["image"])
+
+
+def _corr(fn: Callable[..., Any], severity: int, kind: str = "hwc255") -> Peer:
+    if kind == "pil":  # its JPEG returns a lazily decoded file: the pixels are the result
+        return Peer("imagecorruptions", kind, lambda im: np.asarray(fn(im, severity)), ("uint8",))
+    return Peer("imagecorruptions", kind, lambda im: fn(im, severity))
+
+
+def _kor(fn: Callable[[torch.Tensor], torch.Tensor]) -> Peer:
+    return Peer("kornia", "batch", fn, ("float",))
+
+
 def cases(mods: dict[str, types.ModuleType]) -> list[Case]:
     """The ops with a peer, each at one setting shared (as closely as the APIs allow) by all."""
-    import cv2
+    return [*_classic_cases(mods), *_corruption_cases(mods), *_filter_cases(mods)]
+
+
+def _classic_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
+    """Blur, noise, JPEG and contrast: the ops every library has."""
     import kornia
     import kornia.augmentation as KA
 
     import degrade.ops as D
 
     A, ic = mods["albumentations"], mods["imagecorruptions"]
-
-    def albu(t: Any) -> Peer:
-        return Peer("albumentations", "hwc", lambda im: t(image=im)["image"])
-
-    def corr(fn: Callable[..., Any], severity: int, kind: str = "hwc255") -> Peer:
-        if kind == "pil":  # its JPEG returns a lazily decoded file: the pixels are the result
-            return Peer(
-                "imagecorruptions", kind, lambda im: np.asarray(fn(im, severity)), ("uint8",)
-            )
-        return Peer("imagecorruptions", kind, lambda im: fn(im, severity))
-
-    def kor(fn: Callable[[torch.Tensor], torch.Tensor]) -> Peer:
-        return Peer("kornia", "batch", fn, ("float",))
-
     noise = KA.RandomGaussianNoise(std=0.08, p=1.0)
-    jitter = KA.ColorJitter(0.1, 0.3, 0.4, 0.08, p=1.0)
     return [
         Case(
             "gaussian blur",
             "sigma 2",
             lambda x: D.gaussian_blur(x, 2.0),
             [
-                albu(A.GaussianBlur(blur_limit=(13, 13), sigma_limit=(2.0, 2.0), p=1)),
-                corr(ic.gaussian_blur, 2),
-                kor(lambda x: kornia.filters.gaussian_blur2d(x, (13, 13), (2.0, 2.0))),
+                _albu(A.GaussianBlur(blur_limit=(13, 13), sigma_limit=(2.0, 2.0), p=1)),
+                _corr(ic.gaussian_blur, 2),
+                _kor(lambda x: kornia.filters.gaussian_blur2d(x, (13, 13), (2.0, 2.0))),
             ],
         ),
         Case(
@@ -197,9 +200,9 @@ def cases(mods: dict[str, types.ModuleType]) -> list[Case]:
             "sigma 0.08",
             lambda x: D.gaussian_noise(x, 0.08),
             [
-                albu(A.GaussNoise(std_range=(0.08, 0.08), p=1)),
-                corr(ic.gaussian_noise, 1),
-                kor(noise),
+                _albu(A.GaussNoise(std_range=(0.08, 0.08), p=1)),
+                _corr(ic.gaussian_noise, 1),
+                _kor(noise),
             ],
         ),
         Case(
@@ -207,8 +210,8 @@ def cases(mods: dict[str, types.ModuleType]) -> list[Case]:
             "quality 25",
             lambda x: D.jpeg(x, 25),
             [
-                albu(A.ImageCompression(quality_range=(25, 25), p=1)),
-                corr(ic.jpeg_compression, 1, "pil"),
+                _albu(A.ImageCompression(quality_range=(25, 25), p=1)),
+                _corr(ic.jpeg_compression, 1, "pil"),
             ],
         ),
         Case(
@@ -216,30 +219,39 @@ def cases(mods: dict[str, types.ModuleType]) -> list[Case]:
             "factor 0.4",
             lambda x: D.contrast_change(x, 0.4),
             [
-                albu(A.RandomBrightnessContrast((0, 0), (-0.6, -0.6), p=1)),
-                corr(ic.contrast, 1),
-                kor(lambda x: kornia.enhance.adjust_contrast_with_mean_subtraction(x, 0.4)),
+                _albu(A.RandomBrightnessContrast((0, 0), (-0.6, -0.6), p=1)),
+                _corr(ic.contrast, 1),
+                _kor(lambda x: kornia.enhance.adjust_contrast_with_mean_subtraction(x, 0.4)),
             ],
         ),
+    ]
+
+
+def _corruption_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
+    """Ops of the ImageNet-C family that albumentations and imagecorruptions both have."""
+    import cv2
+
+    import degrade.ops as D
+
+    A, ic = mods["albumentations"], mods["imagecorruptions"]
+    downscale = {"downscale": cv2.INTER_AREA, "upscale": 0}
+    return [
         Case(
             "defocus blur",
             "radius 6",
             lambda x: D.defocus_blur(x, 6.0),
-            [albu(A.Defocus(radius=(6, 6), alias_blur=(0.5, 0.5), p=1)), corr(ic.defocus_blur, 3)],
+            [
+                _albu(A.Defocus(radius=(6, 6), alias_blur=(0.5, 0.5), p=1)),
+                _corr(ic.defocus_blur, 3),
+            ],
         ),
         Case(
             "pixelate",
             "factor 4",
             lambda x: D.pixelate(x, 4),
             [
-                albu(
-                    A.Downscale(
-                        scale_range=(0.25, 0.25),
-                        interpolation_pair={"downscale": cv2.INTER_AREA, "upscale": 0},
-                        p=1,
-                    )
-                ),
-                corr(ic.pixelate, 5, "pil"),
+                _albu(A.Downscale(scale_range=(0.25, 0.25), interpolation_pair=downscale, p=1)),
+                _corr(ic.pixelate, 5, "pil"),
             ],
         ),
         Case(
@@ -247,23 +259,36 @@ def cases(mods: dict[str, types.ModuleType]) -> list[Case]:
             "zoom 1.21",
             lambda x: D.zoom_blur(x, 1.21),
             [
-                albu(A.ZoomBlur(max_factor=(1.21, 1.21), step_factor=(0.02, 0.02), p=1)),
-                corr(ic.zoom_blur, 3),
+                _albu(A.ZoomBlur(max_factor=(1.21, 1.21), step_factor=(0.02, 0.02), p=1)),
+                _corr(ic.zoom_blur, 3),
             ],
         ),
         Case(
             "shot noise",
             "12 photons",
             lambda x: D.shot_noise(x, 12.0),
-            [albu(A.ShotNoise(scale_range=(1 / 12, 1 / 12), p=1)), corr(ic.shot_noise, 3)],
+            [_albu(A.ShotNoise(scale_range=(1 / 12, 1 / 12), p=1)), _corr(ic.shot_noise, 3)],
         ),
+    ]
+
+
+def _filter_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
+    """Colour jitter, sharpening and motion blur: albumentations and kornia only."""
+    import kornia
+    import kornia.augmentation as KA
+
+    import degrade.ops as D
+
+    A = mods["albumentations"]
+    jitter = KA.ColorJitter(0.1, 0.3, 0.4, 0.08, p=1.0)
+    return [
         Case(
             "colour jitter",
             "b 0.1 c 0.7 s 0.6 h 0.08",
             lambda x: D.color_jitter(x, 0.1, 0.7, 0.6, 0.08),
             [
-                albu(A.ColorJitter((1.1, 1.1), (0.7, 0.7), (0.6, 0.6), (0.08, 0.08), p=1)),
-                kor(jitter),
+                _albu(A.ColorJitter((1.1, 1.1), (0.7, 0.7), (0.6, 0.6), (0.08, 0.08), p=1)),
+                _kor(jitter),
             ],
         ),
         Case(
@@ -271,8 +296,8 @@ def cases(mods: dict[str, types.ModuleType]) -> list[Case]:
             "amount 2, sigma 1",
             lambda x: D.sharpen(x, 2.0, 1.0),
             [
-                albu(A.Sharpen(alpha=(1, 1), lightness=(1, 1), method="gaussian", sigma=1.0, p=1)),
-                kor(lambda x: kornia.filters.unsharp_mask(x, (7, 7), (1.0, 1.0))),
+                _albu(A.Sharpen(alpha=(1, 1), lightness=(1, 1), method="gaussian", sigma=1.0, p=1)),
+                _kor(lambda x: kornia.filters.unsharp_mask(x, (7, 7), (1.0, 1.0))),
             ],
         ),
         Case(
@@ -280,8 +305,8 @@ def cases(mods: dict[str, types.ModuleType]) -> list[Case]:
             "length 10, angle 30",
             lambda x: D.motion_blur(x, 10.0, 30.0),
             [
-                albu(A.MotionBlur(blur_limit=(11, 11), angle_range=(30, 30), p=1)),
-                kor(lambda x: kornia.filters.motion_blur(x, 11, 30.0, 0.0)),
+                _albu(A.MotionBlur(blur_limit=(11, 11), angle_range=(30, 30), p=1)),
+                _kor(lambda x: kornia.filters.motion_blur(x, 11, 30.0, 0.0)),
             ],
         ),
     ]

@@ -132,7 +132,6 @@ def measure(
     photos (Kodak-sized, so decoding costs what it costs on real data)."""
     from qpt.config import pretrain_recipe as recipe
     from qpt_base.device import resolve_device
-    from train.data import ShardStream, make_loader, resolve_shards
     from train.distributed import DistInfo
     from train.engine import Trainer
 
@@ -140,64 +139,95 @@ def measure(
     params = recipe(recipe_name, device=str(dev), time_budget_s=None, **overrides)
     if params.cpu_threads and dev.type == "cpu":
         torch.set_num_threads(params.cpu_threads)
-    model, img_size, batch = params.model, params.img_size, params.batch_size
-    num_workers, preset = params.num_workers, params.degrade
     trainer = Trainer(params, DistInfo(0, 1, 0, dev, False), seed=0)
     trainer.reseed(0, 0)
     with tempfile.TemporaryDirectory() as tmp:
-        shards = _write_shards(Path(tmp), max(64, 2 * batch), (512, 768))
-        urls = resolve_shards(shards)
-        n_batches = (steps + warmup) * (rounds + 1)
-        stream = ShardStream(
-            urls,
-            img_size,
-            batch,
-            n_batches,
-            seed=0,
-            crops_per_image=params.crops_per_image,
-            shuffle_buffer=params.shuffle_buffer,
-            degrade=preset if trainer.degrade_in_loader else None,
-        )
-        loader = make_loader(stream, num_workers, pin_memory=dev.type == "cuda")
-        sample = next(iter(make_loader(stream, 0)))["images"]
+        shards = _write_shards(Path(tmp), max(64, 2 * params.batch_size), (512, 768))
+        loader, sample = _loader(params, trainer, shards, (steps + warmup) * (rounds + 1))
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         it = iter(loader)
-        # interleaved rounds, best of each: a shared machine's noise hits both alike
-        alone, full, wait = 0.0, 0.0, 1.0
-        for _ in range(rounds):
-            alone = max(alone, _model_alone(trainer, sample, warmup, steps))
-            rate, waited = _pipeline(trainer, it, warmup, steps)
-            if rate > full:
-                full, wait = rate, waited
-        del it
-        out: dict[str, Any] = {
-            "model": model,
-            "recipe": recipe_name,
-            "img_size": img_size,
-            "batch": batch,
-            "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-            "threads": torch.get_num_threads(),
-            "num_workers": num_workers,
-            "crops_per_image": params.crops_per_image,
-            "degrade": preset,
-            "degrade_on": "loader workers" if trainer.degrade_in_loader else "device",
-            "model_img_s": round(alone, 2),
-            "pipeline_img_s": round(full, 2),
-            "pipeline_ratio": round(full / alone, 3),
-            "data_wait_fraction": round(wait, 3),
-            "degrade_img_s": round(_degrade_rate(preset, sample, dev), 2) if preset else None,
-        }
+        alone, full, wait = _interleaved(trainer, sample, it, warmup, steps, rounds)
+        del it  # the loader's workers stop before the extra measurements
+        out = _row(recipe_name, params, trainer, alone, full, wait)
+        out["degrade_img_s"] = (
+            round(_degrade_rate(params.degrade, sample, dev), 2) if params.degrade else None
+        )
         if dev.type == "cuda":
             out["peak_mem_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 2)
         if mfu:
-            flops = _flops_per_step(trainer, sample)
-            name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
-            peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
-            out["tflops_per_step"] = round(flops / 1e12, 3)
-            out["achieved_tflops"] = round(flops * alone / batch / 1e12, 1)
-            out["mfu"] = round(flops * alone / batch / peak, 3) if peak else None
+            out.update(_mfu(trainer, sample, alone))
     return out
+
+
+def _loader(params, trainer, shards: str, n_batches: int) -> tuple[Any, torch.Tensor]:
+    """The training loader over ``shards`` and one (B, 3, H, W) uint8 batch of the same
+    stream read without workers (the model-alone input)."""
+    from train.data import ShardStream, make_loader, resolve_shards
+
+    stream = ShardStream(
+        resolve_shards(shards),
+        params.img_size,
+        params.batch_size,
+        n_batches,
+        seed=0,
+        crops_per_image=params.crops_per_image,
+        shuffle_buffer=params.shuffle_buffer,
+        degrade=params.degrade if trainer.degrade_in_loader else None,
+    )
+    loader = make_loader(stream, params.num_workers, pin_memory=trainer.device.type == "cuda")
+    return loader, next(iter(make_loader(stream, 0)))["images"]
+
+
+def _interleaved(
+    trainer, sample: torch.Tensor, it, warmup: int, steps: int, rounds: int
+) -> tuple[float, float, float]:
+    """Best model-alone rate, best pipeline rate and that round's data-wait fraction."""
+    # interleaved rounds, best of each: a shared machine's noise hits both alike
+    alone, full, wait = 0.0, 0.0, 1.0
+    for _ in range(rounds):
+        alone = max(alone, _model_alone(trainer, sample, warmup, steps))
+        rate, waited = _pipeline(trainer, it, warmup, steps)
+        if rate > full:
+            full, wait = rate, waited
+    return alone, full, wait
+
+
+def _row(
+    recipe_name: str, params, trainer, alone: float, full: float, wait: float
+) -> dict[str, Any]:
+    """The measurement row: the setup and both rates."""
+    dev = trainer.device
+    return {
+        "model": params.model,
+        "recipe": recipe_name,
+        "img_size": params.img_size,
+        "batch": params.batch_size,
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "threads": torch.get_num_threads(),
+        "num_workers": params.num_workers,
+        "crops_per_image": params.crops_per_image,
+        "degrade": params.degrade,
+        "degrade_on": "loader workers" if trainer.degrade_in_loader else "device",
+        "model_img_s": round(alone, 2),
+        "pipeline_img_s": round(full, 2),
+        "pipeline_ratio": round(full / alone, 3),
+        "data_wait_fraction": round(wait, 3),
+    }
+
+
+def _mfu(trainer, sample: torch.Tensor, alone: float) -> dict[str, Any]:
+    """FLOPs per step, achieved TFLOP/s at the model-alone rate and the share of the device's
+    bf16 peak (None for a device not in :data:`PEAK_BF16`)."""
+    dev, batch = trainer.device, trainer.params.batch_size
+    flops = _flops_per_step(trainer, sample)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    peak = next((v for k, v in PEAK_BF16.items() if k in name), None)
+    return {
+        "tflops_per_step": round(flops / 1e12, 3),
+        "achieved_tflops": round(flops * alone / batch / 1e12, 1),
+        "mfu": round(flops * alone / batch / peak, 3) if peak else None,
+    }
 
 
 def verdict(r: dict) -> str:

@@ -82,3 +82,34 @@ def test_ray_executor_matches_local(tmp_path: Path) -> None:
     rows = [pq.read_table(d / "manifest.parquet").drop(["uri"]).to_pylist()
             for d in (tmp_path / "local", tmp_path / "ray")]  # fmt: skip
     assert rows[0] == rows[1] and len(rows[0]) == local["candidates"]
+
+
+@pytest.mark.parametrize("refusal", ["no_token", "wrong_token"])
+def test_ray_auth_refusal_is_one_line_exit_2(tmp_path: Path, capsys, monkeypatch, refusal) -> None:
+    """A cluster with token authentication refuses a driver without its token: Ray raises
+    ``AuthenticationError`` when this process has token mode but no token, and (after its
+    retries) a plain ``ConnectionError`` when the token is missing or wrong on the cluster's
+    side. Both become one line naming the address and the settings to fix."""
+    ray = pytest.importorskip("ray")
+    address = "10.1.2.3:6379"
+    if refusal == "no_token":
+        exc: Exception = ray.exceptions.AuthenticationError(
+            "Token authentication is enabled but no authentication token was found"
+        )
+    else:
+        exc = ConnectionError(f"Failed to connect to Ray cluster at {address}")
+    calls = []
+
+    def refuse(**kwargs):
+        calls.append(kwargs)
+        raise exc
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    code = main(["curate", "--source", "builtin", "--builtin-photo", "coffee",
+                 "-o", str(tmp_path / "c"), "--no-richness", "--no-report",
+                 "--executor", "ray", "--address", address])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and calls and calls[0]["address"] == address
+    assert err.startswith(f"error: ray cluster at {address}: ") and "\n" not in err
+    assert "RAY_AUTH_MODE" in err and "RAY_AUTH_TOKEN" in err and "Traceback" not in err

@@ -73,6 +73,15 @@ class RelPosBlock(Block):
         return super().forward(x, attn_mask=bias)
 
 
+def _check_arguments(img_size: int, embed_dim: int, num_heads: int, ape: str, out: str) -> None:
+    if img_size % 16:
+        raise ValueError(f"HiViT img_size must be a multiple of 16, got {img_size}")
+    if embed_dim % 4 or embed_dim % num_heads:
+        raise ValueError(f"HiViT embed_dim {embed_dim} must divide by 4 and by num_heads")
+    if ape not in ("learned", "sincos", "none") or out not in ("fc_norm", "norm", "hifeat"):
+        raise ValueError(f"HiViT: unknown ape '{ape}' or out '{out}'")
+
+
 class HiViT(Encoder):
     """Hierarchical ViT encoder in the authors' layout (see the module docstring).
 
@@ -116,12 +125,7 @@ class HiViT(Encoder):
         norm_eps: float = 1e-6,
     ) -> None:
         super().__init__()
-        if img_size % 16:
-            raise ValueError(f"HiViT img_size must be a multiple of 16, got {img_size}")
-        if embed_dim % 4 or embed_dim % num_heads:
-            raise ValueError(f"HiViT embed_dim {embed_dim} must divide by 4 and by num_heads")
-        if ape not in ("learned", "sincos", "none") or out not in ("fc_norm", "norm", "hifeat"):
-            raise ValueError(f"HiViT: unknown ape '{ape}' or out '{out}'")
+        _check_arguments(img_size, embed_dim, num_heads, ape, out)
         self.img_size, self.patch_size, self.out = img_size, 16, out
         self.grid_size = (img_size // 16, img_size // 16)
         dims = [embed_dim // 4, embed_dim // 2, embed_dim]
@@ -141,12 +145,7 @@ class HiViT(Encoder):
         self.stage2 = nn.Sequential(*[mlp(dims[1], drop_path=next(dpr)) for _ in range(2 * d2)])
         self.merge2 = PatchMerge(dims[1], eps=norm_eps)
         self.pos_embed: Tensor | None
-        if ape == "learned":
-            self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches, embed_dim))
-        elif ape == "sincos":
-            self.register_buffer("pos_embed", mae_sincos_pos_embed(self.grid_size, embed_dim))
-        else:
-            self.pos_embed = None
+        self._add_pos_embed(ape, embed_dim)
         self.blocks = nn.ModuleList(
             RelPosBlock(embed_dim, num_heads, mlp_ratio, self.grid_size, rpe, next(dpr), norm_eps)
             for _ in range(d3)
@@ -156,6 +155,20 @@ class HiViT(Encoder):
             self.fc_norm = norm
         else:
             self.norm = norm
+        self._init_weights(ape)
+
+    def _add_pos_embed(self, ape: PosEmbed, embed_dim: int) -> None:
+        """The absolute position embedding (1, N, C): learned, fixed 2-D sin-cos, or none."""
+        if ape == "learned":
+            self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches, embed_dim))
+        elif ape == "sincos":
+            self.register_buffer("pos_embed", mae_sincos_pos_embed(self.grid_size, embed_dim))
+        else:
+            self.pos_embed = None
+
+    def _init_weights(self, ape: PosEmbed) -> None:
+        """The authors' initialisation: truncated normal for linear layers, position embedding
+        and relative position biases; the stem convolution as a linear layer (xavier)."""
         self.apply(init_weights)
         if ape == "learned":
             trunc_normal_(self.pos_embed, std=0.02)

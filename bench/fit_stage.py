@@ -97,30 +97,18 @@ class FinetuneParams(BaseModel):
     device: str = Field("cpu", description="cpu, cuda, cuda:N or auto.")
 
 
-def _data_root(value: str | None) -> Path | None:
-    from bench.datasets.registry import default_data_root
-
-    if value == "auto":
-        return default_data_root()
-    if value is None:
-        return None
-    root = Path(value)
-    if not root.is_dir():
-        raise FileNotFoundError(f"finetune: data root {root} not found")
-    return root
-
-
 def _open(params: FinetuneParams, seed: int):
     """The dataset ``params`` names (``auto``: livec when found, else synthetic)."""
     from bench.datasets import get_spec
     from bench.fit import open_dataset
+    from bench.params import resolve_data_root
     from bench.runner import SyntheticConfig
 
     synthetic = SyntheticConfig(
         params.synthetic_photos, params.synthetic_n_photos, None, params.synthetic_max_ops,
         params.synthetic_size, params.synthetic_crops_per_photo,
     )  # fmt: skip
-    data_root = _data_root(params.data_root)
+    data_root = resolve_data_root(params.data_root, "finetune")
     name = params.dataset
     if name == "auto":
         found = get_spec("livec").locate(data_root) if data_root is not None else None

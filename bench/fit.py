@@ -384,6 +384,115 @@ def _train_epoch(
     return losses
 
 
+@dataclass
+class _Run:
+    """A fine-tuning run in progress: the model being trained and what it is trained on."""
+
+    model: _Scorer
+    scorer: Scorer  # scores with the weights being trained
+    opt: torch.optim.Optimizer
+    g: torch.Generator
+    ckpt: _Checkpoint
+    state: dict[str, Any]
+    dataset: BenchDataset
+    cfg: FitConfig
+    img_size: int
+    schedule: tuple[int, int, float, float]  # total steps, warm-up steps, target mean, std
+
+
+def _fresh_state() -> dict[str, Any]:
+    return {
+        "epoch": 0, "step": 0, "best_srcc": -math.inf, "best_epoch": 0, "bad_epochs": 0,
+        "history": [], "unreadable": {},
+    }  # fmt: skip
+
+
+def _start_run(
+    backbone: Backbone,
+    dataset: BenchDataset,
+    cfg: FitConfig,
+    train: np.ndarray,
+    state_dir: Path,
+    key: str,
+) -> _Run:
+    """Seeded model, head and optimiser; the saved state of ``state_dir`` when it matches."""
+    fc, y = cfg.finetune, dataset.scores
+    dev = torch.device(cfg.device)
+    g = torch.Generator().manual_seed(fc.seed)
+    torch.manual_seed(fc.seed)
+    model = _Scorer(copy.deepcopy(backbone.model), backbone.num_features).to(dev)
+    mean, std = float(y[train].mean()), float(y[train].std()) or 1.0
+    head = TrainedHead(backbone.num_features, mean, std).to(dev)
+    head.head = model.head
+    scorer = Scorer(model.encoder, head, {"input": input_protocol(backbone, cfg)})
+    opt = torch.optim.AdamW(param_groups(model, fc), lr=fc.lr, betas=(0.9, 0.999))
+    steps_per_epoch = math.ceil(len(train) / fc.batch_size)
+    schedule = (fc.epochs * steps_per_epoch, steps_per_epoch, mean, std)
+    ckpt = _Checkpoint(state_dir, key)
+    state = ckpt.load(model, opt, g) or _fresh_state()
+    return _Run(model, scorer, opt, g, ckpt, state, dataset, cfg, backbone.img_size, schedule)
+
+
+def _record_epoch(state: dict[str, Any], epoch: int, srcc: float, losses: list[float]) -> bool:
+    """Note epoch ``epoch``'s loss and validation SRCC in ``state``; True if it is the best."""
+    better = state["best_epoch"] == 0 or srcc > state["best_srcc"]
+    if better:
+        state["best_srcc"], state["best_epoch"], state["bad_epochs"] = srcc, epoch + 1, 0
+    else:
+        state["bad_epochs"] += 1
+    state["epoch"] = epoch + 1
+    loss_mean = float(np.mean(losses)) if losses else math.nan
+    state["history"].append({"epoch": epoch + 1, "loss": loss_mean, "val_srcc": srcc})
+    return better
+
+
+def _run_epoch(
+    run: _Run,
+    epoch: int,
+    train: np.ndarray,
+    val: np.ndarray,
+    bar: Progress,
+    task: Any,
+    console: Console,
+) -> None:
+    """Train one epoch, score the validation part, save the state (and the best weights)."""
+    fc, state = run.cfg.finetune, run.state
+    label = f"epoch {epoch + 1}/{fc.epochs}"
+    bar.update(task, description=f"{label}: train")
+    run.model.train()
+    order = train[torch.randperm(len(train), generator=run.g).numpy()]
+    losses = _train_epoch(
+        run.model, run.opt, run.g, run.dataset, order, run.cfg, state, run.img_size,
+        run.schedule, lambda k: bar.advance(task, k),
+    )  # fmt: skip
+    bar.update(task, description=f"{label}: validation")
+    pred, ok = predict(run.scorer, run.dataset, val, lambda k: bar.advance(task, k))
+    y_val = run.dataset.scores[val]
+    srcc = compute_metrics(pred[ok], y_val[ok])["srcc"] if ok.sum() >= 3 else math.nan
+    better = _record_epoch(state, epoch, srcc, losses)
+    run.ckpt.save(run.model, run.opt, run.g, state, best=better)
+    bar.update(task, description=f"{label}: val SRCC {srcc:.3f}")
+    console.print(
+        f"{label}  loss {state['history'][-1]['loss']:.4f}  val SRCC {srcc:.3f}  "
+        f"(best {state['best_srcc']:.3f} at epoch {state['best_epoch']})"
+    )
+
+
+def _fit_record(cfg: FitConfig, state: dict[str, Any], n_bad_test: int, val_keys: list) -> dict:
+    """The ``fit`` entry of ``scorer.json`` for a fine-tuned head."""
+    return {
+        **asdict(cfg.finetune),
+        "val_fraction": cfg.val_fraction,
+        "patience": cfg.patience,
+        "best_epoch": state["best_epoch"],
+        "best_val_srcc": state["best_srcc"],
+        "epochs_run": state["epoch"],
+        "history": state["history"],
+        "n_unreadable": len(state["unreadable"]) + n_bad_test,
+        "val_keys": val_keys,
+    }
+
+
 def fit_finetune(
     backbone: Backbone,
     dataset: BenchDataset,
@@ -393,76 +502,27 @@ def fit_finetune(
     key: str,
 ) -> tuple[Scorer, Split, np.ndarray, dict[str, Any], dict[str, Any]]:
     """Fine-tune with early stopping on a validation part, resumable from ``state_dir``."""
-    fc = cfg.finetune
+    epochs = cfg.finetune.epochs
     split = choose_split(dataset, cfg)
     train, val = carve_validation(dataset, split.train, cfg.val_fraction, cfg.seed)
-    y = dataset.scores
-    dev = torch.device(cfg.device)
-    g = torch.Generator().manual_seed(fc.seed)
-    torch.manual_seed(fc.seed)
-    model = _Scorer(copy.deepcopy(backbone.model), backbone.num_features).to(dev)
-    mean, std = float(y[train].mean()), float(y[train].std()) or 1.0
-    head = TrainedHead(backbone.num_features, mean, std).to(dev)
-    head.head = model.head  # the scorer scores with the weights being trained
-    scorer = Scorer(model.encoder, head, {"input": input_protocol(backbone, cfg)})
-    opt = torch.optim.AdamW(param_groups(model, fc), lr=fc.lr, betas=(0.9, 0.999))
-    steps_per_epoch = math.ceil(len(train) / fc.batch_size)
-    total, warmup = fc.epochs * steps_per_epoch, steps_per_epoch
-    ckpt = _Checkpoint(state_dir, key)
-    state = ckpt.load(model, opt, g) or {
-        "epoch": 0, "step": 0, "best_srcc": -math.inf, "best_epoch": 0, "bad_epochs": 0,
-        "history": [], "unreadable": {},
-    }  # fmt: skip
-    if state["epoch"]:
-        console.print(f"resuming after epoch {state['epoch']} from {state_dir}")
+    run = _start_run(backbone, dataset, cfg, train, state_dir, key)
+    if run.state["epoch"]:
+        console.print(f"resuming after epoch {run.state['epoch']} from {state_dir}")
     with _progress(console) as bar:
-        task = bar.add_task("fine-tune", total=fc.epochs * (len(train) + len(val)))
-        bar.advance(task, state["epoch"] * (len(train) + len(val)))
-        for epoch in range(state["epoch"], fc.epochs):
-            if state["bad_epochs"] >= cfg.patience:
+        task = bar.add_task("fine-tune", total=epochs * (len(train) + len(val)))
+        bar.advance(task, run.state["epoch"] * (len(train) + len(val)))
+        for epoch in range(run.state["epoch"], epochs):
+            if run.state["bad_epochs"] >= cfg.patience:
                 break
-            bar.update(task, description=f"epoch {epoch + 1}/{fc.epochs}: train")
-            model.train()
-            order = train[torch.randperm(len(train), generator=g).numpy()]
-            schedule = (total, warmup, mean, std)
-            losses = _train_epoch(
-                model, opt, g, dataset, order, cfg, state, backbone.img_size, schedule,
-                lambda k: bar.advance(task, k),
-            )  # fmt: skip
-            bar.update(task, description=f"epoch {epoch + 1}/{fc.epochs}: validation")
-            pred, ok = predict(scorer, dataset, val, lambda k: bar.advance(task, k))
-            srcc = compute_metrics(pred[ok], y[val][ok])["srcc"] if ok.sum() >= 3 else math.nan
-            better = state["best_epoch"] == 0 or srcc > state["best_srcc"]
-            if better:
-                state["best_srcc"], state["best_epoch"], state["bad_epochs"] = srcc, epoch + 1, 0
-            else:
-                state["bad_epochs"] += 1
-            state["epoch"] = epoch + 1
-            loss_mean = float(np.mean(losses)) if losses else math.nan
-            state["history"].append({"epoch": epoch + 1, "loss": loss_mean, "val_srcc": srcc})
-            ckpt.save(model, opt, g, state, best=better)
-            bar.update(task, description=f"epoch {epoch + 1}/{fc.epochs}: val SRCC {srcc:.3f}")
-            console.print(
-                f"epoch {epoch + 1}/{fc.epochs}  loss {loss_mean:.4f}  val SRCC {srcc:.3f}  "
-                f"(best {state['best_srcc']:.3f} at epoch {state['best_epoch']})"
-            )
-        ckpt.best(model)
+            _run_epoch(run, epoch, train, val, bar, task, console)
+        run.ckpt.best(run.model)
         bar.update(task, description="test")
-        pred, ok = predict(scorer, dataset, split.test)
+        pred, ok = predict(run.scorer, dataset, split.test)
     test_idx = split.test[ok]
     split = Split(split.name, np.sort(np.concatenate([train, val])), test_idx)
-    fit = {
-        **asdict(fc),
-        "val_fraction": cfg.val_fraction,
-        "patience": cfg.patience,
-        "best_epoch": state["best_epoch"],
-        "best_val_srcc": state["best_srcc"],
-        "epochs_run": state["epoch"],
-        "history": state["history"],
-        "n_unreadable": len(state["unreadable"]) + int((~ok).sum()),
-        "val_keys": [dataset.samples[i].key for i in val],
-    }
-    return scorer, split, pred[ok], compute_metrics(pred[ok], y[test_idx]), fit
+    val_keys = [dataset.samples[i].key for i in val]
+    fit = _fit_record(cfg, run.state, int((~ok).sum()), val_keys)
+    return run.scorer, split, pred[ok], compute_metrics(pred[ok], dataset.scores[test_idx]), fit
 
 
 def fit_scorer(

@@ -1,130 +1,138 @@
-"""Pipeline stage ``finetune`` (and ``qpt finetune``): fit a scorer and save it in the stage folder.
+"""Fit a scorer from :class:`FinetuneParams` into a folder (``qpt finetune``, stage ``finetune``).
 
-The stage folder is the scorer folder (``qpt score PATH -m runs/<pipeline>/<stage>``). The
-backbone is ``<pretrain stage>/export`` unless ``checkpoint`` names one (any spec of
-:func:`bench.backbones.parse_backbone`, or ``stage:NAME`` for an earlier pretrain stage).
+The folder is the scorer (``qpt score PATH -m FOLDER``). :func:`fit_scorer_folder` takes
+plain arguments; the pipeline stage (:mod:`qpt.stages.finetune`) and the verb resolve the
+backbone and the output folder and call it.
 
-Example ``pipelines.toml`` table::
-
-    [[pipeline.default.stage]]
-    kind = "finetune"
-    dataset = "synthetic"       # or livec, koniq, ... (qpt bench list), or a path,score CSV
-    checkpoint = "handcrafted"  # default: the pretrain stage's export
-    head = "linear"             # or finetune
+``json_schema_extra={"cli": ...}`` names a field's command-line flag where it is not the
+field name in kebab case.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bench.backbones import Backbone
+
 
 class FinetuneParams(BaseModel):
-    """Parameters of the ``finetune`` stage (and of ``qpt finetune``)."""
+    """Parameters of the ``finetune`` stage and of ``qpt finetune``."""
 
     model_config = ConfigDict(extra="forbid")
 
     dataset: str = Field(
         "synthetic",
-        description="benchmark name (qpt bench list), synthetic, a CSV of path,score, or 'auto' "
-        "(livec when found under data_root, else synthetic)",
+        description="Benchmark name (qpt bench list), synthetic, a CSV of path,score, or auto "
+        "(livec when found under data_root, else synthetic).",
     )
     checkpoint: str | None = Field(
         None,
-        description="backbone spec (export folder, random:NAME, timm:NAME=FILE, handcrafted) or "
-        "'stage:NAME'; default: the pretrain stage's export folder",
+        description="Backbone: export folder, random:NAME, timm:NAME=FILE, open_clip:NAME=FILE, "
+        "handcrafted, or stage:NAME (an earlier pretrain stage's export); default: the pretrain "
+        "stage's export.",
+        json_schema_extra={"cli": ["--checkpoint", "-c"]},
     )
-    head: Literal["linear", "finetune"] = "linear"
+    head: Literal["linear", "finetune"] = Field(
+        "linear", description="linear (ridge on frozen features) or finetune (full fine-tuning)."
+    )
     data_root: str | None = Field(
-        "auto", description="folder holding the releases; 'auto' = ../shared/data if present"
+        "auto",
+        description="Folder holding the dataset releases (auto: ../shared/data if present; none: "
+        "CSV and synthetic only).",
     )
-    split: Literal["auto", "official", "random"] = "auto"
-    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
-    max_items: int | None = Field(None, ge=10, description="cap on samples (seeded subset)")
-    crops: int = Field(1, ge=1, le=64, description="native-resolution crops per image")
-    input_mode: Literal["crops", "resize"] = "crops"
-    frames: int = Field(4, ge=1, le=256, description="frames sampled per video")
-    batch_size: int = Field(32, ge=1, description="views per forward pass")
-    epochs: int = Field(10, ge=1)
-    lr: float = Field(2e-4, gt=0.0)
-    finetune_batch_size: int = Field(16, ge=1)
-    layer_decay: float = Field(0.75, gt=0.0, le=1.0)
-    weight_decay: float = Field(0.05, ge=0.0)
-    patience: int = Field(3, ge=1, description="epochs without a better val SRCC before stop")
-    lower_better: bool = Field(False, description="CSV scores: lower is better (DMOS)")
-    allow_partial: bool = False
-    synthetic_photos: str = Field("builtin", description="'builtin' or a folder of photos")
-    synthetic_n_photos: int | None = Field(6, ge=2)
-    synthetic_max_ops: int | None = Field(4, ge=1)
-    synthetic_size: int = Field(256, ge=64)
+    split: Literal["auto", "official", "random"] = Field(
+        "auto", description="auto: the official split when published, else seeded 80/20."
+    )
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="Test share of a random split.")
+    val_fraction: float = Field(
+        0.1, gt=0.0, lt=1.0, description="Validation share of the training side (finetune head)."
+    )
+    max_items: int | None = Field(
+        None, ge=10, description="Cap on samples, seeded subset (none: use all)."
+    )
+    crops: int = Field(1, ge=1, le=64, description="Native-resolution crops per image, averaged.")
+    input_mode: Literal["crops", "resize"] = Field(
+        "crops", description="crops (native resolution) or resize (squash)."
+    )
+    frames: int = Field(4, ge=1, le=256, description="Frames sampled per video.")
+    batch_size: int = Field(
+        32,
+        ge=1,
+        description="Views per forward pass (feature extraction and scoring).",
+        json_schema_extra={"cli": "--view-batch-size"},
+    )
+    epochs: int = Field(10, ge=1, description="Fine-tuning epochs (at most).")
+    lr: float = Field(2e-4, gt=0.0, description="Peak learning rate of the head's layer.")
+    finetune_batch_size: int = Field(
+        16, ge=1, description="Fine-tuning batch size.", json_schema_extra={"cli": "--batch-size"}
+    )
+    layer_decay: float = Field(0.75, gt=0.0, le=1.0, description="Layer-wise lr decay.")
+    weight_decay: float = Field(0.05, ge=0.0, description="AdamW weight decay.")
+    patience: int = Field(
+        3, ge=1, description="Epochs without a better validation SRCC before stopping."
+    )
+    lower_better: bool = Field(False, description="CSV scores: lower is better (DMOS).")
+    allow_partial: bool = Field(False, description="Use the files present when some are missing.")
+    synthetic_photos: str = Field(
+        "builtin",
+        description="Synthetic benchmark photos: builtin or a folder.",
+        json_schema_extra={"cli": "--photos"},
+    )
+    synthetic_n_photos: int | None = Field(
+        6, ge=2, description="Photos of the synthetic benchmark (none: all)."
+    )
+    synthetic_max_ops: int | None = Field(
+        4, ge=1, description="Degrade ops of the synthetic benchmark (none: all)."
+    )
+    synthetic_size: int = Field(256, ge=64, description="Side of the synthetic images (px).")
     synthetic_crops_per_photo: int = Field(
-        0, ge=0, le=4, description="more synthetic sources: non-overlapping crops of each photo"
+        0, ge=0, le=4, description="More synthetic sources: non-overlapping crops of each photo."
     )
-    device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'")
+    device: str = Field("cpu", description="cpu, cuda, cuda:N or auto.")
 
 
-def _data_root(value: str | None) -> Path | None:
-    from bench.datasets.registry import default_data_root
-
-    if value == "auto":
-        return default_data_root()
-    if value is None:
-        return None
-    root = Path(value)
-    if not root.is_dir():
-        raise FileNotFoundError(f"finetune: data root {root} not found")
-    return root
-
-
-def run_finetune(ctx: Any, params: FinetuneParams) -> dict:
-    """Fit the scorer into ``ctx.out_dir``; returns its test metrics and where it is.
-
-    ``ctx`` is the runner's stage context (``out_dir``, ``seed``, ``console``, ``inputs``,
-    ``input_of``).
-
-    Raises:
-        ValueError: bad parameters, an unknown dataset or backbone, a bad CSV.
-        FileNotFoundError: a missing data root, backbone or file.
-    """
-    from bench.backbones import parse_backbone
+def _open(params: FinetuneParams, seed: int):
+    """The dataset ``params`` names (``auto``: livec when found, else synthetic)."""
     from bench.datasets import get_spec
-    from bench.features import InputConfig
-    from bench.finetune import FinetuneConfig
-    from bench.fit import FitConfig, fit_scorer, open_dataset
+    from bench.fit import open_dataset
+    from bench.params import resolve_data_root
     from bench.runner import SyntheticConfig
-    from qpt_base.device import resolve_device
 
-    spec = params.checkpoint or str(ctx.input_of("pretrain") / "export")
-    if spec.startswith("stage:"):
-        stage = spec.removeprefix("stage:")
-        if stage not in ctx.inputs:
-            raise ValueError(f"finetune: '{spec}' names no earlier stage")
-        backbone = parse_backbone(str(ctx.inputs[stage] / "export"), name=stage)
-    else:
-        backbone = parse_backbone(spec)
     synthetic = SyntheticConfig(
         params.synthetic_photos, params.synthetic_n_photos, None, params.synthetic_max_ops,
         params.synthetic_size, params.synthetic_crops_per_photo,
     )  # fmt: skip
-    data_root = _data_root(params.data_root)
+    data_root = resolve_data_root(params.data_root, "finetune")
     name = params.dataset
     if name == "auto":
         found = get_spec("livec").locate(data_root) if data_root is not None else None
         name = "livec" if found is not None else "synthetic"
-    dataset = open_dataset(
+    return open_dataset(
         name, data_root, allow_partial=params.allow_partial,
-        max_items=params.max_items, seed=ctx.seed, synthetic=synthetic,
+        max_items=params.max_items, seed=seed, synthetic=synthetic,
         higher_better=not params.lower_better,
     )  # fmt: skip
-    cfg = FitConfig(
+
+
+def fit_config(params: FinetuneParams, seed: int = 0):
+    """The :class:`bench.fit.FitConfig` for ``params``."""
+    from bench.features import InputConfig
+    from bench.finetune import FinetuneConfig
+    from bench.fit import FitConfig
+    from qpt_base.device import resolve_device
+
+    return FitConfig(
         head=params.head,
         split=params.split,
         test_fraction=params.test_fraction,
         val_fraction=params.val_fraction,
-        seed=ctx.seed,
+        seed=seed,
         patience=params.patience,
         device=str(resolve_device(params.device)),
         inputs=InputConfig(params.crops, params.input_mode, params.frames, params.batch_size),
@@ -134,13 +142,44 @@ def run_finetune(ctx: Any, params: FinetuneParams) -> dict:
             params.lr,
             params.layer_decay,
             params.weight_decay,
-            seed=ctx.seed,
+            seed=seed,
         ),  # fmt: skip
     )
-    scorer = fit_scorer(backbone, dataset, cfg, ctx.out_dir, spec, ctx.console)
+
+
+def fit_scorer_folder(
+    params: FinetuneParams,
+    out_dir: Path,
+    *,
+    seed: int = 0,
+    console: Console | None = None,
+    backbone: Backbone | None = None,
+) -> dict:
+    """Fit the scorer into ``out_dir``; returns its test metrics and where it is.
+
+    Args:
+        params: what to fit; ``params.checkpoint`` is recorded as the backbone's spec.
+        out_dir: the scorer folder (created; an interrupted fine-tuning resumes from it).
+        seed: seed of the split, the subset and of training.
+        console: where progress goes (default: stderr).
+        backbone: the backbone, already resolved (default: ``params.checkpoint`` parsed).
+
+    Raises:
+        ValueError: bad parameters, no checkpoint, an unknown dataset or backbone, a bad CSV.
+        FileNotFoundError: a missing data root, backbone or file.
+    """
+    from bench.backbones import parse_backbone
+    from bench.fit import fit_scorer
+
+    if params.checkpoint is None:
+        raise ValueError("finetune: no checkpoint given")
+    backbone = backbone or parse_backbone(params.checkpoint)
+    dataset = _open(params, seed)
+    cfg = fit_config(params, seed)
+    scorer = fit_scorer(backbone, dataset, cfg, out_dir, params.checkpoint, console)
     meta = scorer.meta
     return {
-        "scorer": str(ctx.out_dir),
+        "scorer": str(out_dir),
         "dataset": meta["fitted_on"]["dataset"],
         "split": meta["fitted_on"]["split"],
         "head": meta["head"],

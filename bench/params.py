@@ -98,6 +98,32 @@ class BenchParams(BaseModel):
     device: str = Field("cpu", description="cpu, cuda, cuda:N or auto.")
 
 
+def default_data_root() -> Path | None:
+    """``../shared/data`` next to the working directory or the repository, if present."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        candidate = (base / ".." / "shared" / "data").resolve()
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def resolve_data_root(value: str | None, who: str = "bench") -> Path | None:
+    """The data root a ``data_root`` setting names: ``auto`` -> :func:`default_data_root`,
+    None -> none, else the folder, which must exist.
+
+    Raises:
+        FileNotFoundError: ``value`` names no folder (the message starts with ``who``).
+    """
+    if value == "auto":
+        return default_data_root()
+    if value is None:
+        return None
+    root = Path(value)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{who}: data root {root} not found")
+    return root
+
+
 def make_config(params: BenchParams, seed: int = 0):
     """The :class:`bench.runner.BenchConfig` for ``params``."""
     from bench.features import InputConfig
@@ -105,19 +131,9 @@ def make_config(params: BenchParams, seed: int = 0):
     from bench.runner import BenchConfig, SyntheticConfig
     from qpt_base.device import resolve_device
 
-    if params.data_root == "auto":
-        from bench.datasets.registry import default_data_root
-
-        data_root = default_data_root()
-    elif params.data_root is None:
-        data_root = None
-    else:
-        data_root = Path(params.data_root)
-        if not data_root.is_dir():
-            raise FileNotFoundError(f"bench: data root {data_root} not found")
     return BenchConfig(
         datasets=list(params.datasets),
-        data_root=data_root,
+        data_root=resolve_data_root(params.data_root),
         heads=tuple(params.heads),
         n_splits=params.n_splits,
         test_fraction=params.test_fraction,

@@ -34,11 +34,17 @@ from bench.datasets.synthetic import build_synthetic
 from bench.features import InputConfig, cached_features
 from bench.finetune import FinetuneConfig, finetune_predict
 from bench.metrics import compute_metrics, summarize
-from bench.protocols import linear_probe, make_splits
+from bench.protocols import Split, linear_probe, make_splits
 from qpt_base.atomic import atomic_write_text
 from qpt_base.fingerprint import fingerprint
 
 HEADS = ("linear", "finetune")
+_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    MofNCompleteColumn(),
+    TimeElapsedColumn(),
+)
 
 
 @dataclass(frozen=True)
@@ -170,14 +176,22 @@ def run_suite(
         ValueError: bad config; with ``strict``, a dataset that cannot be read.
     """
     cfg.check()
-    console = console or Console(stderr=True)
-    out_dir = Path(out_dir)
     plan, missing = plan_datasets(cfg)
-    results: dict[str, Any] = {
+    suite = _Suite(backbones, cfg, Path(out_dir), console or Console(stderr=True))
+    suite.results["missing"] = missing
+    started = time.perf_counter()
+    for name, root in plan.items():
+        suite.run_dataset(name, root)
+    suite.results["seconds"] = round(time.perf_counter() - started, 1)
+    return suite.results
+
+
+def _empty_results(backbones: list[Backbone], cfg: BenchConfig) -> dict[str, Any]:
+    """The ``results.json`` skeleton: the config and backbones, no rows yet."""
+    nested = ("inputs", "finetune", "synthetic")
+    return {
         "config": {
-            **{
-                k: v for k, v in asdict(cfg).items() if k not in ("inputs", "finetune", "synthetic")
-            },
+            **{k: v for k, v in asdict(cfg).items() if k not in nested},
             "inputs": asdict(cfg.inputs),
             "finetune": asdict(cfg.finetune),
             "synthetic": asdict(cfg.synthetic),
@@ -187,108 +201,145 @@ def run_suite(
         },
         "datasets": {},
         "results": [],
-        "missing": missing,
+        "missing": [],
         "errors": [],
     }
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
+
+
+def _dataset_info(
+    root: Path | None, dataset: BenchDataset, n_total: int, cfg: BenchConfig
+) -> dict[str, Any]:
+    """The ``datasets`` entry of ``results.json`` for one loaded dataset."""
+    protocol = (
+        "official"
+        if dataset.official_split
+        else f"random {1 - cfg.test_fraction:.0%}/{cfg.test_fraction:.0%} x {cfg.n_splits}"
     )
-    started = time.perf_counter()
-    for name, root in plan.items():
+    return {
+        "root": str(root) if root else None,
+        "task": dataset.task,
+        "media": dataset.media,
+        "higher_better": dataset.higher_better,
+        "score_range": list(dataset.score_range),
+        "protocol": protocol,
+        "n_total": n_total,
+        "n_used": len(dataset),
+        "subsampled": len(dataset) < n_total,
+        "n_missing": len(dataset.missing),
+        "missing_examples": dataset.missing[:10],
+    }
+
+
+def _result_row(
+    backbone: Backbone, name: str, dataset: BenchDataset, head: str, protocol: str, rows: list
+) -> dict[str, Any]:
+    """One ``results`` entry: a (backbone, dataset, head) over its splits."""
+    return {
+        "backbone": backbone.name,
+        "dataset": name,
+        "task": dataset.task,
+        "head": head,
+        "protocol": protocol,
+        "n_train": int(np.median([r["n_train"] for r in rows])),
+        "n_test": int(np.median([r["n_test"] for r in rows])),
+        "splits": [{k: v for k, v in r.items() if k != "fingerprint"} for r in rows],
+        "summary": summarize(rows),
+    }
+
+
+@dataclass
+class _Suite:
+    """One run of :func:`run_suite`: what it runs with and the results it collects."""
+
+    backbones: list[Backbone]
+    cfg: BenchConfig
+    out_dir: Path
+    console: Console
+    results: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.results = _empty_results(self.backbones, self.cfg)
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        """Record ``exc`` for dataset ``name``, or raise it when datasets were named."""
+        if self.cfg.strict:
+            raise exc
+        self.results["errors"].append({"dataset": name, "error": str(exc)})
+
+    def run_dataset(self, name: str, root: Path | None) -> None:
+        """Every backbone and head on dataset ``name`` (an error is recorded or raised)."""
         try:
-            dataset, n_total = _load(name, root, cfg)
+            dataset, n_total = _load(name, root, self.cfg)
         except (ValueError, FileNotFoundError) as exc:
-            if cfg.strict:
-                raise
-            results["errors"].append({"dataset": name, "error": str(exc)})
-            console.print(f"[red]{name}: {exc}[/red]")
-            continue
-        info: dict[str, Any] = {
-            "root": str(root) if root else None,
-            "task": dataset.task,
-            "media": dataset.media,
-            "higher_better": dataset.higher_better,
-            "score_range": list(dataset.score_range),
-            "protocol": "official"
-            if dataset.official_split
-            else f"random {1 - cfg.test_fraction:.0%}/{cfg.test_fraction:.0%} x {cfg.n_splits}",
-            "n_total": n_total,
-            "n_used": len(dataset),
-            "subsampled": len(dataset) < n_total,
-            "n_missing": len(dataset.missing),
-            "missing_examples": dataset.missing[:10],
-        }
-        results["datasets"][name] = info
+            self._failed(name, exc)
+            self.console.print(f"[red]{name}: {exc}[/red]")
+            return
+        info = _dataset_info(root, dataset, n_total, self.cfg)
+        self.results["datasets"][name] = info
         keys_hash = fingerprint([(s.key, s.score) for s in dataset.samples])
         t0 = time.perf_counter()
-        for backbone in backbones:
-            with Progress(*columns, console=console, transient=True) as bar:
-                task = bar.add_task(f"{name} / {backbone.name}: features", total=len(dataset))
-                feats = cached_features(
-                    out_dir / "features",
-                    backbone,
-                    dataset,
-                    cfg.inputs,
-                    cfg.device,
-                    lambda k, task=task: bar.advance(task, k),
-                )
-            info["n_unreadable"] = len(feats.unreadable)
-            info["unreadable"] = dict(list(feats.unreadable.items())[:20])
-            try:
-                splits = make_splits(dataset, cfg.n_splits, cfg.seed, cfg.test_fraction, feats.ok)
-            except ValueError as exc:
-                if cfg.strict:
-                    raise
-                results["errors"].append({"dataset": name, "error": str(exc)})
+        for backbone in self.backbones:
+            if not self._run_backbone(backbone, name, dataset, info, keys_hash):
                 break
-            bb_key = [backbone.name, backbone.source, backbone.arch]
-            for head in cfg.heads:
-                head_cfg = (
-                    asdict(cfg.finetune) if head == "finetune" else {"alphas": "ridgecv-1e-3..1e5"}
-                )
-                rows = []
-                for split in splits:
-                    key = fingerprint(
-                        bb_key, name, keys_hash, asdict(cfg.inputs) | {"batch_size": 0},
-                        head, head_cfg,
-                        cfg.fit, split.train.tolist(), split.test.tolist(),
-                    )  # fmt: skip
-                    part = out_dir / "parts" / backbone.name / name / head / f"{split.name}.json"
-                    row = _read_part(part, key)
-                    if row is None:
-                        row = _evaluate(
-                            backbone, dataset, split, head, feats.features, cfg, console
-                        )
-                        row = {"fingerprint": key, "split": split.name, **row}
-                        _write_json(part, row)
-                    rows.append(row)
-                summary = summarize(rows)
-                results["results"].append(
-                    {
-                        "backbone": backbone.name,
-                        "dataset": name,
-                        "task": dataset.task,
-                        "head": head,
-                        "protocol": info["protocol"],
-                        "n_train": int(np.median([r["n_train"] for r in rows])),
-                        "n_test": int(np.median([r["n_test"] for r in rows])),
-                        "splits": [
-                            {k: v for k, v in r.items() if k != "fingerprint"} for r in rows
-                        ],
-                        "summary": summary,
-                    }
-                )
-                srcc, plcc = summary["srcc"]["median"], summary["plcc"]["median"]
-                console.print(
-                    f"{name:>12} {backbone.name:>12} {head:>8}: SRCC {srcc:.3f} PLCC {plcc:.3f} "
-                    f"({len(rows)} split(s))"
-                )
         info["seconds"] = round(time.perf_counter() - t0, 1)
-    results["seconds"] = round(time.perf_counter() - started, 1)
-    return results
+
+    def _run_backbone(
+        self, backbone: Backbone, name: str, dataset: BenchDataset, info: dict, keys_hash: str
+    ) -> bool:
+        """Every head of ``backbone`` on the dataset; False when no split can be made."""
+        cfg = self.cfg
+        with Progress(*_COLUMNS, console=self.console, transient=True) as bar:
+            task = bar.add_task(f"{name} / {backbone.name}: features", total=len(dataset))
+            feats = cached_features(
+                self.out_dir / "features", backbone, dataset, cfg.inputs, cfg.device,
+                lambda k: bar.advance(task, k),
+            )  # fmt: skip
+        info["n_unreadable"] = len(feats.unreadable)
+        info["unreadable"] = dict(list(feats.unreadable.items())[:20])
+        try:
+            splits = make_splits(dataset, cfg.n_splits, cfg.seed, cfg.test_fraction, feats.ok)
+        except ValueError as exc:
+            self._failed(name, exc)
+            return False
+        for head in cfg.heads:
+            rows = [
+                self._split_row(backbone, name, dataset, keys_hash, head, split, feats.features)
+                for split in splits
+            ]
+            row = _result_row(backbone, name, dataset, head, info["protocol"], rows)
+            self.results["results"].append(row)
+            srcc, plcc = row["summary"]["srcc"]["median"], row["summary"]["plcc"]["median"]
+            self.console.print(
+                f"{name:>12} {backbone.name:>12} {head:>8}: SRCC {srcc:.3f} PLCC {plcc:.3f} "
+                f"({len(rows)} split(s))"
+            )
+        return True
+
+    def _split_row(
+        self,
+        backbone: Backbone,
+        name: str,
+        dataset: BenchDataset,
+        keys_hash: str,
+        head: str,
+        split: Split,
+        features: np.ndarray,
+    ) -> dict[str, Any]:
+        """The metrics of one (dataset, split, head): read back when saved, else computed."""
+        cfg = self.cfg
+        head_cfg = asdict(cfg.finetune) if head == "finetune" else {"alphas": "ridgecv-1e-3..1e5"}
+        key = fingerprint(
+            [backbone.name, backbone.source, backbone.arch], name, keys_hash,
+            asdict(cfg.inputs) | {"batch_size": 0}, head, head_cfg,
+            cfg.fit, split.train.tolist(), split.test.tolist(),
+        )  # fmt: skip
+        part = self.out_dir / "parts" / backbone.name / name / head / f"{split.name}.json"
+        row = _read_part(part, key)
+        if row is None:
+            row = _evaluate(backbone, dataset, split, head, features, cfg, self.console)
+            row = {"fingerprint": key, "split": split.name, **row}
+            _write_json(part, row)
+        return row
 
 
 def _evaluate(
@@ -306,13 +357,7 @@ def _evaluate(
         pred, extra = linear_probe(features[split.train], y[split.train], features[split.test])
     else:
         total = cfg.finetune.epochs * len(split.train) + len(split.test)
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=console, transient=True) as bar:
+        with Progress(*_COLUMNS, console=console, transient=True) as bar:
             task = bar.add_task(
                 f"{dataset.name} / {backbone.name}: fine-tune {split.name}", total=total
             )

@@ -1,21 +1,18 @@
-"""Pipeline stage ``score``: score a folder (or the run's shards) with the run's scorer.
+"""Score files, folders or shards with a scorer folder (``qpt score``, stage ``score``).
 
-Writes ``scores.csv`` (``path,score,error``, one row per input) and ``best_worst.png``: the
+:func:`score_paths` scores the inputs (one row per input: path, score, error);
+:func:`save_scores` writes ``scores.csv`` (``path,score,error``) and ``best_worst.png``: the
 ``k`` best and ``k`` worst images with their scores (best by the scorer's own direction).
-The scorer is the latest earlier ``finetune`` stage unless ``scorer`` names a folder or
-``stage:NAME``; the inputs are ``paths`` or, when empty, the earlier ``shard`` stage's shards
-(the curated corpus).
+The verb and the pipeline stage (:mod:`qpt.stages.score`) both call them.
 
-Example ``pipelines.toml`` table::
-
-    [[pipeline.default.stage]]
-    kind = "score"
-    paths = ["~/photos"]        # default: the shards of the run
-    k = 6
+``json_schema_extra={"cli": ...}`` names a field's command-line flag where it is not the
+field name in kebab case.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +22,27 @@ THUMB = 256
 
 
 class ScoreParams(BaseModel):
-    """Parameters of the ``score`` stage."""
+    """Parameters of the ``score`` stage and of ``qpt score``."""
 
     model_config = ConfigDict(extra="forbid")
 
     scorer: str | None = Field(
-        None, description="scorer folder or 'stage:NAME'; default: the finetune stage's folder"
+        None,
+        description="The scorer folder (in a pipeline also stage:NAME; default there: the "
+        "finetune stage's folder).",
+        json_schema_extra={"cli": ["--model", "-m"]},
     )
     paths: list[str] = Field(
-        [], description="files, folders or .tar shards; default: the shard stage's shards"
+        [],
+        description="Files, folders or .tar shards (in a pipeline, default: the shard stage's "
+        "shards).",
     )
-    k: int = Field(6, ge=1, le=50, description="best and worst images on the contact sheet")
-    batch_size: int = Field(32, ge=1)
-    workers: int = Field(2, ge=1)
-    device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'")
+    k: int = Field(
+        6, ge=1, le=50, description="Best and worst images on the contact sheet (stage only)."
+    )
+    batch_size: int = Field(32, ge=1, description="Views per forward pass.")
+    workers: int = Field(2, ge=1, description="Decoding threads.")
+    device: str = Field("cpu", description="cpu, cuda, cuda:N or auto.")
 
 
 def _thumbnail(item: Any) -> Any:
@@ -90,46 +94,67 @@ def contact_sheet(inputs: list, rows: list, out: Path, k: int, higher_better: bo
     plt.close(fig)
 
 
-def run_score(ctx: Any, params: ScoreParams) -> dict:
-    """Score the inputs into ``scores.csv`` and draw ``best_worst.png`` in ``ctx.out_dir``.
+@dataclass
+class Scored:
+    """The rows of a scoring run, with the inputs and the scorer that made them."""
+
+    scorer: Any  # bench.scorer.Scorer (imported lazily: torch)
+    inputs: list
+    rows: list
+
+    @property
+    def scores(self) -> list[float]:
+        """The scores of the readable inputs, in input order."""
+        return [r.score for r in self.rows if r.score is not None]
+
+
+def score_paths(
+    folder: Path,
+    paths: Sequence[str],
+    *,
+    batch_size: int = 32,
+    workers: int = 2,
+    device: str = "cpu",
+    on_start: Callable[[int], None] | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> Scored:
+    """Score every image and video under ``paths`` with the scorer folder ``folder``.
+
+    ``on_start(n)`` is called with the number of inputs found, ``advance(k)`` as inputs
+    finish (a progress bar's hooks).
 
     Raises:
-        ValueError: no scorer stage or folder, nothing to score, a bad scorer folder.
-        FileNotFoundError: a missing input.
+        ValueError: nothing to score, a bad scorer folder.
+        FileNotFoundError: a missing input or scorer.
     """
-    from bench.score_files import list_inputs, score_inputs, write_rows
+    from bench.score_files import list_inputs, score_inputs
     from bench.scorer import Scorer
     from qpt_base.device import resolve_device
 
-    if params.scorer is None:
-        folder = ctx.input_of("finetune")
-    elif params.scorer.startswith("stage:"):
-        name = params.scorer.removeprefix("stage:")
-        if name not in ctx.inputs:
-            raise ValueError(f"score: '{params.scorer}' names no earlier stage")
-        folder = ctx.inputs[name]
-    else:
-        folder = Path(params.scorer).expanduser()
-    paths = [str(Path(p).expanduser()) for p in params.paths]
-    if not paths:
-        paths = [str(p) for p in sorted(ctx.input_of("shard").glob("*.tar"))]
-        if not paths:
-            raise ValueError(f"score: no .tar shard in {ctx.input_of('shard')} and no paths")
-    scorer = Scorer.load(folder, resolve_device(params.device))
-    scorer.batch_size = params.batch_size
-    inputs = list_inputs(paths)
-    rows = list(score_inputs(scorer, inputs, params.workers))
-    write_rows(rows, ctx.out_dir / "scores.csv")
-    scores = [r.score for r in rows if r.score is not None]
+    scorer = Scorer.load(folder, resolve_device(device))
+    scorer.batch_size = batch_size
+    inputs = list_inputs(list(paths))
+    if on_start is not None:
+        on_start(len(inputs))
+    rows = list(score_inputs(scorer, inputs, workers, advance))
+    return Scored(scorer, inputs, rows)
+
+
+def save_scores(scored: Scored, out_dir: Path, k: int) -> dict:
+    """``scores.csv`` and (when anything scored) ``best_worst.png`` in ``out_dir``; a summary."""
+    from bench.score_files import write_rows
+
+    write_rows(scored.rows, out_dir / "scores.csv")
+    scores = scored.scores
+    higher_better = scored.scorer.higher_better
     if scores:
-        contact_sheet(inputs, rows, ctx.out_dir / "best_worst.png", params.k, scorer.higher_better)
+        contact_sheet(scored.inputs, scored.rows, out_dir / "best_worst.png", k, higher_better)
     return {
-        "scorer": str(folder),
-        "inputs": len(rows),
+        "inputs": len(scored.rows),
         "scored": len(scores),
-        "errors": len(rows) - len(scores),
+        "errors": len(scored.rows) - len(scores),
         "mean": round(sum(scores) / len(scores), 4) if scores else None,
-        "higher_better": scorer.higher_better,
-        "scores": str(ctx.out_dir / "scores.csv"),
-        "sheet": str(ctx.out_dir / "best_worst.png") if scores else None,
+        "higher_better": higher_better,
+        "scores": str(out_dir / "scores.csv"),
+        "sheet": str(out_dir / "best_worst.png") if scores else None,
     }

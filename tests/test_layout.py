@@ -98,14 +98,6 @@ def test_tests_mirror_the_packages() -> None:
 #: a unit a reader can hold: a longer function says why at the top of its docstring
 MAX_FUNCTION_LINES = 60
 LONG_REASON = "long because"
-#: functions another change is splitting; remove each entry when it lands
-LONG_FOR_NOW = {
-    ("bench/runner.py", "run_suite"),
-    ("bench/fit.py", "fit_finetune"),
-    ("bench/fit_stage.py", "run_finetune"),
-    ("qpt/commands/finetune_cmd.py", "finetune_command"),
-    ("qpt/commands/score_cmd.py", "score_command"),
-}
 
 
 def long_functions(path: Path) -> list[tuple[str, int, int]]:
@@ -126,11 +118,10 @@ def long_functions(path: Path) -> list[tuple[str, int, int]]:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_functions_fit_on_a_screen(package: str) -> None:
     long = [
-        f"{rel}:{line} {name} is {length} lines (split it, or start its docstring's first "
-        f"paragraph with why: 'Long because ...')"
+        f"{path.relative_to(ROOT)}:{line} {name} is {length} lines (split it, or start its "
+        "docstring's first paragraph with why: 'Long because ...')"
         for path in modules(package)
         for name, line, length in long_functions(path)
-        if ((rel := path.relative_to(ROOT).as_posix()), name) not in LONG_FOR_NOW
     ]
     assert not long, "\n".join(long)
 

@@ -82,7 +82,7 @@ class BenchDataset:
 
     def subset(self, indices: Sequence[int]) -> BenchDataset:
         """The same dataset restricted to ``indices`` (official split re-indexed)."""
-        keep = list(indices)
+        keep = [int(i) for i in indices]  # readers take Python ints (torch seeds refuse numpy's)
         pos = {old: new for new, old in enumerate(keep)}
         split = None
         if self.official_split is not None:

@@ -55,12 +55,3 @@ def load_dataset(name: str, root: Path, allow_partial: bool = False) -> BenchDat
     if not root.is_dir():
         raise FileNotFoundError(f"{name}: dataset folder {root} not found")
     return spec.load(root, allow_partial)
-
-
-def default_data_root() -> Path | None:
-    """``../shared/data`` next to the working directory or the repository, if present."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        candidate = (base / ".." / "shared" / "data").resolve()
-        if candidate.is_dir():
-            return candidate
-    return None

@@ -126,7 +126,7 @@ def bench_list(
     from rich.table import Table
 
     from bench.datasets import expected_layout, find_datasets, list_specs
-    from bench.datasets.registry import default_data_root
+    from bench.params import default_data_root
 
     root = data_root or default_data_root()
     if data_root is not None and not data_root.is_dir():

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any
 
 import typer
+
+from bench.fit_stage import FinetuneParams  # pydantic only: cheap to import
+from qpt.options import model_options, validate_params
 
 HELP = """\
 Fit a quality scorer and save it as one folder that [cyan]qpt score[/cyan] and [cyan]qpt.Scorer[/cyan] load.
@@ -27,89 +30,31 @@ Heads: [cyan]linear[/cyan] (ridge on frozen features, seconds on a CPU) or [cyan
 DEFAULT_EXPORT = Path("runs/default/pretrain/export")
 
 
+@model_options(FinetuneParams)
 def finetune_command(
     dataset: Annotated[
         str, typer.Argument(help="Benchmark name, synthetic, or a CSV file of path,score.")
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The scorer folder to write.")],
-    checkpoint: Annotated[
-        str | None,
-        typer.Option(
-            "--checkpoint",
-            "-c",
-            help="Backbone: export folder, random:NAME, timm:NAME=FILE, open_clip:NAME=FILE or "
-            f"handcrafted (default: {DEFAULT_EXPORT}).",
-        ),
-    ] = None,
-    head: Annotated[
-        Literal["linear", "finetune"], typer.Option(help="linear (ridge) or finetune.")
-    ] = "linear",
-    data_root: Annotated[
-        Path | None,
-        typer.Option(help="Folder holding the releases (default: ../shared/data if present)."),
-    ] = None,
-    split: Annotated[
-        Literal["auto", "official", "random"],
-        typer.Option(help="auto: official when published, else seeded 80/20."),
-    ] = "auto",
-    test_fraction: Annotated[float, typer.Option(help="Test part of a random split.")] = 0.2,
-    val_fraction: Annotated[
-        float, typer.Option(help="Validation part of the training side (finetune head).")
-    ] = 0.1,
-    max_items: Annotated[int, typer.Option(help="Cap on samples, seeded (0: all).")] = 0,
-    crops: Annotated[int, typer.Option(help="Native-resolution crops per image, averaged.")] = 1,
-    input_mode: Annotated[
-        Literal["crops", "resize"], typer.Option(help="crops (native) or resize (squash).")
-    ] = "crops",
-    frames: Annotated[int, typer.Option(help="Frames sampled per video.")] = 4,
-    epochs: Annotated[int, typer.Option(help="Fine-tuning epochs (at most).")] = 10,
-    lr: Annotated[float, typer.Option(help="Peak learning rate of the head's layer.")] = 2e-4,
-    batch_size: Annotated[int, typer.Option(help="Fine-tuning batch size.")] = 16,
-    layer_decay: Annotated[float, typer.Option(help="Layer-wise lr decay.")] = 0.75,
-    patience: Annotated[int, typer.Option(help="Epochs without a better val SRCC.")] = 3,
-    lower_better: Annotated[
-        bool, typer.Option("--lower-better", help="CSV scores: lower is better (DMOS).")
-    ] = False,
-    allow_partial: Annotated[
-        bool, typer.Option("--allow-partial", help="Use the files present when some are missing.")
-    ] = False,
-    photos: Annotated[str, typer.Option(help="Synthetic photos: builtin or a folder.")] = "builtin",
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed of the split and of training.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    *,
+    given: dict[str, Any],
 ) -> None:
     from rich.console import Console
 
-    from bench.fit_stage import FinetuneParams, run_finetune
-    from qpt.stage import StageContext
+    from bench.fit_stage import fit_scorer_folder
 
-    if checkpoint is None:
+    data = {**given, "dataset": dataset}
+    if "checkpoint" not in given:
         if not DEFAULT_EXPORT.is_dir():
             raise ValueError(
                 f"finetune: no --checkpoint given and {DEFAULT_EXPORT} does not exist "
                 "(run `qpt run` first or pass -c)"
             )
-        checkpoint = str(DEFAULT_EXPORT)
-    try:
-        params = FinetuneParams(
-            dataset=dataset, checkpoint=checkpoint, head=head,
-            data_root=str(data_root) if data_root else "auto", split=split,
-            test_fraction=test_fraction, val_fraction=val_fraction, max_items=max_items or None,
-            crops=crops, input_mode=input_mode, frames=frames, epochs=epochs, lr=lr,
-            finetune_batch_size=batch_size, layer_decay=layer_decay, patience=patience,
-            lower_better=lower_better, allow_partial=allow_partial, synthetic_photos=photos,
-            device=device,
-        )  # fmt: skip
-    except Exception as exc:  # pydantic.ValidationError: one line per bad option
-        errors = getattr(exc, "errors", None)
-        if errors is None:
-            raise
-        first = errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValueError(f"finetune: --{where.replace('_', '-')}: {first['msg']}") from None
-    console = Console(stderr=True)
-    ctx = StageContext("cli", "finetune", "finetune", out.parent, out, seed=seed, console=console)
-    summary = run_finetune(ctx, params)
+        data["checkpoint"] = str(DEFAULT_EXPORT)
+    params = validate_params(FinetuneParams, data, given)
+    summary = fit_scorer_folder(params, out, seed=seed, console=Console(stderr=True))
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
 

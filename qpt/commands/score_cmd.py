@@ -6,9 +6,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from bench.score_stage import ScoreParams  # pydantic only: cheap to import
+from qpt.options import model_options, validate_params
+
+if TYPE_CHECKING:
+    from bench.score_stage import Scored
 
 HELP = """\
 Score images and videos with a scorer folder written by [cyan]qpt finetune[/cyan] (or the [cyan]finetune[/cyan] stage of [cyan]qpt run[/cyan]).
@@ -24,55 +30,82 @@ PATH is a file, a folder (searched recursively for images and videos) or a WebDa
 """
 
 
+@model_options(ScoreParams, exclude={"k"})
 def score_command(
     paths: Annotated[list[str], typer.Argument(help="Files, folders or .tar shards.")],
-    model: Annotated[Path, typer.Option("--model", "-m", help="The scorer folder.")],
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="scores.csv, .jsonl or .parquet (default: stdout)."),
     ] = None,
-    batch_size: Annotated[int, typer.Option(help="Views per forward pass.")] = 32,
-    workers: Annotated[int, typer.Option(help="Decoding threads.")] = 2,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N or auto.")] = "auto",
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    *,
+    given: dict[str, Any],
 ) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from bench.score_files import list_inputs, score_inputs, write_rows
-    from bench.scorer import Scorer
-    from qpt_base.device import resolve_device
-
+    if given.get("scorer") is None:
+        raise ValueError("score: no --model given (a scorer folder written by qpt finetune)")
+    params = validate_params(ScoreParams, {**given, "paths": paths}, given)
     if out is not None and out.suffix.lower() not in (".csv", ".jsonl", ".parquet"):
         raise ValueError(f"{out}: output must end in .csv, .jsonl or .parquet")
-    if batch_size < 1:
-        raise ValueError(f"score: --batch-size must be >= 1, got {batch_size}")
-    scorer = Scorer.load(model, resolve_device(device))
-    scorer.batch_size = batch_size
-    inputs = list_inputs(paths)
     console = Console(stderr=True)
     started = time.perf_counter()
+    model = Path(params.scorer)
+    scored = _score(model, params, console)
+    summary = _summary(scored, str(model), out, time.perf_counter() - started)
+    _write(scored.rows, out, json_out)
+    if json_out:
+        if out is None:
+            summary["rows"] = [
+                {"path": r.path, "score": r.score, "error": r.error} for r in scored.rows
+            ]
+        typer.echo(json.dumps(summary, indent=2))
+    direction = "higher is better" if scored.scorer.higher_better else "lower is better"
+    console.print(
+        f"scored {summary['scored']} of {summary['inputs']} ({summary['errors']} unreadable), "
+        f"{direction}, units of {summary['fitted_on']}" + (f" -> {out}" if out else "")
+    )
+
+
+def _score(model: Path, params: ScoreParams, console) -> Scored:
+    """Score ``params.paths`` with a progress bar on ``console``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bench.score_stage import score_paths
+
     columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("score", total=len(inputs))
-        rows = list(score_inputs(scorer, inputs, workers, lambda k: bar.advance(task, k)))
-    scores = [r.score for r in rows if r.score is not None]
-    meta = scorer.meta
-    summary = {
-        "model": str(model),
-        "inputs": len(rows),
+        task = bar.add_task("score", total=None)
+        return score_paths(
+            model, params.paths, batch_size=params.batch_size, workers=params.workers,
+            device=params.device, on_start=lambda n: bar.update(task, total=n),
+            advance=lambda k: bar.advance(task, k),
+        )  # fmt: skip
+
+
+def _summary(scored: Scored, model: str, out: Path | None, seconds: float) -> dict:
+    scores, meta = scored.scores, scored.scorer.meta
+    return {
+        "model": model,
+        "inputs": len(scored.rows),
         "scored": len(scores),
-        "errors": len(rows) - len(scores),
+        "errors": len(scored.rows) - len(scores),
         "out": str(out) if out else None,
         "mean": sum(scores) / len(scores) if scores else None,
         "min": min(scores, default=None),
         "max": max(scores, default=None),
-        "higher_better": scorer.higher_better,
+        "higher_better": scored.scorer.higher_better,
         "fitted_on": meta["fitted_on"]["dataset"],
         "score_range": meta["score"]["range"],
-        "seconds": round(time.perf_counter() - started, 2),
+        "seconds": round(seconds, 2),
     }
+
+
+def _write(rows: list, out: Path | None, json_out: bool) -> None:
+    """Rows to ``out`` by its suffix, or as CSV on stdout (unless the JSON carries them)."""
     if out is not None:
+        from bench.score_files import write_rows
+
         write_rows(rows, out)
     elif not json_out:
         import csv
@@ -81,15 +114,6 @@ def score_command(
         writer.writerow(["path", "score", "error"])
         for r in rows:
             writer.writerow([r.path, "" if r.score is None else repr(r.score), r.error])
-    if json_out:
-        if out is None:
-            summary["rows"] = [{"path": r.path, "score": r.score, "error": r.error} for r in rows]
-        typer.echo(json.dumps(summary, indent=2))
-    direction = "higher is better" if scorer.higher_better else "lower is better"
-    console.print(
-        f"scored {summary['scored']} of {summary['inputs']} ({summary['errors']} unreadable), "
-        f"{direction}, units of {summary['fitted_on']}" + (f" -> {out}" if out else "")
-    )
 
 
 def register(app: typer.Typer) -> None:

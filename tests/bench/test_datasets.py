@@ -197,3 +197,15 @@ def test_synthetic_crops_add_sources_each_its_own_group(photo_dir):
     whole = next(i for i, s in enumerate(ds.samples) if s.key.endswith(".png/gaussian_blur/1"))
     assert ds.reader(crop).shape[:2] == (32, 32) and min(ds.reader(whole).shape[:2]) == 32
     assert not (ds.reader(crop)[:, :, 0] == ds.reader(whole)[:32, :32, 0]).all()
+
+
+def test_a_seeded_subset_of_synthetic_reads_the_same_pixels(photo_dir):
+    """``max_items`` subsets with numpy indices; the subset's reader still decodes."""
+    from bench.datasets.synthetic import build_synthetic
+
+    ds = build_synthetic(photo_dir, n_photos=2, ops=["gaussian_blur"], size=32)
+    keep = np.sort(np.random.default_rng(0).choice(len(ds), 4, replace=False))
+    sub = ds.subset(keep)
+    assert [s.key for s in sub.samples] == [ds.samples[i].key for i in keep]
+    for new, old in enumerate(keep):
+        np.testing.assert_array_equal(sub.reader(new), ds.reader(int(old)))

@@ -79,6 +79,13 @@ def test_errors_name_the_option_as_typed() -> None:
         ),
         (["degrade", "in", "out", "--copies", "0"], "error: --copies: Input should be greater"),
         (["pretrain", "--steps", "0", "--show"], "error: --steps: Input should be greater"),
+        (
+            ["finetune", "s.csv", "-o", "o", "-c", "handcrafted", "--max-items", "0"],
+            "error: --max-items: Input should be greater than or equal to 10 (none switches it",
+        ),
+        (["finetune", "s.csv", "-o", "o", "-c", "x", "--head", "knn"], "error: --head: Input"),
+        (["score", "a.png", "-m", "s", "--batch-size", "0"], "error: --batch-size: Input should"),
+        (["score", "a.png"], "error: score: no --model given"),
     ],
 )
 def test_every_verb_says_which_option_is_wrong(argv, expected, capsys) -> None:
@@ -100,7 +107,9 @@ def test_model_level_errors_name_the_missing_option(capsys) -> None:
 
 def test_verb_options_are_the_model_fields() -> None:
     """Each model field is an option of its verb: no hand-kept option lists."""
+    from bench.fit_stage import FinetuneParams
     from bench.params import BenchParams
+    from bench.score_stage import ScoreParams
     from curate.params import CurateParams, ShardParams
     from degrade.params import DegradeParams
     from train.config import PretrainParams
@@ -122,6 +131,8 @@ def test_verb_options_are_the_model_fields() -> None:
             DegradeParams,
             {"input_dir"},
         ),
+        "finetune": (group.get_command(ctx, "finetune"), FinetuneParams, {"dataset"}),
+        "score": (group.get_command(ctx, "score"), ScoreParams, {"paths", "k"}),
     }
     for verb, (command, model, excluded) in verbs.items():
         options = {o for p in command.params for o in p.opts + p.secondary_opts}
@@ -130,6 +141,28 @@ def test_verb_options_are_the_model_fields() -> None:
                 continue
             for flag in flags_of(name, field)[0].split("/"):
                 assert flag in options, f"qpt {verb}: {flag} ({name}) missing"
+
+
+def test_finetune_flags_reach_their_fields(monkeypatch, tmp_path) -> None:
+    """``--batch-size`` is the fine-tuning batch; the verb's own options stay out of the model."""
+    import bench.fit_stage
+
+    seen = []
+
+    def record(params, out_dir, *, seed, console):
+        seen.append((params, out_dir, seed))
+        return {}
+
+    monkeypatch.setattr(bench.fit_stage, "fit_scorer_folder", record)
+    argv = ["finetune", "s.csv", "-o", str(tmp_path), "-c", "handcrafted", "--batch-size", "8",
+            "--view-batch-size", "4", "--photos", "pics", "--max-items", "none", "--seed", "3",
+            "--lower-better"]  # fmt: skip
+    assert main(argv) == 0
+    ((params, out_dir, seed),) = seen
+    assert (params.finetune_batch_size, params.batch_size) == (8, 4)
+    assert (params.synthetic_photos, params.max_items, params.lower_better) == ("pics", None, True)
+    assert (params.dataset, params.checkpoint, seed) == ("s.csv", "handcrafted", 3)
+    assert out_dir == tmp_path
 
 
 def test_help_and_listing_do_not_import_torch() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 import qpt.config
 from qpt.config import load_config
-from qpt.stages import ablation_report, bench, corpus, curate, degrade, pretrain
+from qpt.stages import ablation_report, bench, corpus, curate, degrade, finetune, pretrain, score
 
 REPO_FILE = Path(__file__).resolve().parents[2] / "pipelines.toml"
 
@@ -29,7 +29,9 @@ def toml_examples(doc: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "module", [corpus, curate, degrade, pretrain, bench, ablation_report], ids=lambda m: m.__name__
+    "module",
+    [corpus, curate, degrade, pretrain, bench, finetune, score, ablation_report],
+    ids=lambda m: m.__name__,
 )
 def test_stage_docstring_example_resolves(module, tmp_path: Path) -> None:
     (example,) = toml_examples(module.__doc__)

@@ -39,7 +39,7 @@ from .base import (
 )
 from .blocks import MlpBlock, PatchMerge, RelPosBlock, drop_path_rates, relative_bias
 from .masking import gather_tokens
-from .registry import register_model
+from .registry import register_sizes
 
 OutNorm = Literal["fc_norm", "norm", "hifeat"]
 RelPos = Literal["block", "shared", "none"]
@@ -250,29 +250,4 @@ SIZES = {
 }
 
 
-def _hivit(size: str, **kwargs) -> HiViT:
-    return HiViT(**{**SIZES[size], **kwargs})
-
-
-@register_model
-def hivit_nano(**kwargs) -> HiViT:
-    """HiViT-nano: 128 dims, depths [1,1,2], 4 heads (CPU tests, smoke runs)."""
-    return _hivit("nano", **kwargs)
-
-
-@register_model
-def hivit_tiny(**kwargs) -> HiViT:
-    """HiViT-T: 384 dims, depths [1,1,10], 6 heads (18.80 M parameters without a head)."""
-    return _hivit("tiny", **kwargs)
-
-
-@register_model
-def hivit_small(**kwargs) -> HiViT:
-    """HiViT-S: 384 dims, depths [2,2,20], 6 heads."""
-    return _hivit("small", **kwargs)
-
-
-@register_model
-def hivit_base(**kwargs) -> HiViT:
-    """HiViT-B: 512 dims, depths [2,2,20], 8 heads."""
-    return _hivit("base", **kwargs)
+register_sizes("hivit", HiViT, SIZES, "HiViT in the authors' layout")

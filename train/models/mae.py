@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from .base import Encoder, PosEmbed, init_weights, register_pos_embed
 from .masking import patchify, random_masking
 from .msff import MSFF
-from .registry import create_model, register_model
+from .registry import create_model, register_factory
 
 
 def masked_mse(pred: Tensor, target: Tensor, mask: Tensor, norm_pix: bool = True) -> Tensor:
@@ -223,22 +223,9 @@ def _mae(encoder_name: str, size: str, **kwargs) -> MaskedAutoencoder:
     return MaskedAutoencoder(encoder, **mae_kwargs)
 
 
-def _register_mae(encoder_name: str, size: str) -> None:
-    def factory(**kwargs) -> MaskedAutoencoder:
-        return _mae(encoder_name, size, **kwargs)
-
-    factory.__name__ = f"mae_{encoder_name}"
-    factory.__doc__ = f"MAE pretraining model on {encoder_name} (decoder {DECODERS[size]})."
-    register_model(factory)
-
-
-for _enc, _size in [
-    ("qpt_hivit_nano", "nano"),
-    ("qpt_hivit_tiny", "tiny"),
-    ("qpt_hivit_small", "small"),
-    ("qpt_hivit_base", "base"),
-    ("qpt_vit_tiny", "tiny"),
-    ("qpt_vit_small", "small"),
-    ("qpt_vit_base", "base"),
-]:
-    _register_mae(_enc, _size)
+_ENCODERS = [f"qpt_hivit_{s}" for s in ("nano", "tiny", "small", "base")]
+_ENCODERS += [f"qpt_vit_{s}" for s in ("tiny", "small", "base")]
+for _enc in _ENCODERS:
+    _size = _enc.rsplit("_", 1)[1]
+    _doc = f"MAE pretraining model on {_enc} (decoder {DECODERS[_size]})."
+    register_factory(f"mae_{_enc}", _doc, partial(_mae, _enc, _size))

@@ -20,12 +20,14 @@ Registered models:
 
 from __future__ import annotations
 
+from functools import partial
+
 from torch import Tensor, nn
 
 from . import hivit, vit
 from .base import Encoder
 from .mae import DECODERS, MAEBase, MaskedAutoencoder, decoder_kwargs
-from .registry import create_model, register_model
+from .registry import create_model, register_factory
 
 
 class LatentMAE(MAEBase):
@@ -111,16 +113,7 @@ def mae_vit(size: str, msff: bool = False, msff_fusion: str | None = None, **kwa
     return LatentMAE(create_model(f"vit_{size}", **kwargs), **dec)
 
 
-def _register(family, size: str) -> None:
-    def factory(**kwargs) -> nn.Module:
-        return family(size, **kwargs)
-
-    factory.__name__ = f"{family.__name__}_{size}"
-    factory.__doc__ = f"{family.__doc__.split(' of ')[0]}, {size} (see train.models.mae_latent)."
-    register_model(factory)
-
-
-for _size in hivit.SIZES:
-    _register(mae_hivit, _size)
-for _size in vit.SIZES:
-    _register(mae_vit, _size)
+for _family, _sizes in ((mae_hivit, hivit.SIZES), (mae_vit, vit.SIZES)):
+    for _size in _sizes:
+        _doc = f"{_family.__doc__.split(' of ')[0]}, {_size} (see train.models.mae_latent)."
+        register_factory(f"{_family.__name__}_{_size}", _doc, partial(_family, _size))

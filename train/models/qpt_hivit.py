@@ -15,7 +15,7 @@ from the stem on, and masked units can be dropped *before* the encoder, like a p
 from __future__ import annotations
 
 from .hivit import SIZES, HierarchicalEncoder
-from .registry import register_model
+from .registry import register_sizes
 
 
 class QptHiViT(HierarchicalEncoder):
@@ -67,29 +67,4 @@ class QptHiViT(HierarchicalEncoder):
         )
 
 
-def _hivit(size: str, **kwargs) -> QptHiViT:
-    return QptHiViT(**{**SIZES[size], **kwargs})
-
-
-@register_model
-def qpt_hivit_nano(**kwargs) -> QptHiViT:
-    """qpt HiViT-nano (128 dims, depths [1,1,2], 4 heads): for CPU tests and smoke runs."""
-    return _hivit("nano", **kwargs)
-
-
-@register_model
-def qpt_hivit_tiny(**kwargs) -> QptHiViT:
-    """qpt HiViT-T layout: 384 dims, depths [1,1,10], 6 heads (18.40 M parameters)."""
-    return _hivit("tiny", **kwargs)
-
-
-@register_model
-def qpt_hivit_small(**kwargs) -> QptHiViT:
-    """qpt HiViT-S layout: 384 dims, depths [2,2,20], 6 heads."""
-    return _hivit("small", **kwargs)
-
-
-@register_model
-def qpt_hivit_base(**kwargs) -> QptHiViT:
-    """qpt HiViT-B layout: 512 dims, depths [2,2,20], 8 heads."""
-    return _hivit("base", **kwargs)
+register_sizes("qpt_hivit", QptHiViT, SIZES, "qpt's HiViT variant")

@@ -4,7 +4,7 @@ MAE's own ViT layout (class token first) is :mod:`.vit`."""
 
 from __future__ import annotations
 
-from .registry import register_model
+from .registry import register_sizes
 from .vit import SIZES, ViTEncoder
 
 
@@ -44,19 +44,4 @@ class QptViT(ViTEncoder):
         )
 
 
-@register_model
-def qpt_vit_tiny(**kwargs) -> QptViT:
-    """ViT-Ti/16: 192 dims, 12 blocks, 3 heads."""
-    return QptViT(**{**SIZES["tiny"], **kwargs})
-
-
-@register_model
-def qpt_vit_small(**kwargs) -> QptViT:
-    """ViT-S/16: 384 dims, 12 blocks, 6 heads."""
-    return QptViT(**{**SIZES["small"], **kwargs})
-
-
-@register_model
-def qpt_vit_base(**kwargs) -> QptViT:
-    """ViT-B/16: 768 dims, 12 blocks, 12 heads."""
-    return QptViT(**{**SIZES["base"], **kwargs})
+register_sizes("qpt_vit", QptViT, {s: SIZES[s] for s in ("tiny", "small", "base")}, "qpt's ViT/16")

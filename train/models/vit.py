@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .base import Encoder, PosEmbed, init_weights, register_pos_embed, xavier_flat_
 from .blocks import drop_path_rates
 from .masking import gather_tokens
-from .registry import register_model
+from .registry import register_sizes
 
 
 class ViTEncoder(Encoder):
@@ -183,25 +183,4 @@ SIZES = {
 }
 
 
-@register_model
-def vit_tiny(**kwargs) -> VisionTransformer:
-    """ViT-Ti/16: 192 dims, 12 blocks, 3 heads, class token."""
-    return VisionTransformer(**{**SIZES["tiny"], **kwargs})
-
-
-@register_model
-def vit_small(**kwargs) -> VisionTransformer:
-    """ViT-S/16: 384 dims, 12 blocks, 6 heads, class token."""
-    return VisionTransformer(**{**SIZES["small"], **kwargs})
-
-
-@register_model
-def vit_base(**kwargs) -> VisionTransformer:
-    """ViT-B/16: 768 dims, 12 blocks, 12 heads, class token (MAE's ``mae_vit_base_patch16``)."""
-    return VisionTransformer(**{**SIZES["base"], **kwargs})
-
-
-@register_model
-def vit_large(**kwargs) -> VisionTransformer:
-    """ViT-L/16: 1024 dims, 24 blocks, 16 heads, class token."""
-    return VisionTransformer(**{**SIZES["large"], **kwargs})
+register_sizes("vit", VisionTransformer, SIZES, "ViT/16 with a class token (MAE's)")

@@ -22,7 +22,7 @@ qpt's earlier variant with 1 x depth stages and one shared bias is :mod:`.qpt_hi
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from timm.layers import trunc_normal_
@@ -74,13 +74,13 @@ class HierarchicalEncoder(Encoder):
 
     def __init__(
         self,
-        img_size: int,
-        embed_dim: int,
-        depths: tuple[int, int, int],
-        num_heads: int,
-        stem_mlp_ratio: float,
-        mlp_ratio: float,
-        drop_path_rate: float,
+        img_size: int = 224,
+        embed_dim: int = 384,
+        depths: tuple[int, int, int] = (1, 1, 10),
+        num_heads: int = 6,
+        stem_mlp_ratio: float = 3.0,
+        mlp_ratio: float = 4.0,
+        drop_path_rate: float = 0.0,
         *,
         mlp_blocks: int,
         norm_eps: float,
@@ -188,17 +188,14 @@ class HiViT(HierarchicalEncoder):
     """Hierarchical ViT encoder in the authors' layout (see the module docstring).
 
     Args:
-        img_size: square input size (multiple of 16).
-        embed_dim: C, width of the attention stage; the MLP stages use C/4 and C/2.
-        depths: (d1, d2, d3): the MLP stages get 2 x d1 and 2 x d2 blocks, the main stage d3.
-        num_heads: attention heads of the main stage.
-        stem_mlp_ratio: MLP ratio of the early stages; mlp_ratio: of the main stage.
         ape: absolute positions: ``"learned"`` (a parameter), ``"sincos"`` (MAE's fixed
             table, a persistent buffer so converted weights keep theirs) or ``"none"``.
         rpe: a relative position bias table in every attention block.
         out: ``"fc_norm"`` (supervised), ``"norm"`` or ``"hifeat"`` (MAE; see above).
-        drop_path_rate: stochastic depth, rising linearly over all blocks.
         norm_eps: LayerNorm epsilon.
+        kwargs: the layout (``img_size``, ``embed_dim``, ``depths``: the MLP stages get
+            2 x d1 and 2 x d2 blocks, ``num_heads``, ``stem_mlp_ratio``, ``mlp_ratio``,
+            ``drop_path_rate``) as :class:`HierarchicalEncoder`'s.
 
     Shape: as :class:`HierarchicalEncoder`.
 
@@ -210,35 +207,18 @@ class HiViT(HierarchicalEncoder):
 
     def __init__(
         self,
-        img_size: int = 224,
-        embed_dim: int = 384,
-        depths: tuple[int, int, int] = (1, 1, 10),
-        num_heads: int = 6,
-        stem_mlp_ratio: float = 3.0,
-        mlp_ratio: float = 4.0,
+        *,
         ape: Literal["learned", "sincos", "none"] = "learned",
         rpe: bool = True,
         out: OutNorm = "fc_norm",
-        drop_path_rate: float = 0.0,
         norm_eps: float = 1e-6,
+        **kwargs: Any,
     ) -> None:
         if ape not in ("learned", "sincos", "none") or out not in ("fc_norm", "norm", "hifeat"):
             raise ValueError(f"HiViT: unknown ape '{ape}' or out '{out}'")
-        super().__init__(
-            img_size,
-            embed_dim,
-            depths,
-            num_heads,
-            stem_mlp_ratio,
-            mlp_ratio,
-            drop_path_rate,
-            mlp_blocks=2,
-            norm_eps=norm_eps,
-            block_eps=norm_eps,
-            ape=ape,
-            rpe="block" if rpe else "none",
-            out=out,
-        )
+        rpe_kind = "block" if rpe else "none"
+        settings = dict(mlp_blocks=2, norm_eps=norm_eps, block_eps=norm_eps, rpe=rpe_kind)
+        super().__init__(**kwargs, **settings, ape=ape, out=out)
 
 
 # the authors' sizes (HiViT-T/S/B); nano is a CPU-sized member of the family

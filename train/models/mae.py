@@ -49,7 +49,7 @@ class MAEBase(nn.Module):
 
     Args:
         encoder: a :class:`Encoder`.
-        decoder_dim, decoder_heads: the decoder transformer (width, heads).
+        decoder_dim, decoder_depth, decoder_heads: the decoder transformer.
         mask_ratio: default fraction of masked units.
         norm_pix_loss: normalise each target patch (mean, variance + 1e-6) first.
         prefix: prefix tokens (a class token) in front of the decoder input.
@@ -58,25 +58,25 @@ class MAEBase(nn.Module):
     def __init__(
         self,
         encoder: Encoder,
-        decoder_dim: int,
-        decoder_heads: int,
-        mask_ratio: float,
-        norm_pix_loss: bool,
+        decoder_dim: int = 512,
+        decoder_depth: int = 8,
+        decoder_heads: int = 16,
+        mask_ratio: float = 0.75,
+        norm_pix_loss: bool = True,
         prefix: int = 0,
     ) -> None:
         super().__init__()
         if decoder_dim % decoder_heads:
             raise ValueError(f"decoder_dim {decoder_dim} must divide by decoder_heads")
         self.encoder = encoder
+        self.decoder_dim, self.decoder_heads = decoder_dim, decoder_heads
+        self.decoder_depth = decoder_depth
         self.mask_ratio, self.norm_pix_loss = mask_ratio, norm_pix_loss
         self.prefix = prefix
 
     def _build_decoder(
         self,
         embed: nn.Module,
-        decoder_dim: int,
-        decoder_depth: int,
-        decoder_heads: int,
         mlp_ratio: float,
         norm_eps: float,
         block_eps: float,
@@ -86,14 +86,14 @@ class MAEBase(nn.Module):
 
         ``norm_eps``: LayerNorm epsilon of ``decoder_norm``; ``block_eps``: of the blocks.
         """
-        p = self.encoder.patch_size
+        p, decoder_dim = self.encoder.patch_size, self.decoder_dim
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
         grid = self.encoder.grid_size
         register_pos_embed(self, pos, grid, decoder_dim, self.prefix > 0, "decoder_pos_embed")
         block_norm = partial(nn.LayerNorm, eps=block_eps)
         self.decoder_blocks = nn.ModuleList(
-            Block(decoder_dim, decoder_heads, mlp_ratio, qkv_bias=True, norm_layer=block_norm)
-            for _ in range(decoder_depth)
+            Block(decoder_dim, self.decoder_heads, mlp_ratio, qkv_bias=True, norm_layer=block_norm)
+            for _ in range(self.decoder_depth)
         )
         self.decoder_norm = nn.LayerNorm(decoder_dim, eps=norm_eps)
         self.decoder_pred = nn.Linear(decoder_dim, p * p * 3)
@@ -164,11 +164,10 @@ class MaskedAutoencoder(MAEBase):
 
     Args:
         encoder: a :class:`Encoder` (HiViT or ViT).
-        decoder_dim, decoder_depth, decoder_heads: the decoder transformer.
         msff: fuse all encoder stages into the decoder input (False = plain MAE).
         msff_fusion: ``"sum"`` or ``"concat"`` (see :class:`MSFF`).
-        mask_ratio: default fraction of masked units.
-        norm_pix_loss: per-patch normalised pixel targets.
+        decoder: ``decoder_dim``, ``decoder_depth``, ``decoder_heads``, ``mask_ratio``,
+            ``norm_pix_loss`` (see :class:`MAEBase`).
 
     Shape:
         - x: (B, 3, H, W) input (the degraded image), RGB in [0, 1]
@@ -177,21 +176,11 @@ class MaskedAutoencoder(MAEBase):
     """
 
     def __init__(
-        self,
-        encoder: Encoder,
-        decoder_dim: int = 512,
-        decoder_depth: int = 8,
-        decoder_heads: int = 16,
-        msff: bool = True,
-        msff_fusion: str = "sum",
-        mask_ratio: float = 0.75,
-        norm_pix_loss: bool = True,
+        self, encoder: Encoder, msff: bool = True, msff_fusion: str = "sum", **decoder: Any
     ) -> None:
-        super().__init__(encoder, decoder_dim, decoder_heads, mask_ratio, norm_pix_loss)
-        self.msff = MSFF(encoder.stage_dims, decoder_dim, enabled=msff, fusion=msff_fusion)
-        self._build_decoder(
-            self.msff, decoder_dim, decoder_depth, decoder_heads, 4.0, 1e-5, 1e-6, "timm_sincos"
-        )
+        super().__init__(encoder, **decoder)
+        self.msff = MSFF(encoder.stage_dims, self.decoder_dim, enabled=msff, fusion=msff_fusion)
+        self._build_decoder(self.msff, 4.0, 1e-5, 1e-6, "timm_sincos")
 
     def encode(self, x: Tensor, ids_keep: Tensor) -> list[Tensor]:
         """Every stage of the encoder: [(B, L, stage_dims[i])]."""

@@ -21,6 +21,7 @@ Registered models:
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -35,10 +36,10 @@ class LatentMAE(MAEBase):
 
     Args:
         encoder: an :class:`Encoder` with ``forward_latent`` (prefix tokens first).
-        decoder_dim, decoder_depth, decoder_heads, mlp_ratio: the decoder transformer.
-        mask_ratio: default fraction of masked units.
-        norm_pix_loss: normalise each target patch (mean, variance + 1e-6) first.
+        mlp_ratio: of the decoder blocks.
         norm_eps: LayerNorm epsilon of the decoder.
+        decoder: ``decoder_dim``, ``decoder_depth``, ``decoder_heads``, ``mask_ratio``,
+            ``norm_pix_loss`` (see :class:`.mae.MAEBase`).
 
     Shape:
         - x: (B, 3, H, W) input, RGB in [0, 1]; target: (B, 3, H, W) to reconstruct, default x
@@ -46,29 +47,11 @@ class LatentMAE(MAEBase):
     """
 
     def __init__(
-        self,
-        encoder: Encoder,
-        decoder_dim: int = 512,
-        decoder_depth: int = 8,
-        decoder_heads: int = 16,
-        mlp_ratio: float = 4.0,
-        mask_ratio: float = 0.75,
-        norm_pix_loss: bool = True,
-        norm_eps: float = 1e-6,
+        self, encoder: Encoder, mlp_ratio: float = 4.0, norm_eps: float = 1e-6, **decoder: Any
     ) -> None:
-        prefix = encoder.num_prefix_tokens
-        super().__init__(encoder, decoder_dim, decoder_heads, mask_ratio, norm_pix_loss, prefix)
-        self.decoder_embed = nn.Linear(encoder.num_features, decoder_dim)
-        self._build_decoder(
-            self.decoder_embed,
-            decoder_dim,
-            decoder_depth,
-            decoder_heads,
-            mlp_ratio,
-            norm_eps,
-            norm_eps,
-            "sincos",
-        )
+        super().__init__(encoder, prefix=encoder.num_prefix_tokens, **decoder)
+        self.decoder_embed = nn.Linear(encoder.num_features, self.decoder_dim)
+        self._build_decoder(self.decoder_embed, mlp_ratio, norm_eps, norm_eps, "sincos")
 
     def encode(self, x: Tensor, ids_keep: Tensor) -> Tensor:
         """The encoder's latent: (B, prefix + L, encoder.num_features)."""

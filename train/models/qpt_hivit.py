@@ -14,20 +14,24 @@ from the stem on, and masked units can be dropped *before* the encoder, like a p
 
 from __future__ import annotations
 
+from typing import Any
+
 from .hivit import SIZES, HierarchicalEncoder
 from .registry import register_sizes
+
+#: what makes qpt's variant (see the module docstring)
+SETTINGS: dict[str, Any] = dict(
+    mlp_blocks=1, norm_eps=1e-5, block_eps=1e-6, ape="timm_sincos", rpe="shared", out="norm"
+)
 
 
 class QptHiViT(HierarchicalEncoder):
     """Hierarchical ViT encoder, qpt's variant (see the module docstring).
 
     Args:
-        img_size: square input size (multiple of 16).
-        embed_dim: C, width of the attention stage; the MLP stages use C/4 and C/2.
-        depths: blocks per stage (MLP, MLP, attention).
-        num_heads: attention heads of the main stage.
-        stem_mlp_ratio: MLP ratio of the early stages; mlp_ratio: of the main stage.
-        drop_path_rate: stochastic depth, increasing linearly over all blocks.
+        kwargs: the layout (``img_size``, ``embed_dim``, ``depths``: blocks per stage (MLP,
+            MLP, attention), ``num_heads``, ``stem_mlp_ratio``, ``mlp_ratio``,
+            ``drop_path_rate``) as :class:`~.hivit.HierarchicalEncoder`'s.
 
     Shape:
         - input: (B, 3, img_size, img_size), RGB in [0, 1]
@@ -40,31 +44,8 @@ class QptHiViT(HierarchicalEncoder):
         torch.Size([2, 64])
     """
 
-    def __init__(
-        self,
-        img_size: int = 224,
-        embed_dim: int = 384,
-        depths: tuple[int, int, int] = (1, 1, 10),
-        num_heads: int = 6,
-        stem_mlp_ratio: float = 3.0,
-        mlp_ratio: float = 4.0,
-        drop_path_rate: float = 0.0,
-    ) -> None:
-        super().__init__(
-            img_size,
-            embed_dim,
-            depths,
-            num_heads,
-            stem_mlp_ratio,
-            mlp_ratio,
-            drop_path_rate,
-            mlp_blocks=1,
-            norm_eps=1e-5,
-            block_eps=1e-6,
-            ape="timm_sincos",
-            rpe="shared",
-            out="norm",
-        )
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs, **SETTINGS)
 
 
 register_sizes("qpt_hivit", QptHiViT, SIZES, "qpt's HiViT variant")

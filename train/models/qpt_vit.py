@@ -4,8 +4,15 @@ MAE's own ViT layout (class token first) is :mod:`.vit`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .registry import register_sizes
 from .vit import SIZES, ViTEncoder
+
+#: what makes qpt's variant
+SETTINGS: dict[str, Any] = dict(
+    norm_eps=1e-5, block_eps=1e-6, class_token=False, pos="timm_sincos", out="norm", taps=True
+)
 
 
 class QptViT(ViTEncoder):
@@ -19,29 +26,10 @@ class QptViT(ViTEncoder):
         - ``forward_features``: (B, embed_dim)
     """
 
-    def __init__(
-        self,
-        img_size: int = 224,
-        embed_dim: int = 768,
-        depth: int = 12,
-        num_heads: int = 12,
-        mlp_ratio: float = 4.0,
-        drop_path_rate: float = 0.0,
-    ) -> None:
-        super().__init__(
-            img_size,
-            embed_dim,
-            depth,
-            num_heads,
-            mlp_ratio,
-            drop_path_rate,
-            norm_eps=1e-5,
-            block_eps=1e-6,
-            class_token=False,
-            pos="timm_sincos",
-            out="norm",
-            taps=True,
-        )
+    def __init__(self, **kwargs: Any) -> None:
+        """``kwargs``: the transformer (``img_size``, ``embed_dim``, ``depth``, ``num_heads``,
+        ``mlp_ratio``, ``drop_path_rate``) as :class:`~.vit.ViTEncoder`'s."""
+        super().__init__(**kwargs, **SETTINGS)
 
 
 register_sizes("qpt_vit", QptViT, {s: SIZES[s] for s in ("tiny", "small", "base")}, "qpt's ViT/16")

@@ -10,7 +10,7 @@ instead (``out="fc_norm"``). qpt's ViT without a class token is :mod:`.qpt_vit`;
 from __future__ import annotations
 
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from timm.layers import PatchEmbed, trunc_normal_
@@ -47,12 +47,12 @@ class ViTEncoder(Encoder):
 
     def __init__(
         self,
-        img_size: int,
-        embed_dim: int,
-        depth: int,
-        num_heads: int,
-        mlp_ratio: float,
-        drop_path_rate: float,
+        img_size: int = 224,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        drop_path_rate: float = 0.0,
         *,
         norm_eps: float,
         block_eps: float,
@@ -132,12 +132,11 @@ class VisionTransformer(ViTEncoder):
     """MAE / timm ViT encoder with a class token.
 
     Args:
-        img_size: square input size (multiple of 16).
-        embed_dim, depth, num_heads, mlp_ratio: the transformer.
         pos: ``"sincos"`` (MAE's fixed table, a persistent buffer) or ``"learned"`` (timm).
         out: ``"norm"`` (normalised tokens) or ``"fc_norm"`` (pooled, then normalised).
-        drop_path_rate: stochastic depth, rising linearly.
         norm_eps: LayerNorm epsilon.
+        kwargs: the transformer (``img_size``, ``embed_dim``, ``depth``, ``num_heads``,
+            ``mlp_ratio``, ``drop_path_rate``) as :class:`ViTEncoder`'s.
 
     Shape:
         - input: (B, 3, img_size, img_size), RGB in [0, 1]
@@ -147,32 +146,16 @@ class VisionTransformer(ViTEncoder):
 
     def __init__(
         self,
-        img_size: int = 224,
-        embed_dim: int = 768,
-        depth: int = 12,
-        num_heads: int = 12,
-        mlp_ratio: float = 4.0,
+        *,
         pos: Literal["sincos", "learned"] = "sincos",
         out: Literal["norm", "fc_norm"] = "norm",
-        drop_path_rate: float = 0.0,
         norm_eps: float = 1e-6,
+        **kwargs: Any,
     ) -> None:
         if pos not in ("sincos", "learned") or out not in ("norm", "fc_norm"):
             raise ValueError(f"ViT: unknown pos '{pos}' or out '{out}'")
-        super().__init__(
-            img_size,
-            embed_dim,
-            depth,
-            num_heads,
-            mlp_ratio,
-            drop_path_rate,
-            norm_eps=norm_eps,
-            block_eps=norm_eps,
-            class_token=True,
-            pos=pos,
-            out=out,
-            taps=False,
-        )
+        settings = dict(norm_eps=norm_eps, block_eps=norm_eps, class_token=True, taps=False)
+        super().__init__(**kwargs, **settings, pos=pos, out=out)
 
 
 SIZES = {

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from qpt.speed.photos import photo_crops
+
 PEERS = ("albumentations", "imagecorruptions", "kornia")
 DTYPES = ("uint8", "float")
 INSTALL_HINT = "pip install 'qpt[peers]'"
@@ -76,25 +78,6 @@ class Case:
     setting: str
     degrade: Callable[[torch.Tensor], torch.Tensor]
     peers: list[Peer] = field(default_factory=list)
-
-
-def photo_crops(batch: int, size: int = 224, seed: int = 0) -> torch.Tensor:
-    """(batch, 3, size, size) uint8 crops of scikit-image's real photos (bundled, no download),
-    at random scales and positions."""
-    import cv2
-    from skimage import data
-
-    photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(batch):
-        p = photos[i % len(photos)]
-        s = rng.uniform(size / min(p.shape[:2]), 1.0)
-        h, w = max(size, round(p.shape[0] * s)), max(size, round(p.shape[1] * s))
-        q = cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA)
-        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-        out.append(q[y : y + size, x : x + size])
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
 
 def make_inputs(u8: torch.Tensor, dtype: str) -> Inputs:

@@ -23,24 +23,14 @@ import cv2
 import numpy as np
 import torch
 
+from qpt.speed.photos import photo_crops
+
 Img = np.ndarray  # (H, W, 3) float32 RGB in [0, 1]
 
 
 def photo_batch(batch: int, size: int = 224, seed: int = 0) -> torch.Tensor:
-    """(batch, 3, size, size) float crops of scikit-image's real photos (bundled, no download)."""
-    from skimage import data
-
-    photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(batch):
-        p = photos[i % len(photos)]
-        s = rng.uniform(size / min(p.shape[:2]), 1.0)
-        h, w = max(size, round(p.shape[0] * s)), max(size, round(p.shape[1] * s))
-        q = cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA)
-        y, x = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
-        out.append(q[y : y + size, x : x + size])
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float().div(255).contiguous()
+    """(batch, 3, size, size) float crops in [0, 1] of :func:`~.photos.photo_crops`."""
+    return photo_crops(batch, size, seed).float().div(255)
 
 
 # ----------------------------------------------------------------------------- reference ops

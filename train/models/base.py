@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
+
+#: absolute positions: ``"learned"`` (a parameter starting from MAE's table), ``"sincos"``
+#: (MAE's fixed table, a persistent buffer so converted weights keep theirs), ``"timm_sincos"``
+#: (timm's fixed table, not saved: qpt's own variants) or ``"none"``
+PosEmbed = Literal["learned", "sincos", "timm_sincos", "none"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -113,6 +120,34 @@ def mae_sincos_pos_embed(grid: tuple[int, int], dim: int, cls_token: bool = Fals
     if cls_token:
         table = torch.cat([table.new_zeros(1, dim), table])
     return table.float().unsqueeze(0)
+
+
+def register_pos_embed(
+    module: nn.Module,
+    kind: PosEmbed,
+    grid: tuple[int, int],
+    dim: int,
+    cls_token: bool = False,
+    name: str = "pos_embed",
+) -> None:
+    """Give ``module`` its positions ``name`` (1, [1 +] gh*gw, dim) of ``kind`` (see
+    :data:`PosEmbed`); None for ``"none"``. ``cls_token`` adds MAE's zero row in front."""
+    if kind == "timm_sincos":
+        if cls_token:
+            raise ValueError("timm_sincos positions have no class token row")
+        module.register_buffer(name, sincos_pos_embed(grid, dim), False)
+    elif kind == "sincos":
+        module.register_buffer(name, mae_sincos_pos_embed(grid, dim, cls_token))
+    elif kind == "learned":
+        setattr(module, name, nn.Parameter(mae_sincos_pos_embed(grid, dim, cls_token)))
+    else:
+        setattr(module, name, None)
+
+
+def xavier_flat_(weight: Tensor) -> None:
+    """MAE's init of a patch embedding: xavier-uniform on the weight seen as (out, in*k*k)."""
+    w = weight.data
+    nn.init.xavier_uniform_(w.view(w.shape[0], -1))
 
 
 def init_weights(module: nn.Module) -> None:

@@ -16,98 +16,67 @@ The authors use it two ways, and the options follow them:
   stage-1 unit (16 x C/4), stage-2 unit (4 x C/2) and main token (C): 7C wide
   (``out="hifeat"``); ``out="norm"`` normalises the main token only (``hifeat=False``).
 
-qpt's earlier variant with 1 x depth stages and one shared bias is :mod:`.qpt_hivit`.
+qpt's earlier variant with 1 x depth stages and one shared bias is :mod:`.qpt_hivit`; both are
+:class:`HierarchicalEncoder` with their own settings.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from timm.layers import trunc_normal_
 from timm.layers.pos_embed_rel import RelPosBias
-from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from .base import Encoder, attention_dtype, init_weights, mae_sincos_pos_embed
+from .base import (
+    Encoder,
+    PosEmbed,
+    attention_dtype,
+    init_weights,
+    register_pos_embed,
+    xavier_flat_,
+)
+from .blocks import MlpBlock, PatchMerge, RelPosBlock, drop_path_rates, relative_bias
 from .masking import gather_tokens
-from .qpt_hivit import MlpBlock, PatchMerge
-from .registry import register_model
+from .registry import register_sizes
 
-PosEmbed = Literal["learned", "sincos", "none"]
 OutNorm = Literal["fc_norm", "norm", "hifeat"]
+RelPos = Literal["block", "shared", "none"]
 
 
-class RelPosBlock(Block):
-    """timm's pre-norm attention block with its own relative position bias table (or none).
-
-    Shape:
-        - x: (B, L, dim); ids_keep: (B, L) unit ids of the tokens, None = all N in order
-        - output: (B, L, dim)
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        mlp_ratio: float,
-        grid: tuple[int, int],
-        rpe: bool,
-        drop_path: float = 0.0,
-        eps: float = 1e-6,
-    ) -> None:
-        norm = partial(nn.LayerNorm, eps=eps)
-        super().__init__(
-            dim, num_heads, mlp_ratio, qkv_bias=True, drop_path=drop_path, norm_layer=norm
-        )
-        self.rel_pos = RelPosBias(grid, num_heads) if rpe else None
-
-    def forward(self, x: Tensor, ids_keep: Tensor | None = None) -> Tensor:  # type: ignore[override]
-        bias = None
-        if self.rel_pos is not None:
-            bias = self.rel_pos.get_bias()  # (1, heads, N, N)
-            if ids_keep is not None:
-                bias = bias[0][:, ids_keep[:, :, None], ids_keep[:, None, :]].transpose(0, 1)
-            bias = bias.to(attention_dtype(x))
-        return super().forward(x, attn_mask=bias)
-
-
-def _check_arguments(img_size: int, embed_dim: int, num_heads: int, ape: str, out: str) -> None:
+def _check_sizes(img_size: int, embed_dim: int, num_heads: int) -> None:
     if img_size % 16:
         raise ValueError(f"HiViT img_size must be a multiple of 16, got {img_size}")
     if embed_dim % 4 or embed_dim % num_heads:
         raise ValueError(f"HiViT embed_dim {embed_dim} must divide by 4 and by num_heads")
-    if ape not in ("learned", "sincos", "none") or out not in ("fc_norm", "norm", "hifeat"):
-        raise ValueError(f"HiViT: unknown ape '{ape}' or out '{out}'")
 
 
-class HiViT(Encoder):
-    """Hierarchical ViT encoder in the authors' layout (see the module docstring).
+class HierarchicalEncoder(Encoder):
+    """The HiViT layout with what its variants set: :class:`HiViT` (the authors') and
+    :class:`~.qpt_hivit.QptHiViT` (qpt's) bind the keywords after ``drop_path_rate``.
 
     Args:
         img_size: square input size (multiple of 16).
         embed_dim: C, width of the attention stage; the MLP stages use C/4 and C/2.
-        depths: (d1, d2, d3): the MLP stages get 2 x d1 and 2 x d2 blocks, the main stage d3.
+        depths: (d1, d2, d3): the MLP stages get ``mlp_blocks`` x d1 and x d2 blocks, the
+            attention stage d3.
         num_heads: attention heads of the main stage.
         stem_mlp_ratio: MLP ratio of the early stages; mlp_ratio: of the main stage.
-        ape: absolute positions: ``"learned"`` (a parameter), ``"sincos"`` (MAE's fixed
-            table, a persistent buffer so converted weights keep theirs) or ``"none"``.
-        rpe: a relative position bias table in every attention block.
-        out: ``"fc_norm"`` (supervised), ``"norm"`` or ``"hifeat"`` (MAE; see above).
         drop_path_rate: stochastic depth, rising linearly over all blocks.
-        norm_eps: LayerNorm epsilon.
+        mlp_blocks: MLP blocks per unit of d1 and d2 (the authors' 2, qpt's 1).
+        norm_eps: LayerNorm epsilon outside the attention blocks; block_eps: inside them.
+        ape: absolute positions (see :data:`~.base.PosEmbed`).
+        rpe: a relative position bias table in every attention block (``"block"``), one
+            table all blocks share (``"shared"``) or none.
+        out: ``"fc_norm"`` (supervised), ``"norm"`` or ``"hifeat"`` (MAE; see the module
+            docstring).
 
     Shape:
         - input: (B, 3, img_size, img_size), RGB in [0, 1]
         - ``forward_tokens``: (B, N, num_features); ``num_features`` is 7C for ``"hifeat"``,
           else C. With ``"fc_norm"`` the tokens are not normalised (as the authors').
         - ``forward_features``: (B, num_features): mean of the tokens (then ``fc_norm``)
-
-    Example:
-        >>> m = HiViT(img_size=64, embed_dim=128, depths=(1, 1, 2), num_heads=4)
-        >>> m.forward_features(torch.rand(2, 3, 64, 64)).shape
-        torch.Size([2, 128])
     """
 
     def __init__(
@@ -118,14 +87,17 @@ class HiViT(Encoder):
         num_heads: int = 6,
         stem_mlp_ratio: float = 3.0,
         mlp_ratio: float = 4.0,
-        ape: PosEmbed = "learned",
-        rpe: bool = True,
-        out: OutNorm = "fc_norm",
         drop_path_rate: float = 0.0,
-        norm_eps: float = 1e-6,
+        *,
+        mlp_blocks: int,
+        norm_eps: float,
+        block_eps: float,
+        ape: PosEmbed,
+        rpe: RelPos,
+        out: OutNorm,
     ) -> None:
         super().__init__()
-        _check_arguments(img_size, embed_dim, num_heads, ape, out)
+        _check_sizes(img_size, embed_dim, num_heads)
         self.img_size, self.patch_size, self.out = img_size, 16, out
         self.grid_size = (img_size // 16, img_size // 16)
         dims = [embed_dim // 4, embed_dim // 2, embed_dim]
@@ -134,20 +106,31 @@ class HiViT(Encoder):
         self.stage_dims = [16 * dims[0], 4 * dims[1], latent]
         self.num_features = latent
 
-        d1, d2, d3 = depths
-        n_blocks = 2 * d1 + 2 * d2 + d3
-        dpr = iter([drop_path_rate * i / max(1, n_blocks - 1) for i in range(n_blocks)])
+        n1, n2, d3 = mlp_blocks * depths[0], mlp_blocks * depths[1], depths[2]
+        dpr = iter(drop_path_rates(drop_path_rate, n1 + n2 + d3))
         self.patch_embed = nn.Conv2d(3, dims[0], kernel_size=4, stride=4)
         self.patch_norm = nn.LayerNorm(dims[0], eps=norm_eps)
-        mlp = partial(MlpBlock, mlp_ratio=stem_mlp_ratio, eps=norm_eps)
-        self.stage1 = nn.Sequential(*[mlp(dims[0], drop_path=next(dpr)) for _ in range(2 * d1)])
+        self.stage1 = nn.Sequential(
+            *[MlpBlock(dims[0], stem_mlp_ratio, next(dpr), norm_eps) for _ in range(n1)]
+        )
         self.merge1 = PatchMerge(dims[0], eps=norm_eps)
-        self.stage2 = nn.Sequential(*[mlp(dims[1], drop_path=next(dpr)) for _ in range(2 * d2)])
+        self.stage2 = nn.Sequential(
+            *[MlpBlock(dims[1], stem_mlp_ratio, next(dpr), norm_eps) for _ in range(n2)]
+        )
         self.merge2 = PatchMerge(dims[1], eps=norm_eps)
         self.pos_embed: Tensor | None
-        self._add_pos_embed(ape, embed_dim)
+        register_pos_embed(self, ape, self.grid_size, embed_dim)
+        self.rel_pos = RelPosBias(self.grid_size, num_heads) if rpe == "shared" else None
         self.blocks = nn.ModuleList(
-            RelPosBlock(embed_dim, num_heads, mlp_ratio, self.grid_size, rpe, next(dpr), norm_eps)
+            RelPosBlock(
+                embed_dim,
+                num_heads,
+                mlp_ratio,
+                self.grid_size,
+                rpe == "block",
+                next(dpr),
+                block_eps,
+            )
             for _ in range(d3)
         )
         norm = nn.LayerNorm(latent, eps=norm_eps)
@@ -157,26 +140,16 @@ class HiViT(Encoder):
             self.norm = norm
         self._init_weights(ape)
 
-    def _add_pos_embed(self, ape: PosEmbed, embed_dim: int) -> None:
-        """The absolute position embedding (1, N, C): learned, fixed 2-D sin-cos, or none."""
-        if ape == "learned":
-            self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches, embed_dim))
-        elif ape == "sincos":
-            self.register_buffer("pos_embed", mae_sincos_pos_embed(self.grid_size, embed_dim))
-        else:
-            self.pos_embed = None
-
     def _init_weights(self, ape: PosEmbed) -> None:
-        """The authors' initialisation: truncated normal for linear layers, position embedding
-        and relative position biases; the stem convolution as a linear layer (xavier)."""
+        """The authors' initialisation: timm's defaults, then the position tables and stem."""
         self.apply(init_weights)
         if ape == "learned":
             trunc_normal_(self.pos_embed, std=0.02)
-        for blk in self.blocks:
-            if blk.rel_pos is not None:
-                trunc_normal_(blk.rel_pos.relative_position_bias_table, std=0.02)
-        w = self.patch_embed.weight.data
-        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        tables = [self.rel_pos] + [blk.rel_pos for blk in self.blocks]
+        for rel_pos in tables:
+            if rel_pos is not None:
+                trunc_normal_(rel_pos.relative_position_bias_table, std=0.02)
+        xavier_flat_(self.patch_embed.weight)
 
     def _units(self, x: Tensor) -> Tensor:
         """Stem: (B, 3, H, W) -> (B, N, 4, 4, C/4), one 4x4 grid of sub-tokens per unit."""
@@ -201,8 +174,11 @@ class HiViT(Encoder):
         if self.pos_embed is not None:
             pos = self.pos_embed.expand(b, -1, -1)
             t = t + (gather_tokens(pos, ids_keep) if ids_keep is not None else pos).to(t.dtype)
+        shared = None
+        if self.rel_pos is not None:
+            shared = relative_bias(self.rel_pos, ids_keep, attention_dtype(t))
         for blk in self.blocks:
-            t = blk(t, ids_keep)
+            t = blk(t, ids_keep, shared)
         s1, s2 = s1.reshape(b, n, -1), s2.reshape(b, n, -1)
         if self.out == "hifeat":
             t = self.norm(torch.cat([s1, s2, t], dim=-1))
@@ -216,6 +192,43 @@ class HiViT(Encoder):
         return self.fc_norm(pooled) if self.out == "fc_norm" else pooled
 
 
+class HiViT(HierarchicalEncoder):
+    """Hierarchical ViT encoder in the authors' layout (see the module docstring).
+
+    Args:
+        ape: absolute positions: ``"learned"`` (a parameter), ``"sincos"`` (MAE's fixed
+            table, a persistent buffer so converted weights keep theirs) or ``"none"``.
+        rpe: a relative position bias table in every attention block.
+        out: ``"fc_norm"`` (supervised), ``"norm"`` or ``"hifeat"`` (MAE; see above).
+        norm_eps: LayerNorm epsilon.
+        kwargs: the layout (``img_size``, ``embed_dim``, ``depths``: the MLP stages get
+            2 x d1 and 2 x d2 blocks, ``num_heads``, ``stem_mlp_ratio``, ``mlp_ratio``,
+            ``drop_path_rate``) as :class:`HierarchicalEncoder`'s.
+
+    Shape: as :class:`HierarchicalEncoder`.
+
+    Example:
+        >>> m = HiViT(img_size=64, embed_dim=128, depths=(1, 1, 2), num_heads=4)
+        >>> m.forward_features(torch.rand(2, 3, 64, 64)).shape
+        torch.Size([2, 128])
+    """
+
+    def __init__(
+        self,
+        *,
+        ape: Literal["learned", "sincos", "none"] = "learned",
+        rpe: bool = True,
+        out: OutNorm = "fc_norm",
+        norm_eps: float = 1e-6,
+        **kwargs: Any,
+    ) -> None:
+        if ape not in ("learned", "sincos", "none") or out not in ("fc_norm", "norm", "hifeat"):
+            raise ValueError(f"HiViT: unknown ape '{ape}' or out '{out}'")
+        rpe_kind = "block" if rpe else "none"
+        settings = dict(mlp_blocks=2, norm_eps=norm_eps, block_eps=norm_eps, rpe=rpe_kind)
+        super().__init__(**kwargs, **settings, ape=ape, out=out)
+
+
 # the authors' sizes (HiViT-T/S/B); nano is a CPU-sized member of the family
 SIZES = {
     "nano": dict(embed_dim=128, depths=(1, 1, 2), num_heads=4),
@@ -225,29 +238,4 @@ SIZES = {
 }
 
 
-def _hivit(size: str, **kwargs) -> HiViT:
-    return HiViT(**{**SIZES[size], **kwargs})
-
-
-@register_model
-def hivit_nano(**kwargs) -> HiViT:
-    """HiViT-nano: 128 dims, depths [1,1,2], 4 heads (CPU tests, smoke runs)."""
-    return _hivit("nano", **kwargs)
-
-
-@register_model
-def hivit_tiny(**kwargs) -> HiViT:
-    """HiViT-T: 384 dims, depths [1,1,10], 6 heads (18.80 M parameters without a head)."""
-    return _hivit("tiny", **kwargs)
-
-
-@register_model
-def hivit_small(**kwargs) -> HiViT:
-    """HiViT-S: 384 dims, depths [2,2,20], 6 heads."""
-    return _hivit("small", **kwargs)
-
-
-@register_model
-def hivit_base(**kwargs) -> HiViT:
-    """HiViT-B: 512 dims, depths [2,2,20], 8 heads."""
-    return _hivit("base", **kwargs)
+register_sizes("hivit", HiViT, SIZES, "HiViT in the authors' layout")

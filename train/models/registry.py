@@ -19,6 +19,26 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
+def register_factory(name: str, doc: str, build: Callable[..., nn.Module], **defaults: Any) -> None:
+    """Register ``name`` as ``build(**{**defaults, **kwargs})``, documented by ``doc``."""
+
+    def factory(**kwargs: Any) -> nn.Module:
+        return build(**{**defaults, **kwargs})
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = doc
+    register_model(factory)
+
+
+def register_sizes(
+    prefix: str, build: Callable[..., nn.Module], sizes: dict[str, dict], title: str
+) -> None:
+    """Register ``{prefix}_{size}`` for every size: ``build`` with that size's keywords."""
+    for size, kw in sizes.items():
+        settings = ", ".join(f"{k} {v}" for k, v in kw.items())
+        register_factory(f"{prefix}_{size}", f"{title}, {size}: {settings}.", build, **kw)
+
+
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style ``pattern`` (``"mae_*"``), sorted."""
     return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))

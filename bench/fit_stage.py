@@ -57,11 +57,11 @@ class FinetuneParams(BaseModel):
     lower_better: bool = Field(False, description="CSV scores: lower is better (DMOS)")
     allow_partial: bool = False
     synthetic_photos: str = Field("builtin", description="'builtin' or a folder of photos")
-    synthetic_n_photos: int | None = Field(6, ge=2)
-    synthetic_max_ops: int | None = Field(4, ge=1)
+    synthetic_n_photos: int | None = Field(None, ge=2, description="photos (none: all)")
+    synthetic_max_ops: int | None = Field(8, ge=1)
     synthetic_size: int = Field(256, ge=64)
     synthetic_crops_per_photo: int = Field(
-        0, ge=0, le=4, description="more synthetic sources: non-overlapping crops of each photo"
+        4, ge=0, le=4, description="more synthetic sources: non-overlapping crops of each photo"
     )
     device: str = Field("cpu", description="'cpu', 'cuda', 'cuda:1' or 'auto'")
 

@@ -56,7 +56,10 @@ class BenchParams(BaseModel):
     )
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="Test share of a random split.")
     max_items: int | None = Field(
-        200, ge=10, description="Cap per dataset, seeded subset (none: use all)."
+        200,
+        ge=10,
+        description="Cap per release dataset, seeded subset (none: use all); synthetic is "
+        "sized by the synthetic_* fields.",
     )
     crops: int = Field(
         1, ge=1, le=64, description="Native-resolution crops per image at test, averaged."
@@ -86,10 +89,17 @@ class BenchParams(BaseModel):
         json_schema_extra={"cli": "--photos"},
     )
     synthetic_n_photos: int | None = Field(
-        6, ge=2, description="Photos of the synthetic benchmark (none: all)."
+        None, ge=2, description="Photos of the synthetic benchmark (none: all)."
+    )
+    synthetic_crops_per_photo: int = Field(
+        4,
+        ge=0,
+        le=4,
+        description="More synthetic sources: non-overlapping crops of each photo, each its own "
+        "content group.",
     )
     synthetic_max_ops: int | None = Field(
-        4, ge=1, description="Degrade ops of the synthetic benchmark (none: all)."
+        8, ge=1, description="Degrade ops of the synthetic benchmark (none: all)."
     )
     synthetic_ops: list[str] | None = Field(
         None, description="Named degrade ops of the synthetic benchmark (default: any)."
@@ -148,5 +158,6 @@ def make_config(params: BenchParams, seed: int = 0):
             tuple(params.synthetic_ops) if params.synthetic_ops else None,
             params.synthetic_max_ops,
             params.synthetic_size,
+            params.synthetic_crops_per_photo,
         ),
     )

@@ -98,10 +98,10 @@ def source_views(
 def build_synthetic(
     photos: str | Path = "builtin",
     *,
-    n_photos: int | None = 8,
-    crops_per_photo: int = 0,
+    n_photos: int | None = None,
+    crops_per_photo: int = 4,
     ops: list[str] | None = None,
-    max_ops: int | None = 6,
+    max_ops: int | None = 8,
     size: int = 256,
     seed: int = 0,
 ) -> BenchDataset:
@@ -144,6 +144,7 @@ def build_synthetic(
     cache: dict[int, np.ndarray] = {}  # every backbone reads the same pixels; a few MB
 
     def reader(index: int) -> np.ndarray:
+        index = int(index)  # a subset passes numpy integers, which torch's seed refuses
         if index not in cache:
             name, op, level = samples[index].key.rsplit("/", 2)
             g = torch.Generator().manual_seed(seed * 1_000_003 + index)

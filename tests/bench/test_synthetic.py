@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
-import pytest
 
 from bench.backbones import Backbone
 from bench.datasets.synthetic import build_synthetic
@@ -43,9 +42,8 @@ def test_a_seeded_subset_reads_the_same_pixels(photo_dir):
     assert (sub.reader(0) == ds.reader(7)).all() and (sub.reader(1) == ds.reader(3)).all()
 
 
-@pytest.mark.slow
 def test_default_synthetic_split_std_is_under_0_05_for_handcrafted_features():
-    """Every default but the image side (64 px keeps the test short): 10 random grouped
+    """Every default but the image side (64 px keeps the test to seconds): 10 random grouped
     80/20 splits, ridge on the 12 handcrafted features, std of the test SRCC over splits."""
     defaults = SyntheticConfig()
     ds = build_synthetic(

@@ -1,8 +1,9 @@
 """Parameters of a benchmark run (the ``bench`` stage table, the ``qpt bench`` options).
 
 Defaults are sized for the default pipeline on 2 CPU cores (a few minutes): linear probe only,
-3 splits, at most 200 samples per dataset, one crop, CPU. :func:`make_config` turns them into
-the :class:`bench.runner.BenchConfig` the runner takes.
+3 splits, at most 200 samples per release dataset (the synthetic benchmark has its own size:
+2,200 samples), one crop, CPU. :func:`make_config` turns them into the
+:class:`bench.runner.BenchConfig` the runner takes.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ class InputConfig:
 
     crops: int = 1
     mode: CropMode = "crops"
-    frames: int = 8
+    frames: int = 4
     batch_size: int = 32
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from bench.params import SyntheticSettings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from bench.backbones import Backbone
 
 
-class FinetuneParams(BaseModel):
+class FinetuneParams(SyntheticSettings):
     """Parameters of the ``finetune`` stage and of ``qpt finetune``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -79,21 +81,6 @@ class FinetuneParams(BaseModel):
     )
     lower_better: bool = Field(False, description="CSV scores: lower is better (DMOS).")
     allow_partial: bool = Field(False, description="Use the files present when some are missing.")
-    synthetic_photos: str = Field(
-        "builtin",
-        description="Synthetic benchmark photos: builtin or a folder.",
-        json_schema_extra={"cli": "--photos"},
-    )
-    synthetic_n_photos: int | None = Field(
-        6, ge=2, description="Photos of the synthetic benchmark (none: all)."
-    )
-    synthetic_max_ops: int | None = Field(
-        4, ge=1, description="Degrade ops of the synthetic benchmark (none: all)."
-    )
-    synthetic_size: int = Field(256, ge=64, description="Side of the synthetic images (px).")
-    synthetic_crops_per_photo: int = Field(
-        0, ge=0, le=4, description="More synthetic sources: non-overlapping crops of each photo."
-    )
     device: str = Field("cpu", description="cpu, cuda, cuda:N or auto.")
 
 

@@ -95,13 +95,25 @@ def source_views(
     return out
 
 
+def _chosen_ops(ops: list[str] | None, max_ops: int | None) -> list[str]:
+    """``ops`` checked against the registry, else the default list capped at ``max_ops``."""
+    import degrade
+
+    known = set(degrade.list_ops())
+    chosen = list(ops) if ops else default_ops(max_ops)
+    unknown = [op for op in chosen if op not in known]
+    if unknown:
+        raise ValueError(f"synthetic: unknown degradation ops {unknown} (known: {sorted(known)})")
+    return chosen
+
+
 def build_synthetic(
     photos: str | Path = "builtin",
     *,
-    n_photos: int | None = 8,
-    crops_per_photo: int = 0,
+    n_photos: int | None = None,
+    crops_per_photo: int = 4,
     ops: list[str] | None = None,
-    max_ops: int | None = 6,
+    max_ops: int | None = 8,
     size: int = 256,
     seed: int = 0,
 ) -> BenchDataset:
@@ -125,11 +137,7 @@ def build_synthetic(
     """
     import degrade
 
-    known = set(degrade.list_ops())
-    chosen = list(ops) if ops else default_ops(max_ops)
-    unknown = [op for op in chosen if op not in known]
-    if unknown:
-        raise ValueError(f"synthetic: unknown degradation ops {unknown} (known: {sorted(known)})")
+    chosen = _chosen_ops(ops, max_ops)
     sources, skipped = load_photos(photos)
     chosen_photos = sorted(sources)[: n_photos if n_photos else None]
     base = source_views({n: sources[n] for n in chosen_photos}, crops_per_photo, size)
@@ -144,6 +152,7 @@ def build_synthetic(
     cache: dict[int, np.ndarray] = {}  # every backbone reads the same pixels; a few MB
 
     def reader(index: int) -> np.ndarray:
+        index = int(index)  # a subset passes numpy integers, which torch's seed refuses
         if index not in cache:
             name, op, level = samples[index].key.rsplit("/", 2)
             g = torch.Generator().manual_seed(seed * 1_000_003 + index)

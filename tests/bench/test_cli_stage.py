@@ -47,7 +47,8 @@ def test_bench_all_runs_what_is_found_and_lists_the_rest(root, export, photo_dir
     out = tmp_path / "out"
     code = main(
         ["bench", "--all", "--data-root", str(root), "-c", str(export), "--out", str(out),
-         "--splits", "2", "--crops", "2", "--frames", "2", "--photos", str(photo_dir), "--json"]
+         "--splits", "2", "--crops", "2", "--frames", "2", "--photos", str(photo_dir),
+         "--synthetic-crops-per-photo", "0", "--synthetic-max-ops", "4", "--json"]
     )  # fmt: skip
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -99,6 +100,7 @@ def test_stage_uses_the_pretrain_export_and_the_random_twin(tmp_path, root, expo
         n_splits=2,
         synthetic_photos=str(photo_dir),
         synthetic_n_photos=4,
+        synthetic_crops_per_photo=0,
         synthetic_ops=["gaussian_blur", "jpeg"],
         extra_backbones=["handcrafted"],
     )
@@ -132,6 +134,7 @@ def test_stage_prefix_names_earlier_pretrain_stages(tmp_path, export, photo_dir)
         n_splits=2,
         synthetic_photos=str(photo_dir),
         synthetic_n_photos=4,
+        synthetic_crops_per_photo=0,
         synthetic_ops=["gaussian_blur"],
     )
     summary = run_bench(ctx, params)

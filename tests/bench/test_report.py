@@ -65,3 +65,25 @@ def test_differences_say_whether_they_exceed_the_split_std():
     assert "split std 0.163" in noisy and "does not exceed the split std" in noisy
     assert tight.startswith("tight (linear): pretrained - random_init = +0.200 SRCC")
     assert "the difference exceeds the split std" in tight
+
+
+def test_markdown_and_terminal_table_say_it_in_words():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bench.report import print_table
+
+    results = _results()
+    base = {k: v for k, v in results["results"][0].items() if k not in ("splits", "summary")}
+    results["results"] = [
+        {**base, **_row("pretrained", "toy", [0.61, 0.60, 0.59]), "splits": [{}] * 3},
+        {**base, **_row("random_init", "toy", [0.40, 0.41, 0.39]), "splits": [{}] * 3},
+    ]
+    sentence = "toy (linear): pretrained - random_init = +0.200 SRCC"
+    md = to_markdown(results)
+    assert "## Differences against the split-to-split spread" in md
+    assert f"- {sentence}" in md and "the difference exceeds the split std." in md
+    out = StringIO()
+    print_table(results, Console(file=out, width=200))
+    assert sentence in out.getvalue() and "exceeds the split std" in out.getvalue()

@@ -34,7 +34,11 @@ def _config(small_root: Path, photo_dir: Path, **kw) -> BenchConfig:
         data_root=small_root,
         inputs=InputConfig(crops=1, batch_size=16),
         synthetic=SyntheticConfig(
-            photos=str(photo_dir), n_photos=4, ops=("gaussian_blur", "jpeg"), size=64
+            photos=str(photo_dir),
+            n_photos=4,
+            ops=("gaussian_blur", "jpeg"),
+            size=64,
+            crops_per_photo=0,
         ),
         **kw,
     )
@@ -137,3 +141,12 @@ def test_finetune_head_runs_beside_the_linear_probe(tmp_path, small_root, photo_
     assert (tmp_path / "parts" / "pretrained" / "livec" / "finetune" / "split-00.json").is_file()
     with pytest.raises(ValueError, match="heads must be among"):
         run_suite(backbones[:1], _config(small_root, photo_dir, heads=("svr",)), tmp_path)
+
+
+def test_max_items_caps_the_releases_not_the_synthetic_benchmark(
+    tmp_path, small_root, photo_dir, backbones
+):
+    results = run_suite(backbones[:1], _config(small_root, photo_dir, max_items=10), tmp_path)
+    livec, synthetic = results["datasets"]["livec"], results["datasets"]["synthetic"]
+    assert (livec["n_used"], livec["n_total"], livec["subsampled"]) == (10, 15, True)
+    assert (synthetic["n_used"], synthetic["subsampled"]) == (4 * 2 * 5, False)

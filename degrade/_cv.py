@@ -103,17 +103,25 @@ def is_clamped(t: Tensor) -> bool:
     return getattr(t, "_degrade_clamped", False)
 
 
+@functools.lru_cache(maxsize=256)
+def gaussian_taps(sigma: float, radius: int) -> np.ndarray:
+    """The ``2 radius + 1`` float32 taps of ``cv2.GaussianBlur`` at ``sigma`` (k, 1)."""
+    return cv2_module().getGaussianKernel(2 * radius + 1, sigma, ktype=_DEPTH["float32"])
+
+
 def gaussian_blur(
     x: Tensor, sigma: Sequence[float], radius: Sequence[int], clamp: bool = False
 ) -> Tensor:
-    """Per-sample Gaussian blur, ``2 radius + 1`` taps, reflect-101 (``cv2.GaussianBlur``)."""
+    """Per-sample Gaussian blur, ``2 radius + 1`` taps, reflect-101: ``cv2.GaussianBlur``'s
+    float32 taps through ``sepFilter2D`` (no per-call kernel build), straight on uint8
+    planes too (float32 rows, rounded once: the float form's result, rounded)."""
     cv2 = cv2_module()
 
-    def run(src: np.ndarray, dst: np.ndarray, a: tuple[float, int]) -> None:
-        k = 2 * a[1] + 1
-        cv2.GaussianBlur(src, (k, k), a[0], dst=dst, sigmaY=a[0], borderType=REFLECT)
+    def run(src: np.ndarray, dst: np.ndarray, k: np.ndarray) -> None:
+        cv2.sepFilter2D(src, -1, k, k, dst=dst, borderType=REFLECT)
 
-    return per_plane(x, list(zip(sigma, radius, strict=True)), run, clamp=clamp)
+    taps = [gaussian_taps(s, r) for s, r in zip(sigma, radius, strict=True)]
+    return per_plane(x, taps, run, via_float=False, clamp=clamp)
 
 
 def blur_radius(sigma: Tensor) -> list[int]:
@@ -127,14 +135,15 @@ def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Se
     stays in float32: the amount would multiply its rounding)."""
     cv2 = cv2_module()
 
-    def run(src: np.ndarray, dst: np.ndarray, a: tuple[float, int, float]) -> None:
-        k = 2 * a[1] + 1
+    def run(src: np.ndarray, dst: np.ndarray, a: tuple[np.ndarray, float]) -> None:
+        k = a[0]
         src = src if src.dtype == np.float32 else src.astype(np.float32)
-        blur = cv2.GaussianBlur(src, (k, k), a[0], sigmaY=a[0], borderType=REFLECT)
-        cv2.addWeighted(src, 1 + a[2], blur, -a[2], 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
+        blur = cv2.sepFilter2D(src, -1, k, k, borderType=REFLECT)
+        cv2.addWeighted(src, 1 + a[1], blur, -a[1], 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
 
     # the result can be negative: addWeighted saturates it to 0 itself
-    args = list(zip(sigma, radius, amount, strict=True))
+    taps = [gaussian_taps(s, r) for s, r in zip(sigma, radius, strict=True)]
+    args = list(zip(taps, amount, strict=True))
     return per_plane(x, args, run, via_float=False, clamp=True)
 
 
@@ -173,11 +182,11 @@ def filter2d_then_blur(x: Tensor, kernels: Sequence[Tensor | Support], sigma: fl
     op's final result (clamped). uint8 inputs need non-negative kernels."""
     cv2 = cv2_module()
     ks = [k if isinstance(k, tuple) else support(k) for k in kernels]
-    n = 2 * blur_radius(torch.tensor([sigma]))[0] + 1
+    g = gaussian_taps(sigma, blur_radius(torch.tensor([sigma]))[0])
 
     def run(src: np.ndarray, dst: np.ndarray, k: tuple[np.ndarray, tuple[int, int]]) -> None:
         mid = cv2.filter2D(src, -1, k[0], anchor=k[1], borderType=REFLECT)
-        cv2.GaussianBlur(mid, (n, n), sigma, dst=dst, sigmaY=sigma, borderType=REFLECT)
+        cv2.sepFilter2D(mid, -1, g, g, dst=dst, borderType=REFLECT)
 
     return per_plane(x, ks, run, clamp=True)
 

@@ -257,19 +257,33 @@ def jpeg(x: Tensor, quality: Sequence[int]) -> Tensor:
 
 
 def contrast_u8(x: Tensor, factor: Sequence[float]) -> Tensor:
-    """Contrast around each image's mean luma (0.299, 0.587, 0.114) as a 256-entry LUT."""
+    """Contrast around each image's mean luma (0.299, 0.587, 0.114): ``f x + (1 - f) m``
+    rounded and saturated, per image.
+
+    The channel sums come from one ``cv2.reduce`` over the batch (integer, exact); a factor
+    <= 1 keeps every value in 0..255, so ``convertScaleAbs`` (float32 multiply-add, rounded)
+    runs it in one SIMD pass, faster than a 256-entry LUT; a factor > 1 takes the LUT, which
+    also clips the values it pushes below 0.
+    """
     cv2 = cv2_module()
     x = x.contiguous()
     out = torch.empty_like(x)
+    b, c, h, w = x.shape
     xs, ys = x.numpy(), out.numpy()
-    luma = np.array((0.299, 0.587, 0.114) if x.shape[1] == 3 else (1.0,))
-    means = np.array([[cv2.mean(p)[0] for p in im] for im in xs]) @ luma / 255  # (B,)
-    f = np.asarray(factor, dtype=np.float64)[:, None]
-    v = np.arange(256, dtype=np.float64)[None] / 255
-    luts = np.rint(np.clip((v - means[:, None]) * f + means[:, None], 0, 1) * 255)
-    luts = luts.astype(np.uint8)  # (B, 256): one table per image
-    for i in range(x.shape[0]):
-        cv2.LUT(xs[i].reshape(-1, xs.shape[-1]), luts[i], dst=ys[i].reshape(-1, ys.shape[-1]))
+    luma = np.array((0.299, 0.587, 0.114) if c == 3 else (1.0,))
+    if h * w * 255 < 2**31:  # int32 sums cannot overflow
+        sums = cv2.reduce(xs.reshape(b * c, -1), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+        means = sums.reshape(b, c).astype(np.float64) / (h * w) @ luma / 255
+    else:
+        means = np.array([[cv2.mean(p)[0] for p in im] for im in xs]) @ luma / 255
+    v = np.arange(256, dtype=np.float64) / 255
+    for i, (f, m) in enumerate(zip(factor, means.tolist(), strict=True)):
+        src, dst = xs[i].reshape(-1, w), ys[i].reshape(-1, w)
+        if f <= 1:
+            cv2.convertScaleAbs(src, dst=dst, alpha=f, beta=255 * m * (1 - f))
+        else:
+            lut = np.rint(np.clip((v - m) * f + m, 0, 1) * 255).astype(np.uint8)
+            cv2.LUT(src, lut, dst=dst)
     return out
 
 

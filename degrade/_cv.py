@@ -191,17 +191,40 @@ def filter2d_then_blur(x: Tensor, kernels: Sequence[Tensor | Support], sigma: fl
     return per_plane(x, ks, run, clamp=True)
 
 
+#: integer types whose values hold a uint8 byte ``f`` times, by ``f``, and the multiplier that
+#: spreads a byte over them (nearest upsampling of uint8 rows as one multiply)
+_SPREAD = {2: (np.uint16, 0x0101), 4: (np.uint32, 0x01010101), 8: (np.uint64, 0x0101010101010101)}
+
+
 def pixelate(x: Tensor, factor: Sequence[int]) -> Tensor:
-    """Box average down by ``factor`` (which divides H and W) and nearest back up."""
+    """Box average down by ``factor`` (which divides H and W) and nearest back up.
+
+    Consecutive samples with the same factor run as one tall (n C H, W) image: no box
+    straddles two planes, as ``factor`` divides H. OpenCV's uint8 box average is exact
+    (integer sums, rounded once); float results are clamped on the small image.
+    """
     cv2 = cv2_module()
-    h, w = x.shape[-2:]
-
-    def run(src: np.ndarray, dst: np.ndarray, f: int) -> None:
-        small = cv2.resize(src, (w // f, h // f), interpolation=cv2.INTER_AREA)
-        cv2.resize(small, (w, h), dst=dst, interpolation=cv2.INTER_NEAREST)
-
-    # OpenCV's uint8 box average is exact (integer sums, rounded once): no conversion
-    return per_plane(x, factor, run, via_float=False, clamp=True)
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    w = x.shape[-1]
+    xs, ys = x.numpy(), out.numpy()
+    to8 = x.dtype == torch.uint8
+    i0 = 0
+    for i in range(1, len(factor) + 1):
+        if i < len(factor) and factor[i] == factor[i0]:
+            continue
+        f, src, dst = factor[i0], xs[i0:i].reshape(-1, w), ys[i0:i].reshape(-1, w)
+        small = cv2.resize(src, (w // f, src.shape[0] // f), interpolation=cv2.INTER_AREA)
+        if not to8:
+            clamp01(small)
+        if to8 and f in _SPREAD:
+            kind, spread = _SPREAD[f]
+            wide = small.astype(kind) * kind(spread)  # each byte f times, in one value
+            dst.view(kind).reshape(small.shape[0], f, -1)[...] = wide[:, None]
+        else:
+            cv2.resize(small, (w, dst.shape[0]), dst=dst, interpolation=cv2.INTER_NEAREST)
+        i0 = i
+    return out if to8 else mark_clamped(out)
 
 
 def zoom_blur(x: Tensor, inv: Tensor) -> Tensor:

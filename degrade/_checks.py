@@ -123,14 +123,15 @@ def per_sample(
         x: (B, C, H, W) batch the parameter belongs to.
     """
     # plain numbers (the Degrader's path) are checked in Python: cheaper than tensor ops
-    plain = isinstance(v, list) and all(type(f) in (float, int) for f in v)
+    vals = [v] if type(v) in (float, int) else v
+    plain = isinstance(vals, list) and all(type(f) in (float, int) for f in vals)
     t = torch.as_tensor(v, dtype=x.dtype if x.is_floating_point() else torch.float32)
     if t.ndim != 0 and t.shape != (x.shape[0],):
         raise ValueError(
             f"{op}: '{name}' must be a scalar or have shape ({x.shape[0]},), got {tuple(t.shape)}"
         )
     # checked before the copy: no GPU sync for host values
-    if not (all(math.isfinite(f) for f in v) if plain else torch.isfinite(t).all()):
+    if not (all(math.isfinite(f) for f in vals) if plain else torch.isfinite(t).all()):
         raise ValueError(f"{op}: '{name}' contains NaN or inf")
     t = t.cpu() if host else to_device(t, x.device)
     return t.expand(x.shape[0]) if t.ndim == 0 else t

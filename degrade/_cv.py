@@ -103,17 +103,25 @@ def is_clamped(t: Tensor) -> bool:
     return getattr(t, "_degrade_clamped", False)
 
 
+@functools.lru_cache(maxsize=256)
+def gaussian_taps(sigma: float, radius: int) -> np.ndarray:
+    """The ``2 radius + 1`` float32 taps of ``cv2.GaussianBlur`` at ``sigma`` (k, 1)."""
+    return cv2_module().getGaussianKernel(2 * radius + 1, sigma, ktype=_DEPTH["float32"])
+
+
 def gaussian_blur(
     x: Tensor, sigma: Sequence[float], radius: Sequence[int], clamp: bool = False
 ) -> Tensor:
-    """Per-sample Gaussian blur, ``2 radius + 1`` taps, reflect-101 (``cv2.GaussianBlur``)."""
+    """Per-sample Gaussian blur, ``2 radius + 1`` taps, reflect-101: ``cv2.GaussianBlur``'s
+    float32 taps through ``sepFilter2D`` (no per-call kernel build), straight on uint8
+    planes too (float32 rows, rounded once: the float form's result, rounded)."""
     cv2 = cv2_module()
 
-    def run(src: np.ndarray, dst: np.ndarray, a: tuple[float, int]) -> None:
-        k = 2 * a[1] + 1
-        cv2.GaussianBlur(src, (k, k), a[0], dst=dst, sigmaY=a[0], borderType=REFLECT)
+    def run(src: np.ndarray, dst: np.ndarray, k: np.ndarray) -> None:
+        cv2.sepFilter2D(src, -1, k, k, dst=dst, borderType=REFLECT)
 
-    return per_plane(x, list(zip(sigma, radius, strict=True)), run, clamp=clamp)
+    taps = [gaussian_taps(s, r) for s, r in zip(sigma, radius, strict=True)]
+    return per_plane(x, taps, run, via_float=False, clamp=clamp)
 
 
 def blur_radius(sigma: Tensor) -> list[int]:
@@ -127,14 +135,15 @@ def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Se
     stays in float32: the amount would multiply its rounding)."""
     cv2 = cv2_module()
 
-    def run(src: np.ndarray, dst: np.ndarray, a: tuple[float, int, float]) -> None:
-        k = 2 * a[1] + 1
+    def run(src: np.ndarray, dst: np.ndarray, a: tuple[np.ndarray, float]) -> None:
+        k = a[0]
         src = src if src.dtype == np.float32 else src.astype(np.float32)
-        blur = cv2.GaussianBlur(src, (k, k), a[0], sigmaY=a[0], borderType=REFLECT)
-        cv2.addWeighted(src, 1 + a[2], blur, -a[2], 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
+        blur = cv2.sepFilter2D(src, -1, k, k, borderType=REFLECT)
+        cv2.addWeighted(src, 1 + a[1], blur, -a[1], 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
 
     # the result can be negative: addWeighted saturates it to 0 itself
-    args = list(zip(sigma, radius, amount, strict=True))
+    taps = [gaussian_taps(s, r) for s, r in zip(sigma, radius, strict=True)]
+    args = list(zip(taps, amount, strict=True))
     return per_plane(x, args, run, via_float=False, clamp=True)
 
 
@@ -173,26 +182,49 @@ def filter2d_then_blur(x: Tensor, kernels: Sequence[Tensor | Support], sigma: fl
     op's final result (clamped). uint8 inputs need non-negative kernels."""
     cv2 = cv2_module()
     ks = [k if isinstance(k, tuple) else support(k) for k in kernels]
-    n = 2 * blur_radius(torch.tensor([sigma]))[0] + 1
+    g = gaussian_taps(sigma, blur_radius(torch.tensor([sigma]))[0])
 
     def run(src: np.ndarray, dst: np.ndarray, k: tuple[np.ndarray, tuple[int, int]]) -> None:
         mid = cv2.filter2D(src, -1, k[0], anchor=k[1], borderType=REFLECT)
-        cv2.GaussianBlur(mid, (n, n), sigma, dst=dst, sigmaY=sigma, borderType=REFLECT)
+        cv2.sepFilter2D(mid, -1, g, g, dst=dst, borderType=REFLECT)
 
     return per_plane(x, ks, run, clamp=True)
 
 
+#: integer types whose values hold a uint8 byte ``f`` times, by ``f``, and the multiplier that
+#: spreads a byte over them (nearest upsampling of uint8 rows as one multiply)
+_SPREAD = {2: (np.uint16, 0x0101), 4: (np.uint32, 0x01010101), 8: (np.uint64, 0x0101010101010101)}
+
+
 def pixelate(x: Tensor, factor: Sequence[int]) -> Tensor:
-    """Box average down by ``factor`` (which divides H and W) and nearest back up."""
+    """Box average down by ``factor`` (which divides H and W) and nearest back up.
+
+    Consecutive samples with the same factor run as one tall (n C H, W) image: no box
+    straddles two planes, as ``factor`` divides H. OpenCV's uint8 box average is exact
+    (integer sums, rounded once); float results are clamped on the small image.
+    """
     cv2 = cv2_module()
-    h, w = x.shape[-2:]
-
-    def run(src: np.ndarray, dst: np.ndarray, f: int) -> None:
-        small = cv2.resize(src, (w // f, h // f), interpolation=cv2.INTER_AREA)
-        cv2.resize(small, (w, h), dst=dst, interpolation=cv2.INTER_NEAREST)
-
-    # OpenCV's uint8 box average is exact (integer sums, rounded once): no conversion
-    return per_plane(x, factor, run, via_float=False, clamp=True)
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    w = x.shape[-1]
+    xs, ys = x.numpy(), out.numpy()
+    to8 = x.dtype == torch.uint8
+    i0 = 0
+    for i in range(1, len(factor) + 1):
+        if i < len(factor) and factor[i] == factor[i0]:
+            continue
+        f, src, dst = factor[i0], xs[i0:i].reshape(-1, w), ys[i0:i].reshape(-1, w)
+        small = cv2.resize(src, (w // f, src.shape[0] // f), interpolation=cv2.INTER_AREA)
+        if not to8:
+            clamp01(small)
+        if to8 and f in _SPREAD:
+            kind, spread = _SPREAD[f]
+            wide = small.astype(kind) * kind(spread)  # each byte f times, in one value
+            dst.view(kind).reshape(small.shape[0], f, -1)[...] = wide[:, None]
+        else:
+            cv2.resize(small, (w, dst.shape[0]), dst=dst, interpolation=cv2.INTER_NEAREST)
+        i0 = i
+    return out if to8 else mark_clamped(out)
 
 
 def zoom_blur(x: Tensor, inv: Tensor) -> Tensor:
@@ -248,19 +280,33 @@ def jpeg(x: Tensor, quality: Sequence[int]) -> Tensor:
 
 
 def contrast_u8(x: Tensor, factor: Sequence[float]) -> Tensor:
-    """Contrast around each image's mean luma (0.299, 0.587, 0.114) as a 256-entry LUT."""
+    """Contrast around each image's mean luma (0.299, 0.587, 0.114): ``f x + (1 - f) m``
+    rounded and saturated, per image.
+
+    The channel sums come from one ``cv2.reduce`` over the batch (integer, exact); a factor
+    <= 1 keeps every value in 0..255, so ``convertScaleAbs`` (float32 multiply-add, rounded)
+    runs it in one SIMD pass, faster than a 256-entry LUT; a factor > 1 takes the LUT, which
+    also clips the values it pushes below 0.
+    """
     cv2 = cv2_module()
     x = x.contiguous()
     out = torch.empty_like(x)
+    b, c, h, w = x.shape
     xs, ys = x.numpy(), out.numpy()
-    luma = np.array((0.299, 0.587, 0.114) if x.shape[1] == 3 else (1.0,))
-    means = np.array([[cv2.mean(p)[0] for p in im] for im in xs]) @ luma / 255  # (B,)
-    f = np.asarray(factor, dtype=np.float64)[:, None]
-    v = np.arange(256, dtype=np.float64)[None] / 255
-    luts = np.rint(np.clip((v - means[:, None]) * f + means[:, None], 0, 1) * 255)
-    luts = luts.astype(np.uint8)  # (B, 256): one table per image
-    for i in range(x.shape[0]):
-        cv2.LUT(xs[i].reshape(-1, xs.shape[-1]), luts[i], dst=ys[i].reshape(-1, ys.shape[-1]))
+    luma = np.array((0.299, 0.587, 0.114) if c == 3 else (1.0,))
+    if h * w * 255 < 2**31:  # int32 sums cannot overflow
+        sums = cv2.reduce(xs.reshape(b * c, -1), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+        means = sums.reshape(b, c).astype(np.float64) / (h * w) @ luma / 255
+    else:
+        means = np.array([[cv2.mean(p)[0] for p in im] for im in xs]) @ luma / 255
+    v = np.arange(256, dtype=np.float64) / 255
+    for i, (f, m) in enumerate(zip(factor, means.tolist(), strict=True)):
+        src, dst = xs[i].reshape(-1, w), ys[i].reshape(-1, w)
+        if f <= 1:
+            cv2.convertScaleAbs(src, dst=dst, alpha=f, beta=255 * m * (1 - f))
+        else:
+            lut = np.rint(np.clip((v - m) * f + m, 0, 1) * 255).astype(np.uint8)
+            cv2.LUT(src, lut, dst=dst)
     return out
 
 

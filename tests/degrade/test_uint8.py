@@ -93,3 +93,34 @@ def test_float_input_keeps_its_dtype(photos: torch.Tensor) -> None:
     for op in sorted(_UINT8):
         y = degrade.get_op(op).fn(photos.double(), **_values(op, photos))
         assert y.dtype == torch.float64, op
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_pixelate_runs_of_equal_factors_give_each_sample_its_own_result(
+    photos: torch.Tensor, dtype: torch.dtype
+) -> None:
+    # samples with one factor run as one tall image; factor 1 takes OpenCV's nearest
+    # resize, 4 and 8 (uint8) spread each byte with a multiply
+    x = photos.repeat(2, 1, 1, 1)[:4]
+    x = _u8(x) if dtype == torch.uint8 else x
+    factors = [4, 4, 1, 8]
+    y = degrade.ops.pixelate(x, factors)
+    for i, f in enumerate(factors):
+        assert torch.equal(y[i : i + 1], degrade.ops.pixelate(x[i : i + 1], f))
+    if dtype == torch.uint8:  # the float form, rounded, to one grey level
+        ref = degrade.ops.pixelate(x.float() / 255, factors).mul(255).round()
+        assert float((y.float() - ref).abs().max()) <= 1
+    assert torch.equal(y[2], x[2])  # factor 1 leaves the image as it is
+    blocks = y[3].float().unfold(1, 8, 8).unfold(2, 8, 8)  # (C, H/8, W/8, 8, 8)
+    assert torch.equal(blocks.amax((-2, -1)), blocks.amin((-2, -1)))  # constant 8 x 8 blocks
+
+
+def test_contrast_uint8_below_and_above_one(photos: torch.Tensor) -> None:
+    # factors <= 1 take a multiply-add, > 1 a LUT that clips at 0 and 255
+    u8 = _u8(photos)
+    factors = [0.3, 1.0, 1.8]
+    y8 = degrade.ops.contrast_change(u8, factors)
+    ref = degrade.ops.contrast_change(u8.float() / 255, factors).mul(255).round()
+    assert float((y8.float() - ref).abs().max()) <= 1
+    assert torch.equal(y8[1], u8[1])
+    assert int(y8[2].min()) == 0 or int(y8[2].max()) == 255  # the stretch reaches a bound

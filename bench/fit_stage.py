@@ -89,12 +89,8 @@ def _open(params: FinetuneParams, seed: int):
     from bench.datasets import get_spec
     from bench.fit import open_dataset
     from bench.params import resolve_data_root
-    from bench.runner import SyntheticConfig
 
-    synthetic = SyntheticConfig(
-        params.synthetic_photos, params.synthetic_n_photos, None, params.synthetic_max_ops,
-        params.synthetic_size, params.synthetic_crops_per_photo,
-    )  # fmt: skip
+    synthetic = params.synthetic_config()
     data_root = resolve_data_root(params.data_root, "finetune")
     name = params.dataset
     if name == "auto":

@@ -39,6 +39,19 @@ class SyntheticSettings(BaseModel):
     )
     synthetic_size: int = Field(256, ge=64, description="Side of the synthetic images (px).")
 
+    def synthetic_config(self, ops: list[str] | None = None):
+        """These settings as the :class:`bench.runner.SyntheticConfig` the loaders take."""
+        from bench.runner import SyntheticConfig
+
+        return SyntheticConfig(
+            self.synthetic_photos,
+            self.synthetic_n_photos,
+            tuple(ops) if ops else None,
+            self.synthetic_max_ops,
+            self.synthetic_size,
+            self.synthetic_crops_per_photo,
+        )
+
 
 class BenchParams(SyntheticSettings):
     """Parameters of the ``bench`` stage and of ``qpt bench``.
@@ -146,7 +159,7 @@ def make_config(params: BenchParams, seed: int = 0):
     """The :class:`bench.runner.BenchConfig` for ``params``."""
     from bench.features import InputConfig
     from bench.finetune import FinetuneConfig
-    from bench.runner import BenchConfig, SyntheticConfig
+    from bench.runner import BenchConfig
     from qpt_base.device import resolve_device
 
     return BenchConfig(
@@ -169,12 +182,5 @@ def make_config(params: BenchParams, seed: int = 0):
             params.layer_decay,
             seed=seed,
         ),
-        synthetic=SyntheticConfig(
-            params.synthetic_photos,
-            params.synthetic_n_photos,
-            tuple(params.synthetic_ops) if params.synthetic_ops else None,
-            params.synthetic_max_ops,
-            params.synthetic_size,
-            params.synthetic_crops_per_photo,
-        ),
+        synthetic=params.synthetic_config(params.synthetic_ops),
     )

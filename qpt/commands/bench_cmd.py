@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from bench.params import BenchParams  # pydantic only: cheap to import
+from qpt.commands import with_default_checkpoint
 from qpt.options import model_options, validate_params
 
 BENCH_HELP = """\
@@ -32,7 +33,6 @@ Datasets are read in the layout their authors ship (no conversion): [cyan]qpt be
   qpt bench list --data-root ~/datasets
 """
 
-DEFAULT_EXPORT = Path("runs/default/pretrain/export")
 
 DataRoot = Annotated[
     Path | None,
@@ -68,13 +68,7 @@ def _execute(datasets: list[str], given: dict[str, Any], out: Path, seed: int, j
     from qpt.stages.bench import run_bench
 
     data = {**given, "datasets": datasets}
-    if "checkpoint" not in given:
-        if not DEFAULT_EXPORT.is_dir():
-            raise ValueError(
-                f"bench: no --checkpoint given and {DEFAULT_EXPORT} does not exist "
-                "(run `qpt run` first or pass -c)"
-            )
-        data["checkpoint"] = str(DEFAULT_EXPORT)
+    with_default_checkpoint(data, given, "bench")
     params = validate_params(BenchParams, data, given)
     out.mkdir(parents=True, exist_ok=True)
     ctx = StageContext(

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from bench.fit_stage import FinetuneParams  # pydantic only: cheap to import
+from qpt.commands import with_default_checkpoint
 from qpt.options import model_options, validate_params
 
 HELP = """\
@@ -27,8 +28,6 @@ Heads: [cyan]linear[/cyan] (ridge on frozen features, seconds on a CPU) or [cyan
   qpt finetune synthetic -c random:hivit_nano -o toy-scorer
 """
 
-DEFAULT_EXPORT = Path("runs/default/pretrain/export")
-
 
 @model_options(FinetuneParams)
 def finetune_command(
@@ -46,13 +45,7 @@ def finetune_command(
     from bench.fit_stage import fit_scorer_folder
 
     data = {**given, "dataset": dataset}
-    if "checkpoint" not in given:
-        if not DEFAULT_EXPORT.is_dir():
-            raise ValueError(
-                f"finetune: no --checkpoint given and {DEFAULT_EXPORT} does not exist "
-                "(run `qpt run` first or pass -c)"
-            )
-        data["checkpoint"] = str(DEFAULT_EXPORT)
+    with_default_checkpoint(data, given, "finetune")
     params = validate_params(FinetuneParams, data, given)
     summary = fit_scorer_folder(params, out, seed=seed, console=Console(stderr=True))
     if json_out:

@@ -9,7 +9,7 @@ in the result (``ok`` is False for them); they never stop the run.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -83,10 +83,19 @@ def extract_features(
     feats = np.zeros((n, backbone.num_features), dtype=np.float32)
     ok = np.zeros(n, dtype=bool)
     unreadable: dict[str, str] = {}
-    pending: list[tuple[int, torch.Tensor]] = []  # (sample index, views)
 
-    def flush() -> None:
-        views = torch.cat([v for _, v in pending]).to(model_device)
+    def on_unreadable(index: int, exc: UnreadableMedia) -> None:
+        unreadable[dataset.samples[index].key] = str(exc)
+
+    def views_of(frames: list[np.ndarray]) -> torch.Tensor:
+        return torch.cat(
+            [make_crops(f, backbone.img_size, config.crops, config.mode) for f in frames]
+        )
+
+    groups = view_groups(dataset, range(n), config.frames, views_of, config.batch_size,
+                         on_unreadable, progress)  # fmt: skip
+    for group in groups:
+        views = torch.cat([v for _, v in group]).to(model_device)
         out = torch.cat(
             [
                 backbone.features(views[i : i + config.batch_size])
@@ -94,34 +103,49 @@ def extract_features(
             ]
         ).cpu()
         start = 0
-        for index, v in pending:
+        for index, v in group:
             feats[index] = out[start : start + len(v)].mean(0).numpy()
             ok[index] = True
             start += len(v)
         if progress:
-            progress(len(pending))
-        pending.clear()
+            progress(len(group))
+    return FeatureSet(feats, ok, unreadable)
 
+
+def view_groups(
+    dataset: BenchDataset,
+    indices: Iterable[int],
+    frames: int,
+    views_of: Callable[[list[np.ndarray]], torch.Tensor],
+    batch_size: int,
+    on_unreadable: Callable[[int, UnreadableMedia], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[list[tuple[int, torch.Tensor]]]:
+    """The samples ``indices`` read and cut into views, grouped until a group holds
+    ``batch_size`` views.
+
+    Yields lists of ``(position in indices, views)`` (views: (V, 3, S, S)); an unreadable
+    sample goes to ``on_unreadable(position, error)`` and counts once on ``progress`` instead.
+    """
+    group: list[tuple[int, torch.Tensor]] = []
     queued = 0
-    for index in range(n):
+    for pos, index in enumerate(indices):
         try:
-            frames = load_pixels(dataset, index, config.frames)
+            pixels = load_pixels(dataset, int(index), frames)
         except UnreadableMedia as exc:
-            unreadable[dataset.samples[index].key] = str(exc)
+            if on_unreadable:
+                on_unreadable(pos, exc)
             if progress:
                 progress(1)
             continue
-        views = torch.cat(
-            [make_crops(f, backbone.img_size, config.crops, config.mode) for f in frames]
-        )
-        pending.append((index, views))
+        views = views_of(pixels)
+        group.append((pos, views))
         queued += len(views)
-        if queued >= config.batch_size:
-            flush()
-            queued = 0
-    if pending:
-        flush()
-    return FeatureSet(feats, ok, unreadable)
+        if queued >= batch_size:
+            yield group
+            group, queued = [], 0
+    if group:
+        yield group
 
 
 def cached_features(

@@ -41,7 +41,7 @@ from torch import nn
 
 from bench.backbones import Backbone
 from bench.datasets.base import BenchDataset
-from bench.features import InputConfig, extract_features, load_pixels
+from bench.features import InputConfig, extract_features, view_groups
 from bench.finetune import FinetuneConfig, _Scorer, lr_at, param_groups, train_view
 from bench.media import UnreadableMedia, to_tensor
 from bench.metrics import compute_metrics
@@ -178,32 +178,18 @@ def predict(
     """Scores of ``indices`` through ``scorer``: ``(N,)`` float64 and ``(N,)`` readable mask."""
     pred = np.full(len(indices), np.nan)
     ok = np.zeros(len(indices), dtype=bool)
-    pending: list[tuple[int, torch.Tensor]] = []
 
-    def flush() -> None:
-        scores = scorer.score_views([v for _, v in pending])
-        for (pos, _), s in zip(pending, scores.tolist(), strict=True):
+    def views_of(frames: list[np.ndarray]) -> torch.Tensor:
+        return scorer.views_of([to_tensor(f) for f in frames])
+
+    groups = view_groups(dataset, indices, scorer.frames, views_of, scorer.batch_size,
+                         progress=progress)  # fmt: skip
+    for group in groups:
+        scores = scorer.score_views([v for _, v in group])
+        for (pos, _), s in zip(group, scores.tolist(), strict=True):
             pred[pos], ok[pos] = s, True
         if progress:
-            progress(len(pending))
-        pending.clear()
-
-    queued = 0
-    for pos, index in enumerate(indices):
-        try:
-            frames = load_pixels(dataset, int(index), scorer.frames)
-        except UnreadableMedia:
-            if progress:
-                progress(1)
-            continue
-        views = scorer.views_of([to_tensor(f) for f in frames])
-        pending.append((pos, views))
-        queued += len(views)
-        if queued >= scorer.batch_size:
-            flush()
-            queued = 0
-    if pending:
-        flush()
+            progress(len(group))
     return pred, ok
 
 

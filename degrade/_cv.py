@@ -227,25 +227,45 @@ def pixelate(x: Tensor, factor: Sequence[int]) -> Tensor:
     return out if to8 else mark_clamped(out)
 
 
-def zoom_blur(x: Tensor, inv: Tensor) -> Tensor:
-    """Mean of each image and its centre zooms: ``inv`` (steps, B) are the zooms' inverse
-    scales, sampled bilinearly as ``F.grid_sample`` with ``align_corners=False`` does
-    (output pixel centre ``p`` reads input ``c + inv (p - c)``)."""
+def zoom_blur(x: Tensor, crops: Sequence[tuple[Sequence[tuple[int, ...]], int]]) -> Tensor:
+    """ImageNet-C zoom blur of each image: the mean of the image, counted once more for each
+    zoom that leaves it as it is, and ``cv2.resize`` (bilinear) of its zooms' crops, cut to
+    H x W. ``crops[i]`` is sample i's ``(crops, number of zooms)`` as
+    :func:`degrade.ops.blur.zoom_crops` returns them.
+
+    An image's planes are resized together as one (H, W, C) image: OpenCV's linear resize
+    costs less per plane on 3 or 4 interleaved channels than on one. uint8 images are
+    resized in float32 and rounded once. x: (B, C, H, W) uint8 or float32.
+    """
     cv2 = cv2_module()
-    h, w = x.shape[-2:]
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    n = inv.shape[0] + 1
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    xs, ys = x.numpy(), out.numpy()
+    c = x.shape[1]
+    pairs = [k for i in range(c) for k in (i, i)]
+    for i, (cs, n) in enumerate(crops):
+        src = cv2.merge(list(xs[i])).astype(np.float32, copy=False)
+        acc = _zoom_sum(src, cs, n)
+        if ys.dtype == np.uint8:
+            acc = cv2.convertScaleAbs(acc)  # rounds and saturates
+        else:
+            clamp01(acc)
+        cv2.mixChannels([acc.reshape(*acc.shape[:2], c)], list(ys[i]), pairs)
+    return out if ys.dtype == np.uint8 else mark_clamped(out)
 
-    def run(src: np.ndarray, dst: np.ndarray, scales: list[float]) -> None:
-        acc = src.copy()
-        zoomed = np.empty_like(src)
-        for s in scales:
-            m = np.array([[s, 0, (1 - s) * (w - 1) / 2], [0, s, (1 - s) * (h - 1) / 2]])
-            cv2.warpAffine(src, m, (w, h), dst=zoomed, flags=flags, borderMode=REFLECT)
-            cv2.accumulate(zoomed, acc)
-        np.multiply(acc, 1 / n, out=dst)
 
-    return per_plane(x, inv.t().tolist(), run, clamp=True)
+def _zoom_sum(src: np.ndarray, crops: Sequence[tuple[int, ...]], n: int) -> np.ndarray:
+    """(H, W[, C]) float32 ``(src (1 + n - len(crops)) + sum of the crops resized) / (n + 1)``."""
+    cv2 = cv2_module()
+    h, w = src.shape[:2]
+    acc = src * np.float32(1 + n - len(crops))
+    for top, left, ch, cw, oh, ow in crops:
+        zoomed = cv2.resize(
+            src[top : top + ch, left : left + cw], (ow, oh), interpolation=cv2.INTER_LINEAR
+        )
+        cv2.accumulate(zoomed[:h, :w], acc)
+    acc *= np.float32(1 / (n + 1))
+    return acc
 
 
 def jpeg(x: Tensor, quality: Sequence[int]) -> Tensor:

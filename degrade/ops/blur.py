@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from degrade import _cv
 from degrade._batch import grouped
-from degrade._checks import to_like
+from degrade._checks import to_device, to_like
 from degrade._linear import gaussian_blur_separable
 from degrade._random import bcast, seeded_uniform
 from degrade.kernels import disc_kernel, motion_kernel, odd
@@ -261,54 +263,121 @@ def glass_blur(
     return blur_sigma(y, sigma)
 
 
-#: zoom blur: zoom steps averaged, and the values a call may hold in zoomed copies at once
-ZOOM_STEPS, ZOOM_CHUNK_VALUES = 10, 2**26
+#: zoom blur: the values a call of its GPU form may hold in zoomed copies at once
+ZOOM_CHUNK_VALUES = 2**26
 
 
 @register(
     "zoom_blur",
-    [Param("zoom", (1.11, 1.15, 1.20, 1.24, 1.30), 1.02, 1.35)],
+    [
+        Param("zoom", (1.11, 1.16, 1.21, 1.26, 1.31), 1.02, 1.35),
+        Param("step", (0.01, 0.01, 0.02, 0.02, 0.03), 0.01, 0.03),
+    ],
     family="blur",
     tags=("imagenet-c",),
     host=True,
 )
-def zoom_blur(x: Tensor, zoom: Tensor) -> Tensor:
-    """ImageNet-C zoom blur: mean of the image and 10 centre zooms up to ``zoom``.
+def zoom_blur(x: Tensor, zoom: Tensor, step: Tensor | float = 0.02) -> Tensor:
+    """ImageNet-C zoom blur: the mean of the image and its zooms ``np.arange(1, zoom, step)``.
 
-    The zooms run as a few batched warps (as many steps at once as ``ZOOM_CHUNK_VALUES``
-    allows: all 10 for a batch of 64 x 3 x 224 x 224 in two) rather than one per step.
+    Each zoom is ImageNet-C's clipped zoom (:func:`zoom_crops`): an integer centre crop
+    resized bilinearly (``cv2.resize``'s half-pixel grid) and cut to the image's top-left
+    H x W. Level s is ImageNet-C's severity s: ``zoom`` its ``arange`` stop, ``step`` its step.
+    On CPU, OpenCV resizes each image's crops; the GPU form samples the same positions
+    with ``grid_sample``, as many zooms at once as ``ZOOM_CHUNK_VALUES`` allows.
 
-    Shape: x (B, C, H, W); zoom (B,) >= 1.
+    Shape: x (B, C, H, W); zoom, step (B,) on the host.
     """
-    b, steps = x.shape[0], ZOOM_STEPS
-    inv = _zoom_scales(zoom)
-    if _cv.usable(x):  # on CPU, OpenCV's warps per image plane
-        return _cv.zoom_blur(x, inv)
-    theta = torch.zeros(steps * b, 2, 3, dtype=zoom.dtype)
-    theta[:, 0, 0] = theta[:, 1, 1] = inv.reshape(-1)
-    theta = to_like(theta, x)  # one copy for every step
-    acc = x.clone()
-    n = max(1, min(steps, ZOOM_CHUNK_VALUES // x.numel()))
-    for j0 in range(0, steps, n):
-        k = min(n, steps - j0)
-        xs = x.expand(k, *x.shape).reshape(k * b, *x.shape[1:])
-        grid = F.affine_grid(theta[j0 * b : (j0 + k) * b], list(xs.shape), align_corners=False)
-        zoomed = F.grid_sample(
-            xs, grid, mode="bilinear", padding_mode="reflection", align_corners=False
-        )
-        acc += zoomed.view(k, *x.shape).sum(0)
-    return acc / (steps + 1)
+    crops = _zoom_crops_per_sample(x, zoom, step)
+    if _cv.usable(x):
+        return _cv.zoom_blur(x, crops)
+    return _zoom_blur_grid(x, crops)
 
 
-def _zoom_scales(zoom: Tensor) -> Tensor:
-    """(steps, B) inverse scales of the zoom steps ``1 + (zoom - 1) j / steps``, on the host."""
-    j = torch.arange(1, ZOOM_STEPS + 1, dtype=zoom.dtype)[:, None]
-    return 1 / (1 + (zoom[None, :] - 1) * j / ZOOM_STEPS)
+#: a zoom of an (H, W) image: its crop's top, left, height and width, and the size the crop
+#: is resized to (oh, ow) before its top-left H x W is kept
+ZoomCrop = tuple[int, int, int, int, int, int]
+
+
+@functools.lru_cache(maxsize=1024)
+def zoom_crops(h: int, w: int, zoom: float, step: float) -> tuple[tuple[ZoomCrop, ...], int]:
+    """ImageNet-C's clipped zooms ``z`` in ``np.arange(1, zoom, step)`` of an (h, w) image:
+    the ``ceil(h / z)`` x ``ceil(w / z)`` crop from ``((h - ch) // 2, (w - cw) // 2)``,
+    resized to ``round(ch z)`` x ``round(cw z)``. Zooms that leave the image as it is (z = 1)
+    are counted, not listed. ``zoom`` and ``step`` are taken to 6 decimals (float32 values).
+
+    Returns:
+        the crops of the other zooms, and the number of zooms in all.
+    """
+    zs = np.arange(1.0, round(zoom, 6), round(step, 6)).tolist()
+    crops = []
+    for z in zs:
+        ch, cw = math.ceil(h / z), math.ceil(w / z)
+        crop = ((h - ch) // 2, (w - cw) // 2, ch, cw, round(ch * z), round(cw * z))
+        if crop != (0, 0, h, w, h, w):
+            crops.append(crop)
+    return tuple(crops), len(zs)
+
+
+def _zoom_crops_per_sample(
+    x: Tensor, zoom: Tensor, step: Tensor
+) -> list[tuple[tuple[ZoomCrop, ...], int]]:
+    """:func:`zoom_crops` of every sample of ``x`` (B, C, H, W); zoom, step (B,)."""
+    h, w = x.shape[-2:]
+    return [zoom_crops(h, w, z, s) for z, s in zip(zoom.tolist(), step.tolist(), strict=True)]
+
+
+def _zoom_blur_grid(x: Tensor, crops: list[tuple[tuple[ZoomCrop, ...], int]]) -> Tensor:
+    """The GPU form: zoom j of every sample that has one, ``grid_sample``d in chunks of
+    samples at the positions ``cv2.resize`` reads (:func:`_zoom_grid`).
+
+    Shape: x (B, C, H, W) float; returns the same.
+    """
+    b = x.shape[0]
+    # the zooms that leave the image as it is count as the image itself
+    weight = torch.tensor([1.0 + n - len(cs) for cs, n in crops])
+    acc = x * to_like(weight, x).view(b, 1, 1, 1)
+    k = max(1, ZOOM_CHUNK_VALUES // x[0].numel())
+    for j in range(max(len(cs) for cs, _ in crops)):
+        has = [i for i, (cs, _) in enumerate(crops) if len(cs) > j]
+        for c0 in range(0, len(has), k):
+            idx = has[c0 : c0 + k]
+            grid = _zoom_grid([crops[i][0][j] for i in idx], x)
+            sel = slice(None) if len(idx) == b else to_device(torch.tensor(idx), x.device)
+            acc[sel] += F.grid_sample(
+                x[sel], grid, "bilinear", padding_mode="border", align_corners=False
+            )
+    count = torch.tensor([n + 1.0 for _, n in crops])
+    return acc / to_like(count, x).view(b, 1, 1, 1)
+
+
+def _zoom_grid(crops: list[ZoomCrop], like: Tensor) -> Tensor:
+    """(K, H, W, 2) ``grid_sample`` grid (``align_corners=False``) of K zooms of ``like``'s
+    (H, W) images, on its device: output pixel (i, j) reads the crop at
+    ``((i + 0.5) ch / oh - 0.5, (j + 0.5) cw / ow - 0.5)`` clamped to the crop, as
+    ``cv2.resize`` and ``F.interpolate`` do. The positions are computed on the host in float64.
+    """
+    h, w = like.shape[-2:]
+    t = torch.tensor(crops, dtype=torch.float64)  # (K, 6): top, left, ch, cw, oh, ow
+    gy = _zoom_positions(t[:, 0], t[:, 2], t[:, 4], h)
+    gx = _zoom_positions(t[:, 1], t[:, 3], t[:, 5], w)
+    gy, gx = to_like(gy, like), to_like(gx, like)
+    k = len(crops)
+    return torch.stack((gx[:, None, :].expand(k, h, w), gy[:, :, None].expand(k, h, w)), -1)
+
+
+def _zoom_positions(start: Tensor, size: Tensor, zoomed: Tensor, n: int) -> Tensor:
+    """(K, n) normalised positions (``align_corners=False``) that the first n pixels of K
+    crops (start, size) resized to ``zoomed`` pixels read along one axis of length n."""
+    i = torch.arange(n, dtype=start.dtype)
+    pos = (i + 0.5) * (size / zoomed)[:, None] - 0.5
+    pos = start[:, None] + torch.minimum(pos.clamp(min=0), (size - 1)[:, None])
+    return (2 * pos + 1) / n - 1
 
 
 @uint8_form("zoom_blur")
-def _zoom_blur_cpu(x: Tensor, zoom: Tensor) -> Tensor:
-    return _cv.zoom_blur(x, _zoom_scales(zoom))
+def _zoom_blur_cpu(x: Tensor, zoom: Tensor, step: Tensor) -> Tensor:
+    return _cv.zoom_blur(x, _zoom_crops_per_sample(x, zoom, step))
 
 
 LensBlur = module_form("LensBlur", "lens_blur")

@@ -239,8 +239,8 @@ def _corruption_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
         ),
         Case(
             "zoom blur",
-            "zoom 1.21",
-            lambda x: D.zoom_blur(x, 1.21),
+            "zooms arange(1, 1.21, 0.02)",
+            lambda x: D.zoom_blur(x, 1.21, 0.02),  # ImageNet-C severity 3 = degrade level 3
             [
                 _albu(A.ZoomBlur(max_factor=(1.21, 1.21), step_factor=(0.02, 0.02), p=1)),
                 _corr(ic.zoom_blur, 3),

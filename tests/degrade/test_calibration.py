@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 import degrade
@@ -120,14 +119,11 @@ PINNED: dict[str, dict[str, tuple[tuple[float, ...], tuple[float, float]]]] = {
     "spatter": {"coverage": ((0.06, 0.12, 0.2, 0.3, 0.42), (0.02, 0.45))},
     "speckle_noise": {"sigma": ((0.15, 0.2, 0.35, 0.45, 0.6), (0.0, 0.6))},
     "white_noise_color_component": {"sigma": ((0.02, 0.04, 0.07, 0.11, 0.16), (0.0, 0.2))},
-    "zoom_blur": {"zoom": ((1.11, 1.15, 1.20, 1.24, 1.30), (1.02, 1.35))},
+    "zoom_blur": {
+        "zoom": ((1.11, 1.16, 1.21, 1.26, 1.31), (1.02, 1.35)),
+        "step": ((0.01, 0.01, 0.02, 0.02, 0.03), (0.01, 0.03)),
+    },
 }
-
-
-def _zoom_max(start: float, stop: float, step: float) -> float:
-    """ImageNet-C zoom blur averages the zooms ``np.arange(start, stop, step)``; ours runs
-    evenly up to the largest of them (float steps: ``arange(1, 1.11, 0.01)`` ends at 1.11)."""
-    return round(float(np.arange(start, stop, step).max()), 2)
 
 
 #: (op, param) -> levels as the authors define them, in the op's units
@@ -149,13 +145,8 @@ AUTHORS_LEVELS: dict[tuple[str, str], tuple[float, ...]] = {
     ("frost", "frost"): (0.4, 0.6, 0.7, 0.7, 0.75),
     # zoom_blur: c = [np.arange(1, 1.11, 0.01), np.arange(1, 1.16, 0.01),
     #                 np.arange(1, 1.21, 0.02), np.arange(1, 1.26, 0.02), np.arange(1, 1.31, 0.03)]
-    ("zoom_blur", "zoom"): (
-        _zoom_max(1, 1.11, 0.01),
-        _zoom_max(1, 1.16, 0.01),
-        _zoom_max(1, 1.21, 0.02),
-        _zoom_max(1, 1.26, 0.02),
-        _zoom_max(1, 1.31, 0.03),
-    ),
+    ("zoom_blur", "zoom"): (1.11, 1.16, 1.21, 1.26, 1.31),  # the stops
+    ("zoom_blur", "step"): (0.01, 0.01, 0.02, 0.02, 0.03),
 }
 
 #: (op, param) -> sampling range as the authors define it

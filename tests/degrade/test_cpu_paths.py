@@ -268,14 +268,20 @@ def test_gpu_resize_round_trips_of_random_scales_stay_cached() -> None:
     assert distinct * per_operator <= ROUNDTRIP_CACHE_BYTES
 
 
-def test_zoom_blur_in_chunks_of_steps_equals_all_steps_at_once(
+def test_zoom_blur_gpu_form_in_chunks_of_samples_equals_one_chunk(
     photos: torch.Tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Samples with different numbers of zooms (3, 10 and 12 here) sum the same in any chunking."""
     import degrade.ops.blur as blur
+    from degrade._checks import forced_gpu_path
 
-    zoom = torch.tensor([1.05, 1.2, 1.35])
-    whole = blur.zoom_blur(photos, zoom)
-    monkeypatch.setattr(blur, "ZOOM_CHUNK_VALUES", 3 * photos.numel())  # 3 steps a chunk
-    torch.testing.assert_close(blur.zoom_blur(photos, zoom), whole, atol=1e-6, rtol=0)
-    monkeypatch.setattr(blur, "ZOOM_CHUNK_VALUES", 1)  # one step a chunk
-    torch.testing.assert_close(blur.zoom_blur(photos, zoom), whole, atol=1e-6, rtol=0)
+    zoom, step = torch.tensor([1.05, 1.2, 1.35]), torch.tensor([0.02, 0.02, 0.03])
+    with forced_gpu_path():
+        whole = blur.zoom_blur(photos, zoom, step)
+        monkeypatch.setattr(blur, "ZOOM_CHUNK_VALUES", 2 * photos[0].numel())  # 2 samples
+        torch.testing.assert_close(blur.zoom_blur(photos, zoom, step), whole, atol=1e-6, rtol=0)
+        monkeypatch.setattr(blur, "ZOOM_CHUNK_VALUES", 1)  # one sample a chunk
+        torch.testing.assert_close(blur.zoom_blur(photos, zoom, step), whole, atol=1e-6, rtol=0)
+    cpu = blur.zoom_blur(photos, zoom, step)  # OpenCV's resizes
+    torch.testing.assert_close(cpu, whole, atol=1e-5, rtol=0)
+    assert [n for _, n in blur._zoom_crops_per_sample(photos, zoom, step)] == [3, 10, 12]

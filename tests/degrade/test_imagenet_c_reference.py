@@ -110,8 +110,15 @@ def test_saturate_offset_severities_are_the_named_deviation(ic, photo, s: int) -
 
 
 @pytest.mark.parametrize("s", SEVERITIES)
-def test_zoom_blur_deviation_stays_at_its_documented_size(ic, photo, s: int) -> None:
-    # 10 evenly spaced zooms up to the level's factor, warped exactly, instead of
-    # ImageNet-C's grid of zooms from 1 by scipy.ndimage.zoom of an integer crop
+def test_zoom_blur_levels_are_imagenet_c(ic, photo, s: int) -> None:
+    # the same zooms and integer crops; cv2.resize's half-pixel grid where scipy's zoom
+    # aligns corners moves a sample by at most (z - 1) / 2z px: 61-69 dB measured
+    from degrade._checks import forced_gpu_path
+
+    ref = ic.zoom_blur(photo, s)
     y = degrade.apply(_batch(photo), "zoom_blur", level=s)
-    assert psnr(_hwc(y), ic.zoom_blur(photo, s)) >= 30
+    assert psnr(_hwc(y), ref) >= 55
+    with forced_gpu_path():  # grid_sample at the same positions
+        assert psnr(_hwc(degrade.apply(_batch(photo), "zoom_blur", level=s)), ref) >= 55
+    u8 = degrade.apply(torch.from_numpy(photo).permute(2, 0, 1)[None], "zoom_blur", level=s)
+    assert psnr(u8[0].permute(1, 2, 0).numpy(), ref) >= 50  # rounded to 8 bits: ~57-58 dB

@@ -233,39 +233,57 @@ def zoom_blur(x: Tensor, crops: Sequence[tuple[Sequence[tuple[int, ...]], int]])
     H x W. ``crops[i]`` is sample i's ``(crops, number of zooms)`` as
     :func:`degrade.ops.blur.zoom_crops` returns them.
 
-    An image's planes are resized together as one (H, W, C) image: OpenCV's linear resize
-    costs less per plane on 3 or 4 interleaved channels than on one. uint8 images are
-    resized in float32 and rounded once. x: (B, C, H, W) uint8 or float32.
+    Each image is transposed to (H, W, C) once: OpenCV's linear resize costs less per plane
+    on interleaved channels than on one plane. The buffers (the image, a zoom, the sum) are
+    reused from image to image, so they stay in cache. uint8 images are resized in float32
+    and rounded once. x: (B, C, H, W) uint8 or float32.
     """
     cv2 = cv2_module()
     x = x.contiguous()
     out = torch.empty_like(x)
-    xs, ys = x.numpy(), out.numpy()
-    c = x.shape[1]
-    pairs = [k for i in range(c) for k in (i, i)]
+    b, c, h, w = x.shape
+    xs, ys = x.numpy().reshape(b, c, h * w), out.numpy().reshape(b, c, h * w)
+    to8, shape = xs.dtype == np.uint8, ((h, w) if c == 1 else (h, w, c))
+    hwc, acc = np.empty((h * w, c), xs.dtype), np.empty(shape, np.float32)
+    src = np.empty(shape, np.float32) if to8 else hwc.reshape(shape)
+    res = np.empty(shape, np.uint8) if to8 else acc
+    oh = max((z[4] for cs, _ in crops for z in cs), default=h)
+    ow = max((z[5] for cs, _ in crops for z in cs), default=w)
+    zoomed = np.empty((oh, ow, *shape[2:]), np.float32)
     for i, (cs, n) in enumerate(crops):
-        src = cv2.merge(list(xs[i])).astype(np.float32, copy=False)
-        acc = _zoom_sum(src, cs, n)
-        if ys.dtype == np.uint8:
-            acc = cv2.convertScaleAbs(acc)  # rounds and saturates
+        cv2.transpose(xs[i], dst=hwc)
+        if to8:
+            src[...] = hwc.reshape(shape)
+        _zoom_sum(src, cs, n, zoomed, acc)
+        if to8:
+            cv2.convertScaleAbs(acc, dst=res)  # rounds and saturates
         else:
             clamp01(acc)
-        cv2.mixChannels([acc.reshape(*acc.shape[:2], c)], list(ys[i]), pairs)
-    return out if ys.dtype == np.uint8 else mark_clamped(out)
+        cv2.transpose(res.reshape(h * w, c), dst=ys[i])
+    return out if to8 else mark_clamped(out)
 
 
-def _zoom_sum(src: np.ndarray, crops: Sequence[tuple[int, ...]], n: int) -> np.ndarray:
-    """(H, W[, C]) float32 ``(src (1 + n - len(crops)) + sum of the crops resized) / (n + 1)``."""
+def _zoom_sum(
+    src: np.ndarray, crops: Sequence[tuple[int, ...]], n: int, zoomed: np.ndarray, acc: np.ndarray
+) -> None:
+    """``acc = (src (1 + n - len(crops)) + sum of the crops resized) / (n + 1)``, all
+    (H, W[, C]) float32; ``zoomed`` is a buffer at least as large as any crop's resize."""
     cv2 = cv2_module()
     h, w = src.shape[:2]
-    acc = src * np.float32(1 + n - len(crops))
-    for top, left, ch, cw, oh, ow in crops:
-        zoomed = cv2.resize(
-            src[top : top + ch, left : left + cw], (ow, oh), interpolation=cv2.INTER_LINEAR
-        )
-        cv2.accumulate(zoomed[:h, :w], acc)
-    acc *= np.float32(1 / (n + 1))
-    return acc
+    s, k = 1 / (n + 1), 1 + n - len(crops)
+    if not crops:
+        np.multiply(src, np.float32(k * s), out=acc)
+    for j, (top, left, ch, cw, oh, ow) in enumerate(crops):
+        z = cv2.resize(
+            src[top : top + ch, left : left + cw],
+            (ow, oh),
+            dst=zoomed[:oh, :ow],
+            interpolation=cv2.INTER_LINEAR,
+        )[:h, :w]
+        if j == 0:  # the first zoom starts the sum: one pass fewer
+            cv2.addWeighted(src, k * s, z, s, 0.0, dst=acc)
+        else:
+            cv2.scaleAdd(z, s, acc, dst=acc)
 
 
 def jpeg(x: Tensor, quality: Sequence[int]) -> Tensor:

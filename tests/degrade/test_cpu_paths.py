@@ -285,3 +285,20 @@ def test_zoom_blur_gpu_form_in_chunks_of_samples_equals_one_chunk(
     cpu = blur.zoom_blur(photos, zoom, step)  # OpenCV's resizes
     torch.testing.assert_close(cpu, whole, atol=1e-5, rtol=0)
     assert [n for _, n in blur._zoom_crops_per_sample(photos, zoom, step)] == [3, 10, 12]
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_zoom_blur_runs_of_equal_zooms_give_each_sample_its_own_result(
+    photos: torch.Tensor, dtype: torch.dtype
+) -> None:
+    # samples with the same zooms run as one stack of planes, 4 interleaved at a time:
+    # a group straddles samples 0 and 1 (and 2 and 3)
+    import degrade.ops.blur as blur
+
+    x = photos.repeat(2, 1, 1, 1)[:5]
+    x = (x * 255).round().to(torch.uint8) if dtype == torch.uint8 else x
+    zoom, step = [1.21, 1.21, 1.31, 1.31, 1.11], [0.02, 0.02, 0.03, 0.03, 0.01]
+    y = blur.zoom_blur(x, zoom, step)
+    for i in range(5):
+        alone = blur.zoom_blur(x[i : i + 1], zoom[i], step[i])
+        assert float((y[i : i + 1].float() - alone.float()).abs().max()) <= 1e-6, i

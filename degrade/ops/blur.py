@@ -283,8 +283,9 @@ def zoom_blur(x: Tensor, zoom: Tensor, step: Tensor | float = 0.02) -> Tensor:
     Each zoom is ImageNet-C's clipped zoom (:func:`zoom_crops`): an integer centre crop
     resized bilinearly (``cv2.resize``'s half-pixel grid) and cut to the image's top-left
     H x W. Level s is ImageNet-C's severity s: ``zoom`` its ``arange`` stop, ``step`` its step.
-    On CPU, OpenCV resizes each image's crops; the GPU form samples the same positions
-    with ``grid_sample``, as many zooms at once as ``ZOOM_CHUNK_VALUES`` allows.
+    On CPU, OpenCV resizes the crops (:func:`degrade._cv.zoom_blur`); the GPU form samples
+    the same positions with ``grid_sample``, zoom by zoom, as many samples at once as
+    ``ZOOM_CHUNK_VALUES`` allows. ``step`` defaults to 0.02 (ImageNet-C's severities 3-4).
 
     Shape: x (B, C, H, W); zoom, step (B,) on the host.
     """

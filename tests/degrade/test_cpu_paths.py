@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import math
+
 import kornia
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -302,3 +305,22 @@ def test_zoom_blur_runs_of_equal_zooms_give_each_sample_its_own_result(
     for i in range(5):
         alone = blur.zoom_blur(x[i : i + 1], zoom[i], step[i])
         assert float((y[i : i + 1].float() - alone.float()).abs().max()) <= 1e-6, i
+
+
+def test_zoom_crops_are_imagenet_c_zooms() -> None:
+    # ImageNet-C's np.arange(1, stop, step) per severity, float quirks included: severity 1
+    # ends at 1.11 (12 zooms), 3 at 1.20 (11); float32 values of the levels give the same
+    from degrade.ops.blur import zoom_crops
+
+    spec = degrade.get_op("zoom_blur")
+    for s in range(5):
+        stop, step = (float(torch.tensor(p.levels[s])) for p in spec.params)
+        crops, n = zoom_crops(224, 224, stop, step)
+        zs = np.arange(1, [1.11, 1.16, 1.21, 1.26, 1.31][s], [0.01, 0.01, 0.02, 0.02, 0.03][s])
+        assert n == len(zs) == [12, 16, 11, 13, 11][s]
+        assert len(crops) == n - 1  # z = 1 counts as the image itself
+        for (top, left, ch, cw, oh, ow), z in zip(crops, zs[1:], strict=True):
+            assert ch == cw == math.ceil(224 / z) and top == left == (224 - ch) // 2
+            assert oh == ow == round(ch * z) >= 224
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(degrade.ops.zoom_blur(x, 1.21), degrade.ops.zoom_blur(x, 1.21, 0.02))

@@ -279,3 +279,22 @@ def test_zoom_blur_in_chunks_of_steps_equals_all_steps_at_once(
     torch.testing.assert_close(blur.zoom_blur(photos, zoom), whole, atol=1e-6, rtol=0)
     monkeypatch.setattr(blur, "ZOOM_CHUNK_VALUES", 1)  # one step a chunk
     torch.testing.assert_close(blur.zoom_blur(photos, zoom), whole, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_cpu_jpeg_equals_torchvision_libjpeg(photos: torch.Tensor, channels: int) -> None:
+    """OpenCV's round trip (CPU form) decodes to the very levels of torchvision's libjpeg files
+    (the form it replaces, run by the GPU path), uint8 and float, at per-sample qualities, on
+    a channels-last crop whose size is no multiple of the 16 px block."""
+    pytest.importorskip("cv2")
+    from degrade import _cv
+    from degrade._checks import forced_gpu_path
+
+    x = photos[:, :channels, 1:62, 5:88].contiguous(memory_format=torch.channels_last)
+    quality = torch.tensor([5, 50, 95])
+    with forced_gpu_path():
+        ref = degrade.ops.jpeg(x, quality)
+    y = _cv.jpeg(x, quality.tolist())
+    assert torch.equal(y, ref) and _cv.is_clamped(y)
+    u8 = x.mul(255).round().to(torch.uint8)
+    assert torch.equal(_cv.jpeg(u8, quality.tolist()), ref.mul(255).round().to(torch.uint8))

@@ -321,35 +321,58 @@ def _zoom_sum(
             cv2.scaleAdd(z, s, acc, dst=acc)
 
 
+#: the float32 value of each 8-bit level, level / 255 (what dividing the level gives)
+LEVELS = np.arange(256, dtype=np.float32) / np.float32(255)
+
+
 def jpeg(x: Tensor, quality: Sequence[int]) -> Tensor:
     """JPEG encode and decode each image at its quality with OpenCV's libjpeg (the files
     torchvision's encoder writes: same tables, 4:2:0).
 
     x: (B, C, H, W), C in {1, 3}, uint8 or float32 in [0, 1] (rounded to 8 bits first, as
-    any JPEG file is; the decoded levels come back / 255).
+    any JPEG file is; the decoded levels come back / 255). A float batch is converted to and
+    from 8 bits in one call each, as one tall (B C H, W) image (per-plane calls cost more
+    than the conversions), around the uint8 round trip of :func:`jpeg_u8`.
+    """
+    x = x.contiguous()
+    if x.dtype == torch.uint8:
+        return jpeg_u8(x, quality)
+    cv2 = cv2_module()
+    w = x.shape[-1]
+    rows = cv2.convertScaleAbs(x.numpy().reshape(-1, w), alpha=255.0)  # rounds
+    dec = jpeg_u8(torch.from_numpy(rows).view(x.shape), quality)
+    out = torch.empty_like(x)
+    cv2.LUT(dec.numpy().reshape(-1, w), LEVELS, dst=out.numpy().reshape(-1, w))
+    return mark_clamped(out)  # decoded levels / 255 lie in [0, 1]
+
+
+def jpeg_u8(x: Tensor, quality: Sequence[int]) -> Tensor:
+    """The libjpeg round trip of a contiguous uint8 batch (B, C, H, W), C in {1, 3}.
+
+    The encoder takes interleaved BGR (H, W, 3): one ``cv2.merge`` interleaves the whole
+    batch, reading each channel as a (B, H W) view. Each decoded image is split into the
+    output's planes while it is in cache.
     """
     cv2 = cv2_module()
-    x = x.contiguous()
+    b, c, h, w = x.shape
     out = torch.empty_like(x)
-    xs, ys = x.numpy(), out.numpy()
-    grey, to8 = x.shape[1] == 1, x.dtype == torch.float32
-    mode = (cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR_RGB) | cv2.IMREAD_IGNORE_ORIENTATION
+    ys = out.numpy()
+    if c == 1:
+        images, mode = x.numpy()[:, 0], cv2.IMREAD_GRAYSCALE
+    else:
+        flat = x.numpy().reshape(b, c, h * w)
+        images = cv2.merge([flat[:, 2], flat[:, 1], flat[:, 0]]).reshape(b, h, w, 3)
+        mode = cv2.IMREAD_COLOR_RGB
     for i, q in enumerate(quality):
-        planes = [cv2.convertScaleAbs(p, alpha=255.0) if to8 else p for p in xs[i]]
-        img = planes[0] if grey else cv2.merge(planes[::-1])  # BGR, HWC
-        ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(q)])
+        ok, data = cv2.imencode(".jpg", images[i], [cv2.IMWRITE_JPEG_QUALITY, int(q)])
         if not ok:
             raise ValueError(f"jpeg: OpenCV could not encode image {i}")
-        dec = cv2.imdecode(data, mode)
-        if not to8:
-            if grey:
-                ys[i, 0] = dec
-            else:
-                cv2.split(dec, list(ys[i]))  # into the output's planes
-            continue
-        for c, p in enumerate([dec] if grey else cv2.split(dec)):
-            np.divide(p, 255, out=ys[i, c], dtype=np.float32)
-    return mark_clamped(out) if to8 else out  # decoded levels / 255 lie in [0, 1]
+        dec = cv2.imdecode(data, mode | cv2.IMREAD_IGNORE_ORIENTATION)
+        if c == 1:
+            ys[i, 0] = dec
+        else:
+            cv2.split(dec, list(ys[i]))  # into the output's planes
+    return out
 
 
 def contrast_u8(x: Tensor, factor: Sequence[float]) -> Tensor:

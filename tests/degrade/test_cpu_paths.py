@@ -324,3 +324,22 @@ def test_zoom_crops_are_imagenet_c_zooms() -> None:
             assert oh == ow == round(ch * z) >= 224
     x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     assert torch.equal(degrade.ops.zoom_blur(x, 1.21), degrade.ops.zoom_blur(x, 1.21, 0.02))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_cpu_jpeg_equals_torchvision_libjpeg(photos: torch.Tensor, channels: int) -> None:
+    """OpenCV's round trip (CPU form) decodes to the very levels of torchvision's libjpeg files
+    (the form it replaces, run by the GPU path), uint8 and float, at per-sample qualities, on
+    a channels-last crop whose size is no multiple of the 16 px block."""
+    pytest.importorskip("cv2")
+    from degrade import _cv
+    from degrade._checks import forced_gpu_path
+
+    x = photos[:, :channels, 1:62, 5:88].contiguous(memory_format=torch.channels_last)
+    quality = torch.tensor([5, 50, 95])
+    with forced_gpu_path():
+        ref = degrade.ops.jpeg(x, quality)
+    y = _cv.jpeg(x, quality.tolist())
+    assert torch.equal(y, ref) and _cv.is_clamped(y)
+    u8 = x.mul(255).round().to(torch.uint8)
+    assert torch.equal(_cv.jpeg(u8, quality.tolist()), ref.mul(255).round().to(torch.uint8))

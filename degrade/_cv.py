@@ -302,6 +302,8 @@ def stringzilla_module() -> Any:
 GROUP_BYTES = 1 << 19
 
 _LEVELS = np.arange(256, dtype=np.uint8)
+#: luma weights over 255 (grey levels to [0, 1]): RGB, and one channel
+_LUMA, _GREY = np.array((0.299, 0.587, 0.114)) / 255, np.array((1.0,)) / 255
 
 
 def contrast_u8(x: Tensor, factor: Sequence[float]) -> Tensor:
@@ -315,12 +317,12 @@ def contrast_u8(x: Tensor, factor: Sequence[float]) -> Tensor:
     x = x.contiguous()
     out = torch.empty_like(x)
     xs, ys = x.numpy(), out.numpy()
-    w = x.shape[-1]
+    b, w = x.shape[0], x.shape[-1]
+    src, dst = xs.reshape(b, -1, w), ys.reshape(b, -1, w)
     n = max(1, GROUP_BYTES // max(1, xs[0].nbytes))
-    for i0 in range(0, x.shape[0], n):
-        means = mean_luma_u8(xs[i0 : i0 + n])
-        for i, m in enumerate(means, i0):
-            contrast_map(xs[i].reshape(-1, w), ys[i].reshape(-1, w), factor[i], m)
+    for i0 in range(0, b, n):
+        for i, m in enumerate(mean_luma_u8(xs[i0 : i0 + n]), i0):
+            contrast_map(src[i], dst[i], factor[i], m)
     return out
 
 
@@ -330,11 +332,11 @@ def mean_luma_u8(xs: np.ndarray) -> list[float]:
     sums could overflow."""
     cv2 = cv2_module()
     n, c, h, w = xs.shape
-    luma = np.array((0.299, 0.587, 0.114) if c == 3 else (1.0,))
+    luma = _LUMA if c == 3 else _GREY
     if h * w * 255 < 2**31:
         sums = cv2.reduce(xs.reshape(n * c, -1), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
-        return (sums.reshape(n, c).astype(np.float64) / (h * w) @ luma / 255).tolist()
-    return (np.array([[cv2.mean(p)[0] for p in im] for im in xs]) @ luma / 255).tolist()
+        return (sums.reshape(n, c) @ (luma / (h * w))).tolist()
+    return (np.array([[cv2.mean(p)[0] for p in im] for im in xs]) @ luma).tolist()
 
 
 def contrast_map(src: np.ndarray, dst: np.ndarray, f: float, m: float) -> None:

@@ -163,3 +163,12 @@ def test_contrast_uint8_means_of_huge_planes_do_not_overflow() -> None:
     m = 255 * (x.numel() - 1000) / x.numel()  # the mean grey level
     assert int(y[0, 0, 0, 0]) == round(0.4 * m)
     assert int(y[0, 0, -1, -1]) == 255
+
+
+def test_shot_noise_uint8_replays_the_float_forms_draws(photos: torch.Tensor) -> None:
+    # the same scaled image, seed by seed, into the same sampler: not one count differs
+    u8 = _u8(photos)
+    photons, seed = torch.tensor([3.0, 12.0, 57.5]), torch.tensor([1, 2, 2**40])
+    y8 = degrade.ops.shot_noise(u8, photons, seed=seed)
+    ref = degrade.ops.shot_noise(u8.float() / 255, photons, seed=seed).mul(255).round()
+    assert y8.dtype == torch.uint8 and torch.equal(y8.float(), ref)

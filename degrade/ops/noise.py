@@ -206,10 +206,23 @@ def gray_poisson_noise(x: Tensor, scale: Tensor, seed: Tensor | None = None) -> 
 def shot_noise(x: Tensor, photons: Tensor, seed: Tensor | None = None) -> Tensor:
     """ImageNet-C shot noise: ``Poisson(x * photons) / photons`` (fewer photons, more noise).
 
-    Shape: x (B, C, H, W); photons (B,); seed (B,).
+    Shape: x (B, C, H, W); photons (B,); seed (B,). Each image is scaled, drawn and divided
+    straight into its slot of the output (no batch-wide passes around the sampler).
     """
-    lam = bcast(photons)
-    return _seeded_poisson(x * lam, seed) / lam
+    out = torch.empty_like(x)
+    for xi, o, p, g in zip(x, out, photons, generators(seed, x.device), strict=True):
+        torch.div(torch.poisson(xi * p, generator=g), p, out=o)
+    return out
+
+
+@uint8_form("shot_noise")
+def _shot_noise_u8(x: Tensor, photons: Tensor, seed: Tensor) -> Tensor:
+    # the float form's operations image by image, while its float copy is in cache
+    out = torch.empty_like(x)
+    for xi, o, p, g in zip(x, out, photons, generators(seed, x.device), strict=True):
+        counts = torch.poisson(xi.float().div_(255.0).mul_(p), generator=g)
+        o.copy_(counts.div_(p).clamp_(0.0, 1.0).mul_(255.0).round_())
+    return out
 
 
 PoissonNoise = module_form("PoissonNoise", "poisson_noise")

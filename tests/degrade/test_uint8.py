@@ -124,3 +124,51 @@ def test_contrast_uint8_below_and_above_one(photos: torch.Tensor) -> None:
     assert float((y8.float() - ref).abs().max()) <= 1
     assert torch.equal(y8[1], u8[1])
     assert int(y8[2].min()) == 0 or int(y8[2].max()) == 255  # the stretch reaches a bound
+
+
+@pytest.mark.parametrize("factors", [[0.3, 0.75, 0.2], [1.8, 1.2, 1.0]])
+def test_contrast_uint8_maps_the_same_with_and_without_stringzilla(
+    photos: torch.Tensor, factors: list[float], monkeypatch
+) -> None:
+    # stringzilla's table (the 256 levels through the same multiply-add) or OpenCV on the image
+    pytest.importorskip("stringzilla")
+    from degrade import _cv
+
+    if _cv.stringzilla_module() is None:
+        pytest.skip("this stringzilla's translate has no out=")
+    u8 = _u8(photos)
+    fast = degrade.ops.contrast_change(u8, factors)
+    monkeypatch.setattr(_cv, "stringzilla_module", lambda: None)
+    assert torch.equal(fast, degrade.ops.contrast_change(u8, factors))
+
+
+def test_contrast_uint8_groups_give_each_image_its_own_mean(
+    photos: torch.Tensor, monkeypatch
+) -> None:
+    from degrade import _cv
+
+    u8 = _u8(photos)
+    whole = degrade.ops.contrast_change(u8, [0.4, 1.5, 0.7])
+    monkeypatch.setattr(_cv, "GROUP_BYTES", 1)  # one image per group
+    assert torch.equal(whole, degrade.ops.contrast_change(u8, [0.4, 1.5, 0.7]))
+    for i, f in enumerate([0.4, 1.5, 0.7]):
+        assert torch.equal(whole[i : i + 1], degrade.ops.contrast_change(u8[i : i + 1], f))
+
+
+def test_contrast_uint8_means_of_huge_planes_do_not_overflow() -> None:
+    # 255 on all but 1000 of 2049 x 4112 pixels: the sum passes 2^31, int32 sums would wrap
+    x = torch.full((1, 1, 2049, 4112), 255, dtype=torch.uint8)
+    x[0, 0, 0, :1000] = 0
+    y = degrade.ops.contrast_change(x, 0.6)
+    m = 255 * (x.numel() - 1000) / x.numel()  # the mean grey level
+    assert int(y[0, 0, 0, 0]) == round(0.4 * m)
+    assert int(y[0, 0, -1, -1]) == 255
+
+
+def test_shot_noise_uint8_replays_the_float_forms_draws(photos: torch.Tensor) -> None:
+    # the same scaled image, seed by seed, into the same sampler: not one count differs
+    u8 = _u8(photos)
+    photons, seed = torch.tensor([3.0, 12.0, 57.5]), torch.tensor([1, 2, 2**40])
+    y8 = degrade.ops.shot_noise(u8, photons, seed=seed)
+    ref = degrade.ops.shot_noise(u8.float() / 255, photons, seed=seed).mul(255).round()
+    assert y8.dtype == torch.uint8 and torch.equal(y8.float(), ref)

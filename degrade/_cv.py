@@ -114,14 +114,28 @@ def gaussian_blur(
 ) -> Tensor:
     """Per-sample Gaussian blur, ``2 radius + 1`` taps, reflect-101: ``cv2.GaussianBlur``'s
     float32 taps through ``sepFilter2D`` (no per-call kernel build), straight on uint8
-    planes too (float32 rows, rounded once: the float form's result, rounded)."""
+    planes too (float32 rows, rounded once: the float form's result, rounded).
+
+    x: (B, C, H, W) uint8, or float32 with values >= 0 (with ``clamp``, the float result is
+    clamped to [0, 1]: only its top, as a Gaussian's taps and inputs are >= 0).
+    """
     cv2 = cv2_module()
+    cap = clamp and x.dtype == torch.float32
 
     def run(src: np.ndarray, dst: np.ndarray, k: np.ndarray) -> None:
         cv2.sepFilter2D(src, -1, k, k, dst=dst, borderType=REFLECT)
+        if cap:
+            cap1(dst)
 
     taps = [gaussian_taps(s, r) for s, r in zip(sigma, radius, strict=True)]
-    return per_plane(x, taps, run, via_float=False, clamp=clamp)
+    out = per_plane(x, taps, run, via_float=False)
+    return mark_clamped(out) if cap else out
+
+
+def cap1(plane: np.ndarray) -> None:
+    """Clamp a float32 plane to at most 1 in place (OpenCV's truncating threshold: one
+    pass, cheaper than NumPy's two-sided clip)."""
+    cv2_module().threshold(plane, 1.0, 1.0, cv2_module().THRESH_TRUNC, dst=plane)
 
 
 def blur_radius(sigma: Tensor) -> list[int]:
@@ -132,16 +146,22 @@ def blur_radius(sigma: Tensor) -> list[int]:
 
 def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Sequence[float]):
     """``x + amount (x - blur(x))`` per sample, rounded and saturated for uint8 (the blur
-    stays in float32: the amount would multiply its rounding)."""
+    stays in float32: the amount would multiply its rounding), clamped for float32.
+
+    x: (B, C, H, W) uint8 or float32; sigma, radius, amount: B values.
+    """
     cv2 = cv2_module()
+    to8 = x.dtype == torch.uint8
+    scratch = np.empty(x.shape[-2:], np.float32) if to8 else None
 
     def run(src: np.ndarray, dst: np.ndarray, a: tuple[np.ndarray, float]) -> None:
-        k = a[0]
-        src = src if src.dtype == np.float32 else src.astype(np.float32)
-        blur = cv2.sepFilter2D(src, -1, k, k, borderType=REFLECT)
-        cv2.addWeighted(src, 1 + a[1], blur, -a[1], 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
+        k, w = a
+        src = src.astype(np.float32) if to8 else src
+        blur = scratch if to8 else dst  # float32: blurred into the output, combined in place
+        cv2.sepFilter2D(src, -1, k, k, dst=blur, borderType=REFLECT)
+        # the result can be negative: addWeighted saturates it to 0 itself for uint8
+        cv2.addWeighted(src, 1 + w, blur, -w, 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
 
-    # the result can be negative: addWeighted saturates it to 0 itself
     taps = [gaussian_taps(s, r) for s, r in zip(sigma, radius, strict=True)]
     args = list(zip(taps, amount, strict=True))
     return per_plane(x, args, run, via_float=False, clamp=True)

@@ -12,7 +12,8 @@ from torch import Tensor
 from degrade import _cv
 from degrade._batch import grouped
 from degrade._checks import to_like
-from degrade._linear import gaussian_blur_separable
+from degrade._cpu_filters import fft_filter_images
+from degrade._linear import gaussian_blur_separable, gaussian_taps
 from degrade._random import bcast, seeded_uniform
 from degrade.kernels import disc_kernel, motion_kernel, odd
 from degrade.ops.kernel_blur import filter_per_sample
@@ -147,8 +148,33 @@ def _defocus_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
     sizes = _disc_sizes(radius)
     if not _fits(x, sizes):
         return None
-    ks = [_disc_support(k, r) for k, r in zip(sizes, radius.float().tolist(), strict=True)]
-    return _cv.filter2d_then_blur(x, ks, 0.5)
+    values = list(zip(sizes, radius.float().tolist(), strict=True))
+    kernels = [_defocus_kernel(k, r) for k, r in values]
+    if max(k.shape[-1] for k in kernels) // 2 < min(x.shape[-2:]):
+        return fft_filter_images(x, kernels)
+    ks = [_disc_support(k, r) for k, r in values]
+    return _cv.filter2d_then_blur(x, ks, DEFOCUS_ALIAS_SIGMA)
+
+
+#: the slight Gaussian after the disc of defocus blur, and its tap radius (ceil(3 sigma))
+DEFOCUS_ALIAS_SIGMA, DEFOCUS_ALIAS_RADIUS = 0.5, 2
+
+
+@functools.lru_cache(maxsize=1024)
+def _defocus_kernel(k: int, radius: float) -> Tensor:
+    """The disc of ``radius``, cut to its support (m, m), convolved with the Gaussian of
+    defocus blur: one (m + 4, m + 4) float32 kernel.
+
+    Filtering with it is filtering with the disc, then the Gaussian, both reflect-101, to
+    float rounding: both kernels are symmetric about each axis, so the disc-filtered image
+    continues past the borders as its own reflect-101 extension, which is what the Gaussian
+    reads there.
+    """
+    g = gaussian_taps(torch.tensor([DEFOCUS_ALIAS_SIGMA], dtype=torch.float64))[0]
+    disc = torch.from_numpy(_disc_support(k, radius)[0]).double()
+    pad = 2 * DEFOCUS_ALIAS_RADIUS
+    full = F.conv2d(disc[None, None], torch.outer(g, g)[None, None], padding=pad)
+    return full[0, 0].float()
 
 
 @uint8_form("motion_blur")
@@ -215,7 +241,8 @@ def defocus_blur(x: Tensor, radius: Tensor) -> Tensor:
     Shape: x (B, C, H, W); radius (B,) pixels.
     """
     y = _cpu_form(_defocus_blur_cpu, x, radius)
-    return blur_sigma(_disc_blur(x, radius), torch.full_like(radius, 0.5)) if y is None else y
+    alias = torch.full_like(radius, DEFOCUS_ALIAS_SIGMA)
+    return blur_sigma(_disc_blur(x, radius), alias) if y is None else y
 
 
 def _jitter_pixels(x: Tensor, amount: Tensor, seed: Tensor, mode: str = "nearest") -> Tensor:

@@ -117,26 +117,38 @@ def gaussian_blur(
     float32 taps through ``sepFilter2D`` (no per-call kernel build), straight on uint8
     planes too (float32 rows, rounded once: the float form's result, rounded).
 
-    x: (B, C, H, W) uint8, or float32 with values >= 0 (with ``clamp``, the float result is
-    clamped to [0, 1]: only its top, as a Gaussian's taps and inputs are >= 0).
+    x: (B, C, H, W) uint8, or float32 with values >= 0. With ``clamp``, a float32 result
+    is in [0, 1] without a clamp pass: for values in [0, 1], :func:`unit_gaussian_taps`
+    cannot give more than 1, and taps and values >= 0 nothing below 0.
     """
     cv2 = cv2_module()
-    cap = clamp and x.dtype == torch.float32
+    unit = clamp and x.dtype == torch.float32
 
     def run(src: np.ndarray, dst: np.ndarray, k: np.ndarray) -> None:
         cv2.sepFilter2D(src, -1, k, k, dst=dst, borderType=REFLECT)
-        if cap:
-            cap1(dst)
 
-    taps = [gaussian_taps(s, r) for s, r in zip(sigma, radius, strict=True)]
+    taps_of = unit_gaussian_taps if unit else gaussian_taps
+    taps = [taps_of(s, r) for s, r in zip(sigma, radius, strict=True)]
     out = per_plane(x, taps, run, via_float=False)
-    return mark_clamped(out) if cap else out
+    return mark_clamped(out) if unit else out
 
 
-def cap1(plane: np.ndarray) -> None:
-    """Clamp a float32 plane to at most 1 in place (OpenCV's truncating threshold: one
-    pass, cheaper than NumPy's two-sided clip)."""
-    cv2_module().threshold(plane, 1.0, 1.0, cv2_module().THRESH_TRUNC, dst=plane)
+@functools.lru_cache(maxsize=256)
+def unit_gaussian_taps(sigma: float, radius: int) -> np.ndarray:
+    """:func:`gaussian_taps` scaled down by a few float32 roundings (a relative 2e-6 at
+    most), so that a float32 filter pass over values in [0, 1] cannot round above 1.
+
+    Each output of a pass is a sum of n = 2 radius + 1 products of taps and values, all >= 0:
+    however it is ordered, its n products and n - 1 sums round up by at most a factor
+    ``(1 + 2^-24)`` each, which taps summing (exactly) to at most ``1 / (1 + 2^-24)^(n+1)``
+    absorb. (k, 1) float32.
+    """
+    k = gaussian_taps(sigma, radius).astype(np.float64)
+    bound = (1 + 2.0**-24) ** (k.size + 1)
+    # one more rounding per tap for the cast back to float32
+    taps = (k / (k.sum() * bound * (1 + 2.0**-24))).astype(np.float32)
+    assert taps.astype(np.float64).sum() * bound <= 1.0  # float64 sums them far below the margin
+    return taps
 
 
 def blur_radius(sigma: Tensor) -> list[int]:
@@ -163,8 +175,13 @@ def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Se
         # the result can be negative: addWeighted saturates it to 0 itself for uint8
         cv2.addWeighted(src, 1 + w, blur, -w, 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
 
-    taps = [gaussian_taps(s, r) for s, r in zip(sigma, radius, strict=True)]
-    args = list(zip(taps, amount, strict=True))
+    # amount -1 is a blur (the joint form's blur samples): the taps of the float Gaussian
+    # blur op, for its result exactly
+    unit = not to8
+    args = [
+        ((unit_gaussian_taps if unit and w == -1 else gaussian_taps)(s, r), w)
+        for s, r, w in zip(sigma, radius, amount, strict=True)
+    ]
     return per_plane(x, args, run, via_float=False, clamp=True)
 
 

@@ -300,3 +300,21 @@ def test_defocus_one_fft_filter_equals_disc_then_gaussian(photos: torch.Tensor) 
     y8 = blur._defocus_blur_cpu(u8, radius)
     ref8 = _cv.filter2d_then_blur(u8, two_steps, blur.DEFOCUS_ALIAS_SIGMA)
     assert y8.dtype == torch.uint8 and int((y8.int() - ref8.int()).abs().max()) <= 1
+
+
+def test_cpu_gaussian_blur_stays_in_unit_range_without_a_clamp(photos: torch.Tensor) -> None:
+    """The float OpenCV Gaussian marks its result clamped without clamping: its taps are
+    scaled so that values in [0, 1] cannot round above 1 (with the plain taps, all-ones
+    images come out at 1 + 2^-23 for some sigma), and it stays the plain-taps result."""
+    from degrade import _cv
+
+    ones = torch.ones(2, 3, 64, 80)
+    near = 1 - torch.rand(2, 3, 64, 80) * 1e-6
+    for s in [0.05, 1 / 3, 1.0, 2.0, 3.5, 5.5, 6.0]:
+        sigma = torch.full((2,), s)
+        radius = _cv.blur_radius(sigma)
+        for x in (ones, near, photos[:2]):
+            y = _cv.gaussian_blur(x, sigma.tolist(), radius, clamp=True)
+            assert _cv.is_clamped(y) and 0 <= float(y.min()) and float(y.max()) <= 1, s
+            plain = _cv.gaussian_blur(x, sigma.tolist(), radius).clamp(0, 1)
+            torch.testing.assert_close(y, plain, atol=6e-6, rtol=0)

@@ -167,13 +167,15 @@ def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Se
     to8 = x.dtype == torch.uint8
     scratch = np.empty(x.shape[-2:], np.float32) if to8 else None
 
+    depth = _DEPTH["uint8" if to8 else "float32"]  # NumPy's dtype.name is slow per plane
+
     def run(src: np.ndarray, dst: np.ndarray, a: tuple[np.ndarray, float]) -> None:
         k, w = a
         src = src.astype(np.float32) if to8 else src
         blur = scratch if to8 else dst  # float32: blurred into the output, combined in place
         cv2.sepFilter2D(src, -1, k, k, dst=blur, borderType=REFLECT)
         # the result can be negative: addWeighted saturates it to 0 itself for uint8
-        cv2.addWeighted(src, 1 + w, blur, -w, 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
+        cv2.addWeighted(src, 1 + w, blur, -w, 0.0, dst=dst, dtype=depth)
 
     # amount -1 is a blur (the joint form's blur samples): the taps of the float Gaussian
     # blur op, for its result exactly

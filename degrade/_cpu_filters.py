@@ -286,7 +286,12 @@ def fft_filter_images(x: Tensor, kernels: Sequence[Tensor]) -> Tensor:
     return out if x.dtype == torch.uint8 else mark_clamped(out)
 
 
-@functools.lru_cache(maxsize=256)
+#: kernel spectra kept: levels repeat, values drawn from a range do not (a 224 px image's
+#: spectrum holds 240 x 121 complex values, ~230 KB)
+SPECTRA_CACHED = 32
+
+
+@functools.lru_cache(maxsize=SPECTRA_CACHED)
 def _spectrum(kernel: bytes, k: int, s: tuple[int, int]) -> Tensor:
     """The rfft2 at size ``s`` of a (k, k) float32 kernel (given as its bytes: the cache key)
     flipped, as :func:`fft_filter2d` multiplies it."""

@@ -145,15 +145,41 @@ def _lens_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
 
 @uint8_form("defocus_blur")
 def _defocus_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
+    """One FFT filter per image for large discs, OpenCV's direct filters per plane for small
+    ones, each over runs of consecutive samples (slices: no gather; clamped for float32,
+    as both forms are)."""
     sizes = _disc_sizes(radius)
     if not _fits(x, sizes):
         return None
     values = list(zip(sizes, radius.float().tolist(), strict=True))
-    kernels = [_defocus_kernel(k, r) for k, r in values]
-    if max(k.shape[-1] for k in kernels) // 2 < min(x.shape[-2:]):
-        return fft_filter_images(x, kernels)
-    ks = [_disc_support(k, r) for k, r in values]
-    return _cv.filter2d_then_blur(x, ks, DEFOCUS_ALIAS_SIGMA)
+    by_fft = [_by_fft(k, r, min(x.shape[-2:])) for k, r in values]
+    out, i0 = None, 0
+    for i in range(1, len(values) + 1):
+        if i < len(values) and by_fft[i] == by_fft[i0]:
+            continue
+        if by_fft[i0]:
+            y = fft_filter_images(x[i0:i], [_defocus_kernel(*v) for v in values[i0:i]])
+        else:
+            discs = [_disc_support(*v) for v in values[i0:i]]
+            y = _cv.filter2d_then_blur(x[i0:i], discs, DEFOCUS_ALIAS_SIGMA)
+        if i0 == 0 and i == len(values):
+            return y
+        out = torch.empty_like(x) if out is None else out
+        out[i0:i], i0 = y, i
+    return _cv.mark_clamped(out) if x.dtype == torch.float32 else out
+
+
+def _by_fft(k: int, radius: float, side: int) -> bool:
+    """Whether the defocus disc of ``radius`` runs as one FFT filter: large enough to gain,
+    and its kernel within the reflect padding of an image of ``side`` pixels."""
+    if _disc_support(k, radius)[0].shape[-1] < DEFOCUS_FFT_MIN_SUPPORT:
+        return False
+    return _defocus_kernel(k, radius).shape[-1] // 2 < side
+
+
+#: from this disc support on (11 x 11 taps), one FFT per image beats OpenCV's direct
+#: ``filter2D`` and Gaussian per plane (degrade/README.md gives the timings)
+DEFOCUS_FFT_MIN_SUPPORT = 11
 
 
 #: the slight Gaussian after the disc of defocus blur, and its tap radius (ceil(3 sigma))

@@ -284,8 +284,10 @@ def test_zoom_blur_in_chunks_of_steps_equals_all_steps_at_once(
 def test_defocus_one_fft_filter_equals_disc_then_gaussian(photos: torch.Tensor) -> None:
     """The CPU defocus blur's single kernel (disc convolved with its Gaussian, by FFT) gives
     the disc filter followed by the Gaussian, each with reflect-101 borders (OpenCV, which
-    pads the intermediate image itself), for float32 and uint8."""
+    pads the intermediate image itself), for float32 and uint8; so does the op's CPU form,
+    which takes the FFT for large discs only (here 10, not 1 and 4)."""
     from degrade import _cv
+    from degrade._cpu_filters import fft_filter_images
     from degrade.ops import blur
 
     radius = torch.tensor([1.0, 4.0, 10.0])
@@ -293,13 +295,15 @@ def test_defocus_one_fft_filter_equals_disc_then_gaussian(photos: torch.Tensor) 
     two_steps = [blur._disc_support(k, r) for k, r in values]
     one = [blur._defocus_kernel(k, r) for k, r in values]
     assert [k.shape[-1] for k in one] == [s[0].shape[-1] + 4 for s in two_steps]
-    y = blur._defocus_blur_cpu(photos, radius)
+    assert [blur._by_fft(k, r, 64) for k, r in values] == [False, False, True]
     ref = _cv.filter2d_then_blur(photos, two_steps, blur.DEFOCUS_ALIAS_SIGMA)
-    torch.testing.assert_close(y, ref, atol=2e-6, rtol=0)
+    for y in (fft_filter_images(photos, one), blur._defocus_blur_cpu(photos, radius)):
+        assert _cv.is_clamped(y)
+        torch.testing.assert_close(y, ref, atol=2e-6, rtol=0)
     u8 = (photos * 255).round().to(torch.uint8)
-    y8 = blur._defocus_blur_cpu(u8, radius)
     ref8 = _cv.filter2d_then_blur(u8, two_steps, blur.DEFOCUS_ALIAS_SIGMA)
-    assert y8.dtype == torch.uint8 and int((y8.int() - ref8.int()).abs().max()) <= 1
+    for y8 in (fft_filter_images(u8, one), blur._defocus_blur_cpu(u8, radius)):
+        assert y8.dtype == torch.uint8 and int((y8.int() - ref8.int()).abs().max()) <= 1
 
 
 def test_cpu_gaussian_blur_stays_in_unit_range_without_a_clamp(photos: torch.Tensor) -> None:

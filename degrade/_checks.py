@@ -10,6 +10,7 @@ import contextlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -39,11 +40,28 @@ def check_batch(x: Tensor, op: str, min_size: int = MIN_SIZE) -> None:
         return
     if not x.is_floating_point():
         raise ValueError(f"{op}: expected float in [0, 1] or uint8, got {x.dtype}")
+    if in_unit_range(x):
+        return
     lo, hi = torch.stack(torch.aminmax(x)).tolist()  # one device sync for both
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{op}: batch contains NaN or inf")
     if lo < 0 or hi > 1:
         raise ValueError(f"{op}: float values must be in [0, 1], got [{lo:.4g}, {hi:.4g}]")
+
+
+#: float32 bit patterns, read as unsigned integers, keep the order of the values they encode
+#: from +0.0 (0) to 1.0 (this); every negative value (its sign bit), NaN and inf lies above
+ONE_BITS = 0x3F800000
+
+
+def in_unit_range(x: Tensor) -> bool:
+    """Whether a CPU float32 ``x`` (any shape) holds only values in [+0.0, 1.0], from one
+    unsigned max over its bit patterns: a single reduction, no float compares, where
+    ``aminmax`` takes two. False for other tensors, and for -0.0 (valid: callers then take
+    the exact check)."""
+    if x.dtype != torch.float32 or x.device.type != "cpu":
+        return False
+    return int(x.detach().numpy().view(np.uint32).max()) <= ONE_BITS
 
 
 def check_size(x: Tensor, op: str, min_size: int = MIN_SIZE) -> None:

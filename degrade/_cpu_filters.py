@@ -12,7 +12,9 @@ leaving torch:
   flat plateaus with a few edge taps (an anti-aliased disc: lens and defocus blur), as
   running box sums, one pass per box step, edge tap and row;
 * :func:`fft_filter2d` - any other dense 2-D kernel by FFT, cheaper than a convolution from
-  about 11 x 11 taps (motion, sinc blur).
+  about 11 x 11 taps (motion, sinc blur); :func:`fft_filter_images` runs it over a batch with
+  each kernel's spectrum built once, beside the OpenCV forms (whose ``filter2D`` transforms
+  the kernel again for every plane).
 
 All compute the same operator as the batched GPU forms in :mod:`degrade._linear`, to float
 rounding. CUDA keeps those forms: there, one batched kernel beats B small ones.
@@ -28,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from kornia.filters import filter2d
 from torch import Tensor
+
+from degrade._cv import mark_clamped
 
 #: from this kernel size on, the FFT is cheaper than kornia's convolution on CPU
 FFT_MIN_KSIZE = 11
@@ -253,6 +257,46 @@ def fft_filter2d(x: Tensor, kernel: Tensor) -> Tensor:
     fk = torch.fft.rfft2(kernel.flip(-1, -2), s=s)
     y = torch.fft.irfft2(torch.fft.rfft2(p, s=s) * fk, s=s)
     return y[:, 2 * r : 2 * r + h, 2 * r : 2 * r + w]
+
+
+def fft_filter_images(x: Tensor, kernels: Sequence[Tensor]) -> Tensor:
+    """:func:`fft_filter2d` of image i with ``kernels[i]``, an op's final result: float32
+    clamped to [0, 1] (and marked so), uint8 rounded and saturated (the filter in float32).
+
+    Args:
+        x: (B, C, H, W) uint8 or float32; kernels: B (k_i, k_i) float32 kernels on the
+            host, k_i odd and ``k_i // 2 < min(H, W)``; each distinct one is transformed once.
+
+    Returns:
+        (B, C, H, W) of ``x``'s dtype.
+    """
+    out = torch.empty_like(x)
+    h, w = x.shape[-2:]
+    top = 255.0 if x.dtype == torch.uint8 else 1.0
+    for i, kernel in enumerate(kernels):
+        r = kernel.shape[-1] // 2
+        s = (fast_len(h + 2 * r), fast_len(w + 2 * r))
+        fk = _spectrum(kernel.numpy().tobytes(), kernel.shape[-1], s)
+        y = torch.fft.irfft2(torch.fft.rfft2(reflect_pad(x[i].float(), r), s=s) * fk, s=s)
+        y = y[:, 2 * r : 2 * r + h, 2 * r : 2 * r + w]
+        if x.dtype == torch.uint8:
+            out[i] = y.clamp_(0.0, top).round_()
+        else:
+            torch.clamp(y, 0.0, top, out=out[i])
+    return out if x.dtype == torch.uint8 else mark_clamped(out)
+
+
+#: kernel spectra kept: levels repeat, values drawn from a range do not (a 224 px image's
+#: spectrum holds 240 x 121 complex values, ~230 KB)
+SPECTRA_CACHED = 32
+
+
+@functools.lru_cache(maxsize=SPECTRA_CACHED)
+def _spectrum(kernel: bytes, k: int, s: tuple[int, int]) -> Tensor:
+    """The rfft2 at size ``s`` of a (k, k) float32 kernel (given as its bytes: the cache key)
+    flipped, as :func:`fft_filter2d` multiplies it."""
+    taps = torch.frombuffer(bytearray(kernel), dtype=torch.float32).view(k, k)
+    return torch.fft.rfft2(taps.flip(-1, -2), s=s)
 
 
 @functools.lru_cache(maxsize=1024)

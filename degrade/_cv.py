@@ -65,7 +65,7 @@ def per_plane(
     is rounded into the uint8 output (it must be >= 0): OpenCV's single-channel uint8 paths
     of the Gaussian and ``filter2D`` are slower than conversion, float32 filter and rounding,
     which also round only once. With ``clamp`` (an op's final result),
-    float32 results are clamped to [0, 1] plane by plane, while in cache, and the output is
+    float32 results are clamped to [0, 1] image by image, while in cache, and the output is
     marked (:func:`is_clamped`) so that the functional form skips its clamp pass over the
     whole batch.
     """
@@ -75,6 +75,7 @@ def per_plane(
     xs, ys = x.numpy(), out.numpy()
     convert = via_float and x.dtype == torch.uint8
     scratch = np.empty(x.shape[-2:], np.float32) if convert else None
+    clamp = clamp and x.dtype == torch.float32
     for i, a in enumerate(args):
         for c in range(x.shape[1]):
             if convert:
@@ -82,9 +83,9 @@ def per_plane(
                 cv2.convertScaleAbs(scratch, dst=ys[i, c])  # rounds and saturates
             else:
                 fn(xs[i, c], ys[i, c], a)
-                if clamp and x.dtype == torch.float32:
-                    clamp01(ys[i, c])
-    return mark_clamped(out) if clamp and x.dtype == torch.float32 else out
+        if clamp:  # torch's clamp: one pass over the image, cheaper than NumPy's per plane
+            out[i].clamp_(0.0, 1.0)
+    return mark_clamped(out) if clamp else out
 
 
 def clamp01(plane: np.ndarray) -> None:
@@ -116,14 +117,40 @@ def gaussian_blur(
 ) -> Tensor:
     """Per-sample Gaussian blur, ``2 radius + 1`` taps, reflect-101: ``cv2.GaussianBlur``'s
     float32 taps through ``sepFilter2D`` (no per-call kernel build), straight on uint8
-    planes too (float32 rows, rounded once: the float form's result, rounded)."""
+    planes too (float32 rows, rounded once: the float form's result, rounded).
+
+    x: (B, C, H, W) uint8, or float32 with values >= 0. With ``clamp``, a float32 result
+    is in [0, 1] without a clamp pass: for values in [0, 1], :func:`unit_gaussian_taps`
+    cannot give more than 1, and taps and values >= 0 nothing below 0.
+    """
     cv2 = cv2_module()
+    unit = clamp and x.dtype == torch.float32
 
     def run(src: np.ndarray, dst: np.ndarray, k: np.ndarray) -> None:
         cv2.sepFilter2D(src, -1, k, k, dst=dst, borderType=REFLECT)
 
-    taps = [gaussian_taps(s, r) for s, r in zip(sigma, radius, strict=True)]
-    return per_plane(x, taps, run, via_float=False, clamp=clamp)
+    taps_of = unit_gaussian_taps if unit else gaussian_taps
+    taps = [taps_of(s, r) for s, r in zip(sigma, radius, strict=True)]
+    out = per_plane(x, taps, run, via_float=False)
+    return mark_clamped(out) if unit else out
+
+
+@functools.lru_cache(maxsize=256)
+def unit_gaussian_taps(sigma: float, radius: int) -> np.ndarray:
+    """:func:`gaussian_taps` scaled down by a few float32 roundings (a relative 2e-6 at
+    most), so that a float32 filter pass over values in [0, 1] cannot round above 1.
+
+    Each output of a pass is a sum of n = 2 radius + 1 products of taps and values, all >= 0:
+    however it is ordered, its n products and n - 1 sums round up by at most a factor
+    ``(1 + 2^-24)`` each, which taps summing (exactly) to at most ``1 / (1 + 2^-24)^(n+1)``
+    absorb. (k, 1) float32.
+    """
+    k = gaussian_taps(sigma, radius).astype(np.float64)
+    bound = (1 + 2.0**-24) ** (k.size + 1)
+    # one more rounding per tap for the cast back to float32
+    taps = (k / (k.sum() * bound * (1 + 2.0**-24))).astype(np.float32)
+    assert taps.astype(np.float64).sum() * bound <= 1.0  # float64 sums them far below the margin
+    return taps
 
 
 def blur_radius(sigma: Tensor) -> list[int]:
@@ -134,18 +161,31 @@ def blur_radius(sigma: Tensor) -> list[int]:
 
 def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Sequence[float]):
     """``x + amount (x - blur(x))`` per sample, rounded and saturated for uint8 (the blur
-    stays in float32: the amount would multiply its rounding)."""
+    stays in float32: the amount would multiply its rounding), clamped for float32.
+
+    x: (B, C, H, W) uint8 or float32; sigma, radius, amount: B values.
+    """
     cv2 = cv2_module()
+    to8 = x.dtype == torch.uint8
+    scratch = np.empty(x.shape[-2:], np.float32) if to8 else None
+
+    depth = _DEPTH["uint8" if to8 else "float32"]  # NumPy's dtype.name is slow per plane
 
     def run(src: np.ndarray, dst: np.ndarray, a: tuple[np.ndarray, float]) -> None:
-        k = a[0]
-        src = src if src.dtype == np.float32 else src.astype(np.float32)
-        blur = cv2.sepFilter2D(src, -1, k, k, borderType=REFLECT)
-        cv2.addWeighted(src, 1 + a[1], blur, -a[1], 0.0, dst=dst, dtype=_DEPTH[dst.dtype.name])
+        k, w = a
+        src = src.astype(np.float32) if to8 else src
+        blur = scratch if to8 else dst  # float32: blurred into the output, combined in place
+        cv2.sepFilter2D(src, -1, k, k, dst=blur, borderType=REFLECT)
+        # the result can be negative: addWeighted saturates it to 0 itself for uint8
+        cv2.addWeighted(src, 1 + w, blur, -w, 0.0, dst=dst, dtype=depth)
 
-    # the result can be negative: addWeighted saturates it to 0 itself
-    taps = [gaussian_taps(s, r) for s, r in zip(sigma, radius, strict=True)]
-    args = list(zip(taps, amount, strict=True))
+    # amount -1 is a blur (the joint form's blur samples): the taps of the float Gaussian
+    # blur op, for its result exactly
+    unit = not to8
+    args = [
+        ((unit_gaussian_taps if unit and w == -1 else gaussian_taps)(s, r), w)
+        for s, r, w in zip(sigma, radius, amount, strict=True)
+    ]
     return per_plane(x, args, run, via_float=False, clamp=True)
 
 

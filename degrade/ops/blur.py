@@ -14,7 +14,8 @@ from torch import Tensor
 from degrade import _cv
 from degrade._batch import grouped
 from degrade._checks import to_device, to_like
-from degrade._linear import gaussian_blur_separable
+from degrade._cpu_filters import fft_filter_images
+from degrade._linear import gaussian_blur_separable, gaussian_taps
 from degrade._random import bcast, seeded_uniform
 from degrade.kernels import disc_kernel, motion_kernel, odd
 from degrade.ops.kernel_blur import filter_per_sample
@@ -146,11 +147,62 @@ def _lens_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
 
 @uint8_form("defocus_blur")
 def _defocus_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
+    """One FFT filter per image for large discs, OpenCV's direct filters per plane for small
+    ones, each over runs of consecutive samples (slices: no gather; clamped for float32,
+    as both forms are)."""
     sizes = _disc_sizes(radius)
     if not _fits(x, sizes):
         return None
-    ks = [_disc_support(k, r) for k, r in zip(sizes, radius.float().tolist(), strict=True)]
-    return _cv.filter2d_then_blur(x, ks, 0.5)
+    values = list(zip(sizes, radius.float().tolist(), strict=True))
+    by_fft = [_by_fft(k, r, min(x.shape[-2:])) for k, r in values]
+    out, i0 = None, 0
+    for i in range(1, len(values) + 1):
+        if i < len(values) and by_fft[i] == by_fft[i0]:
+            continue
+        if by_fft[i0]:
+            y = fft_filter_images(x[i0:i], [_defocus_kernel(*v) for v in values[i0:i]])
+        else:
+            discs = [_disc_support(*v) for v in values[i0:i]]
+            y = _cv.filter2d_then_blur(x[i0:i], discs, DEFOCUS_ALIAS_SIGMA)
+        if i0 == 0 and i == len(values):
+            return y
+        out = torch.empty_like(x) if out is None else out
+        out[i0:i], i0 = y, i
+    return _cv.mark_clamped(out) if x.dtype == torch.float32 else out
+
+
+def _by_fft(k: int, radius: float, side: int) -> bool:
+    """Whether the defocus disc of ``radius`` runs as one FFT filter: large enough to gain,
+    and its kernel within the reflect padding of an image of ``side`` pixels."""
+    if _disc_support(k, radius)[0].shape[-1] < DEFOCUS_FFT_MIN_SUPPORT:
+        return False
+    return _defocus_kernel(k, radius).shape[-1] // 2 < side
+
+
+#: from this disc support on (11 x 11 taps), one FFT per image beats OpenCV's direct
+#: ``filter2D`` and Gaussian per plane (degrade/README.md gives the timings)
+DEFOCUS_FFT_MIN_SUPPORT = 11
+
+
+#: the slight Gaussian after the disc of defocus blur, and its tap radius (ceil(3 sigma))
+DEFOCUS_ALIAS_SIGMA, DEFOCUS_ALIAS_RADIUS = 0.5, 2
+
+
+@functools.lru_cache(maxsize=1024)
+def _defocus_kernel(k: int, radius: float) -> Tensor:
+    """The disc of ``radius``, cut to its support (m, m), convolved with the Gaussian of
+    defocus blur: one (m + 4, m + 4) float32 kernel.
+
+    Filtering with it is filtering with the disc, then the Gaussian, both reflect-101, to
+    float rounding: both kernels are symmetric about each axis, so the disc-filtered image
+    continues past the borders as its own reflect-101 extension, which is what the Gaussian
+    reads there.
+    """
+    g = gaussian_taps(torch.tensor([DEFOCUS_ALIAS_SIGMA], dtype=torch.float64))[0]
+    disc = torch.from_numpy(_disc_support(k, radius)[0]).double()
+    pad = 2 * DEFOCUS_ALIAS_RADIUS
+    full = F.conv2d(disc[None, None], torch.outer(g, g)[None, None], padding=pad)
+    return full[0, 0].float()
 
 
 @uint8_form("motion_blur")
@@ -217,7 +269,8 @@ def defocus_blur(x: Tensor, radius: Tensor) -> Tensor:
     Shape: x (B, C, H, W); radius (B,) pixels.
     """
     y = _cpu_form(_defocus_blur_cpu, x, radius)
-    return blur_sigma(_disc_blur(x, radius), torch.full_like(radius, 0.5)) if y is None else y
+    alias = torch.full_like(radius, DEFOCUS_ALIAS_SIGMA)
+    return blur_sigma(_disc_blur(x, radius), alias) if y is None else y
 
 
 def _jitter_pixels(x: Tensor, amount: Tensor, seed: Tensor, mode: str = "nearest") -> Tensor:

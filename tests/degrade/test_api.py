@@ -109,6 +109,35 @@ def test_bad_input_raises(x: torch.Tensor, match: str) -> None:
         degrade.apply(x, "gaussian_blur", level=1)
 
 
+@pytest.mark.parametrize(
+    "value, valid",
+    [
+        (0.0, True),
+        (-0.0, True),
+        (1.0, True),
+        (1.0000001, False),
+        (-1e-30, False),
+        (float("nan"), False),
+        (-float("nan"), False),
+        (float("inf"), False),
+    ],
+)
+def test_the_bit_pattern_range_check_agrees_with_the_exact_one(value: float, valid: bool) -> None:
+    """The one-max fast path of the float range check accepts exactly what the value
+    compares do (-0.0 reaches them through its fallback)."""
+    from degrade._checks import check_batch, in_unit_range
+
+    x = torch.rand(2, 3, 16, 16)
+    x[1, 2, 5, 7] = value
+    if valid:
+        check_batch(x, "op")
+    else:
+        assert not in_unit_range(x)
+        with pytest.raises(ValueError, match="NaN|in \\[0, 1\\]"):
+            check_batch(x, "op")
+    assert in_unit_range(x) == (valid and str(value) != "-0.0")
+
+
 def test_bad_arguments_raise(photos: torch.Tensor) -> None:
     with pytest.raises(ValueError, match="unknown op"):
         degrade.apply(photos, "nope", level=1)

@@ -343,3 +343,46 @@ def test_cpu_jpeg_equals_torchvision_libjpeg(photos: torch.Tensor, channels: int
     assert torch.equal(y, ref) and _cv.is_clamped(y)
     u8 = x.mul(255).round().to(torch.uint8)
     assert torch.equal(_cv.jpeg(u8, quality.tolist()), ref.mul(255).round().to(torch.uint8))
+
+
+def test_defocus_one_fft_filter_equals_disc_then_gaussian(photos: torch.Tensor) -> None:
+    """The CPU defocus blur's single kernel (disc convolved with its Gaussian, by FFT) gives
+    the disc filter followed by the Gaussian, each with reflect-101 borders (OpenCV, which
+    pads the intermediate image itself), for float32 and uint8; so does the op's CPU form,
+    which takes the FFT for large discs only (here 10, not 1 and 4)."""
+    from degrade import _cv
+    from degrade._cpu_filters import fft_filter_images
+    from degrade.ops import blur
+
+    radius = torch.tensor([1.0, 4.0, 10.0])
+    values = list(zip(blur._disc_sizes(radius), radius.tolist(), strict=True))
+    two_steps = [blur._disc_support(k, r) for k, r in values]
+    one = [blur._defocus_kernel(k, r) for k, r in values]
+    assert [k.shape[-1] for k in one] == [s[0].shape[-1] + 4 for s in two_steps]
+    assert [blur._by_fft(k, r, 64) for k, r in values] == [False, False, True]
+    ref = _cv.filter2d_then_blur(photos, two_steps, blur.DEFOCUS_ALIAS_SIGMA)
+    for y in (fft_filter_images(photos, one), blur._defocus_blur_cpu(photos, radius)):
+        assert _cv.is_clamped(y)
+        torch.testing.assert_close(y, ref, atol=2e-6, rtol=0)
+    u8 = (photos * 255).round().to(torch.uint8)
+    ref8 = _cv.filter2d_then_blur(u8, two_steps, blur.DEFOCUS_ALIAS_SIGMA)
+    for y8 in (fft_filter_images(u8, one), blur._defocus_blur_cpu(u8, radius)):
+        assert y8.dtype == torch.uint8 and int((y8.int() - ref8.int()).abs().max()) <= 1
+
+
+def test_cpu_gaussian_blur_stays_in_unit_range_without_a_clamp(photos: torch.Tensor) -> None:
+    """The float OpenCV Gaussian marks its result clamped without clamping: its taps are
+    scaled so that values in [0, 1] cannot round above 1 (with the plain taps, all-ones
+    images come out at 1 + 2^-23 for some sigma), and it stays the plain-taps result."""
+    from degrade import _cv
+
+    ones = torch.ones(2, 3, 64, 80)
+    near = 1 - torch.rand(2, 3, 64, 80) * 1e-6
+    for s in [0.05, 1 / 3, 1.0, 2.0, 3.5, 5.5, 6.0]:
+        sigma = torch.full((2,), s)
+        radius = _cv.blur_radius(sigma)
+        for x in (ones, near, photos[:2]):
+            y = _cv.gaussian_blur(x, sigma.tolist(), radius, clamp=True)
+            assert _cv.is_clamped(y) and 0 <= float(y.min()) and float(y.max()) <= 1, s
+            plain = _cv.gaussian_blur(x, sigma.tolist(), radius).clamp(0, 1)
+            torch.testing.assert_close(y, plain, atol=6e-6, rtol=0)

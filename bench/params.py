@@ -2,7 +2,7 @@
 
 Defaults are sized for the default pipeline on 2 CPU cores (a few minutes): linear probe only,
 3 splits, at most 200 samples per release dataset (the synthetic benchmark has its own size:
-2,200 samples), one crop, CPU. :func:`make_config` turns them into the
+4,400 samples), one crop, CPU. :func:`make_config` turns them into the
 :class:`bench.runner.BenchConfig` the runner takes.
 """
 
@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class SyntheticSettings(BaseModel):
     """How large the synthetic benchmark is: the fields ``qpt bench`` and ``qpt finetune``
-    share. The defaults (every built-in photo, 4 crops of each, 8 ops: 2,200 samples) bring
-    the split-to-split SRCC std to 0.04-0.06 over 10 splits (docs/results.md)."""
+    share. The defaults (every built-in photo, 9 crops of each, 8 ops: 4,400 samples in 110
+    content groups) bring the split-to-split SRCC std of every row of the default run to
+    0.03-0.04 over 10 splits (docs/results.md)."""
 
     synthetic_photos: str = Field(
         "builtin",
@@ -28,11 +29,11 @@ class SyntheticSettings(BaseModel):
         None, ge=2, description="Photos of the synthetic benchmark (none: all)."
     )
     synthetic_crops_per_photo: int = Field(
-        4,
+        9,
         ge=0,
-        le=4,
-        description="More synthetic sources: non-overlapping crops of each photo, each its own "
-        "content group.",
+        le=9,
+        description="More synthetic sources: square crops of each photo (4: the corners, up to "
+        "9: a 3x3 grid, neighbours overlapping), each its own content group.",
     )
     synthetic_max_ops: int | None = Field(
         8, ge=1, description="Degrade ops of the synthetic benchmark (none: all)."

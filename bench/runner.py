@@ -56,7 +56,7 @@ class SyntheticConfig:
     ops: tuple[str, ...] | None = None
     max_ops: int | None = 8
     size: int = 256
-    crops_per_photo: int = 4
+    crops_per_photo: int = 9
 
 
 @dataclass

@@ -58,8 +58,8 @@ def in_unit_range(x: Tensor) -> bool:
     """Whether a CPU float32 ``x`` (any shape) holds only values in [+0.0, 1.0], from one
     unsigned max over its bit patterns: a single reduction, no float compares, where
     ``aminmax`` takes two. False for other tensors, and for -0.0 (valid: callers then take
-    the exact check)."""
-    if x.dtype != torch.float32 or x.device.type != "cpu":
+    the exact check, as do batches on the GPU path, forced or not)."""
+    if x.dtype != torch.float32 or gpu_path(x):
         return False
     return int(x.detach().numpy().view(np.uint32).max()) <= ONE_BITS
 

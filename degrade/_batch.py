@@ -7,7 +7,7 @@ its own parameters only (replay of any subset is exact).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 import torch
@@ -24,6 +24,20 @@ def index_groups(keys: Sequence[K]) -> list[tuple[K, list[int]]]:
     for i, k in enumerate(keys):
         groups.setdefault(k, []).append(i)
     return sorted(groups.items())
+
+
+def runs(keys: Sequence[object]) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` of each run of consecutive equal keys, in batch order: samples that
+    share a setting and sit side by side run as one slice (no gather, no scatter).
+
+    >>> list(runs([2, 2, 3, 2]))
+    [(0, 2), (2, 3), (3, 4)]
+    """
+    i0 = 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i] != keys[i0]:
+            yield i0, i
+            i0 = i
 
 
 def indices_on(groups: Sequence[Sequence[int]], device: torch.device) -> list[Tensor]:

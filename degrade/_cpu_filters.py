@@ -248,14 +248,24 @@ def fft_filter2d(x: Tensor, kernel: Tensor) -> Tensor:
         (C, H, W).
     """
     r = kernel.shape[-1] // 2
+    s = fft_shape(x, r)
+    return _fft_correlate(x, torch.fft.rfft2(kernel.flip(-1, -2), s=s), r, s)
+
+
+def fft_shape(x: Tensor, r: int) -> tuple[int, int]:
+    """The FFT size for ``x`` (..., H, W) reflect-padded by ``r``: 5-smooth sizes (zeros
+    beyond the padded image) transform faster than e.g. 234 = 2 3^2 13; the circular wrap
+    only reaches the first 2r outputs, which are cut off anyway."""
     h, w = x.shape[-2:]
-    p = reflect_pad(x, r)
-    # 5-smooth sizes (zeros beyond the padded image) transform faster than e.g. 234 = 2 3^2 13;
-    # the circular wrap only reaches the first 2r outputs, which are cut off anyway
-    s = (fast_len(p.shape[-2]), fast_len(p.shape[-1]))
-    # correlation = convolution with the flipped kernel; the valid part starts at 2r
-    fk = torch.fft.rfft2(kernel.flip(-1, -2), s=s)
-    y = torch.fft.irfft2(torch.fft.rfft2(p, s=s) * fk, s=s)
+    return fast_len(h + 2 * r), fast_len(w + 2 * r)
+
+
+def _fft_correlate(x: Tensor, spectrum: Tensor, r: int, s: tuple[int, int]) -> Tensor:
+    """Correlate ``x`` (C, H, W) with the kernel of radius ``r`` whose flipped copy's rfft2
+    at size ``s`` is ``spectrum`` (correlation = convolution with the flipped kernel); the
+    valid part starts at 2r."""
+    h, w = x.shape[-2:]
+    y = torch.fft.irfft2(torch.fft.rfft2(reflect_pad(x, r), s=s) * spectrum, s=s)
     return y[:, 2 * r : 2 * r + h, 2 * r : 2 * r + w]
 
 
@@ -271,14 +281,12 @@ def fft_filter_images(x: Tensor, kernels: Sequence[Tensor]) -> Tensor:
         (B, C, H, W) of ``x``'s dtype.
     """
     out = torch.empty_like(x)
-    h, w = x.shape[-2:]
     top = 255.0 if x.dtype == torch.uint8 else 1.0
     for i, kernel in enumerate(kernels):
         r = kernel.shape[-1] // 2
-        s = (fast_len(h + 2 * r), fast_len(w + 2 * r))
+        s = fft_shape(x, r)
         fk = _spectrum(kernel.numpy().tobytes(), kernel.shape[-1], s)
-        y = torch.fft.irfft2(torch.fft.rfft2(reflect_pad(x[i].float(), r), s=s) * fk, s=s)
-        y = y[:, 2 * r : 2 * r + h, 2 * r : 2 * r + w]
+        y = _fft_correlate(x[i].float(), fk, r, s)
         if x.dtype == torch.uint8:
             out[i] = y.clamp_(0.0, top).round_()
         else:

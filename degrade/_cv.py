@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from degrade._batch import runs
 from degrade._checks import gpu_path
 
 REFLECT = 4  # cv2.BORDER_REFLECT_101, the border of every filter in degrade
@@ -251,10 +252,7 @@ def pixelate(x: Tensor, factor: Sequence[int]) -> Tensor:
     w = x.shape[-1]
     xs, ys = x.numpy(), out.numpy()
     to8 = x.dtype == torch.uint8
-    i0 = 0
-    for i in range(1, len(factor) + 1):
-        if i < len(factor) and factor[i] == factor[i0]:
-            continue
+    for i0, i in runs(factor):
         f, src, dst = factor[i0], xs[i0:i].reshape(-1, w), ys[i0:i].reshape(-1, w)
         small = cv2.resize(src, (w // f, src.shape[0] // f), interpolation=cv2.INTER_AREA)
         if not to8:
@@ -265,7 +263,6 @@ def pixelate(x: Tensor, factor: Sequence[int]) -> Tensor:
             dst.view(kind).reshape(small.shape[0], f, -1)[...] = wide[:, None]
         else:
             cv2.resize(small, (w, dst.shape[0]), dst=dst, interpolation=cv2.INTER_NEAREST)
-        i0 = i
     return out if to8 else mark_clamped(out)
 
 
@@ -290,16 +287,12 @@ def zoom_blur(x: Tensor, crops: Sequence[tuple[Sequence[tuple[int, ...]], int]])
     oh = max((z[4] for cs, _ in crops for z in cs), default=h)
     ow = max((z[5] for cs, _ in crops for z in cs), default=w)
     buffers: dict[int, tuple[np.ndarray, ...]] = {}
-    i0 = 0
-    for i in range(1, b + 1):
-        if i < b and crops[i] == crops[i0]:
-            continue
+    for i0, i in runs(crops):
         for p in range(i0 * c, i * c, ZOOM_PLANES):
             q = min(p + ZOOM_PLANES, i * c)
             if q - p not in buffers:
                 buffers[q - p] = _zoom_buffers(q - p, (h, w), (oh, ow), xs.dtype)
             _zoom_planes(xs[p:q], ys[p:q], *crops[i0], buffers[q - p])
-        i0 = i
     return out if xs.dtype == np.uint8 else mark_clamped(out)
 
 
@@ -437,7 +430,8 @@ def stringzilla_module() -> Any:
 #: cache from its reduce to its maps, which then read it from there
 GROUP_BYTES = 1 << 19
 
-_LEVELS = np.arange(256, dtype=np.uint8)
+#: the 256 byte values, in order: the input of a byte map's table
+_ALL_BYTES = np.arange(256, dtype=np.uint8)
 #: luma weights over 255 (grey levels to [0, 1]): RGB, and one channel
 _LUMA, _GREY = np.array((0.299, 0.587, 0.114)) / 255, np.array((1.0,)) / 255
 
@@ -488,9 +482,9 @@ def contrast_map(src: np.ndarray, dst: np.ndarray, f: float, m: float) -> None:
         cv2.convertScaleAbs(src, dst=dst, alpha=f, beta=beta)
         return
     if f <= 1:
-        lut = cv2.convertScaleAbs(_LEVELS, alpha=f, beta=beta).reshape(256)
+        lut = cv2.convertScaleAbs(_ALL_BYTES, alpha=f, beta=beta).reshape(256)
     else:
-        lut = np.rint(np.clip((_LEVELS / 255 - m) * f + m, 0, 1) * 255).astype(np.uint8)
+        lut = np.rint(np.clip((_ALL_BYTES / 255 - m) * f + m, 0, 1) * 255).astype(np.uint8)
     if sz is None:
         cv2.LUT(src, lut, dst=dst)
     else:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from degrade import _cv
-from degrade._batch import grouped
+from degrade._batch import grouped, runs
 from degrade._checks import to_device, to_like
 from degrade._cpu_filters import fft_filter_images
 from degrade._linear import gaussian_blur_separable, gaussian_taps
@@ -155,19 +155,17 @@ def _defocus_blur_cpu(x: Tensor, radius: Tensor) -> Tensor | None:
         return None
     values = list(zip(sizes, radius.float().tolist(), strict=True))
     by_fft = [_by_fft(k, r, min(x.shape[-2:])) for k, r in values]
-    out, i0 = None, 0
-    for i in range(1, len(values) + 1):
-        if i < len(values) and by_fft[i] == by_fft[i0]:
-            continue
+    spans = list(runs(by_fft))
+    out = None if len(spans) == 1 else torch.empty_like(x)
+    for i0, i in spans:
         if by_fft[i0]:
             y = fft_filter_images(x[i0:i], [_defocus_kernel(*v) for v in values[i0:i]])
         else:
             discs = [_disc_support(*v) for v in values[i0:i]]
             y = _cv.filter2d_then_blur(x[i0:i], discs, DEFOCUS_ALIAS_SIGMA)
-        if i0 == 0 and i == len(values):
+        if out is None:
             return y
-        out = torch.empty_like(x) if out is None else out
-        out[i0:i], i0 = y, i
+        out[i0:i] = y
     return _cv.mark_clamped(out) if x.dtype == torch.float32 else out
 
 

@@ -13,6 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+#: the synthetic benchmark's default size (docs/results.md says why): crops per photo, degrade
+#: ops and image side; the one place the settings, the runner and the builder take them from
+SYNTHETIC_CROPS_PER_PHOTO, SYNTHETIC_MAX_OPS, SYNTHETIC_SIZE = 9, 8, 256
+
 
 class SyntheticSettings(BaseModel):
     """How large the synthetic benchmark is: the fields ``qpt bench`` and ``qpt finetune``
@@ -29,16 +33,18 @@ class SyntheticSettings(BaseModel):
         None, ge=2, description="Photos of the synthetic benchmark (none: all)."
     )
     synthetic_crops_per_photo: int = Field(
-        9,
+        SYNTHETIC_CROPS_PER_PHOTO,
         ge=0,
         le=9,
         description="More synthetic sources: square crops of each photo (4: the corners, up to "
         "9: a 3x3 grid, neighbours overlapping), each its own content group.",
     )
     synthetic_max_ops: int | None = Field(
-        8, ge=1, description="Degrade ops of the synthetic benchmark (none: all)."
+        SYNTHETIC_MAX_OPS, ge=1, description="Degrade ops of the synthetic benchmark (none: all)."
     )
-    synthetic_size: int = Field(256, ge=64, description="Side of the synthetic images (px).")
+    synthetic_size: int = Field(
+        SYNTHETIC_SIZE, ge=64, description="Side of the synthetic images (px)."
+    )
 
     def synthetic_config(self, ops: list[str] | None = None):
         """These settings as the :class:`bench.runner.SyntheticConfig` the loaders take."""

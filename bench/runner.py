@@ -34,6 +34,7 @@ from bench.datasets.synthetic import build_synthetic
 from bench.features import InputConfig, cached_features
 from bench.finetune import FinetuneConfig, finetune_predict
 from bench.metrics import compute_metrics, summarize
+from bench.params import SYNTHETIC_CROPS_PER_PHOTO, SYNTHETIC_MAX_OPS, SYNTHETIC_SIZE
 from bench.protocols import Split, linear_probe, make_splits
 from qpt_base.atomic import atomic_write_text
 from qpt_base.fingerprint import fingerprint
@@ -54,9 +55,9 @@ class SyntheticConfig:
     photos: str = "builtin"
     n_photos: int | None = None
     ops: tuple[str, ...] | None = None
-    max_ops: int | None = 8
-    size: int = 256
-    crops_per_photo: int = 9
+    max_ops: int | None = SYNTHETIC_MAX_OPS
+    size: int = SYNTHETIC_SIZE
+    crops_per_photo: int = SYNTHETIC_CROPS_PER_PHOTO
 
 
 @dataclass

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from bench.datasets.base import BenchDataset, Sample
 from bench.media import IMAGE_SUFFIXES, UnreadableMedia, crop_positions, read_image, to_tensor
+from bench.params import SYNTHETIC_CROPS_PER_PHOTO, SYNTHETIC_MAX_OPS, SYNTHETIC_SIZE
 
 NAME = "synthetic"
 LEVELS = (1, 2, 3, 4, 5)
@@ -112,10 +113,10 @@ def build_synthetic(
     photos: str | Path = "builtin",
     *,
     n_photos: int | None = None,
-    crops_per_photo: int = 9,
+    crops_per_photo: int = SYNTHETIC_CROPS_PER_PHOTO,
     ops: list[str] | None = None,
-    max_ops: int | None = 8,
-    size: int = 256,
+    max_ops: int | None = SYNTHETIC_MAX_OPS,
+    size: int = SYNTHETIC_SIZE,
     seed: int = 0,
 ) -> BenchDataset:
     """The synthetic benchmark: ``n_photos x (1 + crops_per_photo) x len(ops) x 5`` generated

@@ -11,8 +11,9 @@ They compute the operators of the GPU forms (reflect-101 borders, the same kerne
 sampling grids) to float rounding for float32, and to one grey level for uint8.
 
 OpenCV is imported lazily and optional: without it every op keeps its torch CPU form.
-stringzilla, where installed (albumentations depends on it), maps uint8 bytes through
-256-entry tables faster than OpenCV (:func:`contrast_map`); without it OpenCV does.
+stringzilla (a dependency of qpt; albumentations depends on it too) maps uint8 bytes through
+256-entry tables faster than OpenCV (:func:`contrast_map`); without it, or with a release
+before 5.3, OpenCV does.
 """
 
 from __future__ import annotations
@@ -412,16 +413,18 @@ def jpeg_u8(x: Tensor, quality: Sequence[int]) -> Tensor:
 
 @functools.cache
 def stringzilla_module() -> Any:
-    """``stringzilla``, or None when it is not installed or its ``translate`` lacks ``out``.
+    """``stringzilla``, or None when it is not installed or its ``translate`` lacks ``out``
+    (before 5.3, where the call raises a ``SystemError``, not a ``TypeError``).
 
     Its byte translation through a 256-entry table runs on SIMD byte shuffles: several times
     the rate of ``cv2.LUT`` (a scalar loop) and of ``convertScaleAbs``'s float multiply-add.
+    A dependency of qpt; ``degrade`` alone keeps OpenCV's map when it is missing or older.
     """
     try:
         import stringzilla
 
         stringzilla.translate(memoryview(b"\0"), memoryview(bytes(256)), out=bytearray(1))
-    except (ImportError, TypeError):
+    except (ImportError, TypeError, SystemError):
         return None
     return stringzilla
 

@@ -131,15 +131,31 @@ def test_contrast_uint8_maps_the_same_with_and_without_stringzilla(
     photos: torch.Tensor, factors: list[float], monkeypatch
 ) -> None:
     # stringzilla's table (the 256 levels through the same multiply-add) or OpenCV on the image
-    pytest.importorskip("stringzilla")
     from degrade import _cv
 
-    if _cv.stringzilla_module() is None:
-        pytest.skip("this stringzilla's translate has no out=")
+    assert _cv.stringzilla_module() is not None  # a dependency: the fast map is the one run
     u8 = _u8(photos)
     fast = degrade.ops.contrast_change(u8, factors)
     monkeypatch.setattr(_cv, "stringzilla_module", lambda: None)
     assert torch.equal(fast, degrade.ops.contrast_change(u8, factors))
+
+
+def test_stringzilla_without_translate_out_falls_back_to_opencv(monkeypatch) -> None:
+    # releases before 5.3 raise SystemError (not TypeError) on translate's out=
+    import sys
+    import types
+
+    from degrade import _cv
+
+    def translate(*args: object, **kw: object) -> None:
+        raise SystemError("<built-in function translate> returned a result with an exception set")
+
+    monkeypatch.setitem(sys.modules, "stringzilla", types.SimpleNamespace(translate=translate))
+    _cv.stringzilla_module.cache_clear()
+    try:
+        assert _cv.stringzilla_module() is None
+    finally:
+        _cv.stringzilla_module.cache_clear()
 
 
 def test_contrast_uint8_groups_give_each_image_its_own_mean(

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from qpt.speed.peer_outputs import AGREE_DB, agreement, as_nchw255, computes_the_same, describe
 from qpt.speed.photos import photo_crops
 
 PEERS = ("albumentations", "imagecorruptions", "kornia")
@@ -78,6 +79,7 @@ class Case:
     setting: str
     degrade: Callable[[torch.Tensor], torch.Tensor]
     peers: list[Peer] = field(default_factory=list)
+    random: bool = False  # draws (noise) or a random order (jitter): outputs not comparable
 
 
 def make_inputs(u8: torch.Tensor, dtype: str) -> Inputs:
@@ -187,6 +189,7 @@ def _classic_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
                 _corr(ic.gaussian_noise, 1),
                 _kor(noise),
             ],
+            random=True,
         ),
         Case(
             "JPEG",
@@ -251,6 +254,7 @@ def _corruption_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
             "12 photons",
             lambda x: D.shot_noise(x, 12.0),
             [_albu(A.ShotNoise(scale_range=(1 / 12, 1 / 12), p=1)), _corr(ic.shot_noise, 3)],
+            random=True,
         ),
     ]
 
@@ -273,13 +277,23 @@ def _filter_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
                 _albu(A.ColorJitter((1.1, 1.1), (0.7, 0.7), (0.6, 0.6), (0.08, 0.08), p=1)),
                 _kor(jitter),
             ],
+            random=True,
         ),
         Case(
             "sharpen",
-            "amount 2, sigma 1",
-            lambda x: D.sharpen(x, 2.0, 1.0),
+            "amount 1, sigma 1, 7 taps",  # albumentations' alpha 1 is amount 1; its default 5 taps
+            lambda x: D.sharpen(x, 1.0, 1.0),
             [
-                _albu(A.Sharpen(alpha=(1, 1), lightness=(1, 1), method="gaussian", sigma=1.0, p=1)),
+                _albu(
+                    A.Sharpen(
+                        alpha=(1, 1),
+                        lightness=(1, 1),
+                        method="gaussian",
+                        kernel_size=7,
+                        sigma=1.0,
+                        p=1,
+                    )
+                ),
                 _kor(lambda x: kornia.filters.unsharp_mask(x, (7, 7), (1.0, 1.0))),
             ],
         ),
@@ -288,7 +302,16 @@ def _filter_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
             "length 10, angle 30",
             lambda x: D.motion_blur(x, 10.0, 30.0),
             [
-                _albu(A.MotionBlur(blur_limit=(11, 11), angle_range=(30, 30), p=1)),
+                # centred and symmetric (its defaults draw a bias and a shift on each call)
+                _albu(
+                    A.MotionBlur(
+                        blur_limit=(11, 11),
+                        angle_range=(30, 30),
+                        direction_range=(0, 0),
+                        allow_shifted=False,
+                        p=1,
+                    )
+                ),
                 _kor(lambda x: kornia.filters.motion_blur(x, 11, 30.0, 0.0)),
             ],
         ),
@@ -351,8 +374,14 @@ def run(
     """Measure every case: images/s of degrade and each peer, per op and input type.
 
     Returns:
-        ``{"rows": [{op, setting, dtype, rates: {lib: img/s}, fastest_peer, ratio}],
-        "geomean": float, "behind": int, "batch", "size", "repeats", "versions"}``.
+        ``{"rows": [{op, setting, dtype, rates: {lib: img/s}, fastest_peer, ratio,
+        agreement, fastest_same_peer, ratio_same}], "geomean": float, "behind": int,
+        "batch", "size", "repeats", "versions"}``. ``agreement`` is each peer's
+        ``{psnr_db, max_abs}`` against degrade's output on the batch (None for random ops);
+        ``fastest_same_peer`` / ``ratio_same`` the fastest peer within
+        :data:`~qpt.speed.peer_outputs.AGREE_DB` of degrade's output and the ratio to it
+        (None where no peer is). ``geomean`` and ``behind`` count every row against its
+        fastest peer, whatever it computes.
     """
     mods = load_peers()
     all_cases = [c for c in cases(mods) if ops is None or c.op in ops]
@@ -369,23 +398,7 @@ def run(
                         key = (case.op, dt, "degrade" if peer is None else peer.lib)
                         t = _time(_runner(peer, case, inputs[dt]))
                         best[key] = min(best.get(key, math.inf), t)
-    rows = []
-    for case in all_cases:
-        for dt in DTYPES:
-            libs = ["degrade", *(p.lib for p in case.peers if dt in p.dtypes)]
-            rates = {lib: batch / best[(case.op, dt, lib)] for lib in libs}
-            peers = {k: v for k, v in rates.items() if k != "degrade"}
-            fastest = max(peers, key=peers.__getitem__)
-            rows.append(
-                {
-                    "op": case.op,
-                    "setting": case.setting,
-                    "dtype": dt,
-                    "rates": rates,
-                    "fastest_peer": fastest,
-                    "ratio": rates["degrade"] / peers[fastest],
-                }
-            )
+        rows = [_row(case, dt, batch, best, inputs[dt]) for case in all_cases for dt in DTYPES]
     ratios = [r["ratio"] for r in rows]
     return {
         "rows": rows,
@@ -396,6 +409,45 @@ def run(
         "repeats": repeats,
         "versions": versions(mods),
     }
+
+
+def _row(
+    case: Case, dt: str, batch: int, best: dict[tuple[str, str, str], float], inputs: Inputs
+) -> dict[str, Any]:
+    """One row of the table: rates, the fastest peer, the ratio and each peer's agreement
+    with degrade's output on the batch (None for an op whose outputs are random)."""
+    peers_of_dt = [p for p in case.peers if dt in p.dtypes]
+    rates = {
+        lib: batch / best[(case.op, dt, lib)] for lib in ["degrade", *(p.lib for p in peers_of_dt)]
+    }
+    peers = {k: v for k, v in rates.items() if k != "degrade"}
+    fastest = max(peers, key=peers.__getitem__)
+    agree = None
+    if not case.random:
+        ref = as_nchw255(case.degrade(inputs.batch), "batch", dt)
+        agree = {
+            p.lib: agreement(ref, as_nchw255(_outputs(p, inputs), p.kind, dt)) for p in peers_of_dt
+        }
+    same = [k for k in peers if agree is not None and computes_the_same(agree[k])]
+    fastest_same = max(same, key=peers.__getitem__) if same else None
+    return {
+        "op": case.op,
+        "setting": case.setting,
+        "dtype": dt,
+        "rates": rates,
+        "fastest_peer": fastest,
+        "ratio": rates["degrade"] / peers[fastest],
+        "agreement": agree,
+        "fastest_same_peer": fastest_same,
+        "ratio_same": rates["degrade"] / peers[fastest_same] if fastest_same else None,
+    }
+
+
+def _outputs(peer: Peer, inputs: Inputs) -> Any:
+    """The peer's outputs for the batch: a tensor, or a list of per-image arrays."""
+    if peer.kind == "batch":
+        return peer.fn(inputs.batch)
+    return [peer.fn(im) for im in getattr(inputs, peer.kind)]
 
 
 def versions(mods: dict[str, types.ModuleType]) -> dict[str, str]:
@@ -410,25 +462,55 @@ def versions(mods: dict[str, types.ModuleType]) -> dict[str, str]:
 
 
 def report(result: dict[str, Any]) -> str:
-    """The table as text: images/s per library, the fastest peer and the ratio."""
+    """The table as text: images/s per library, the ratio to the fastest peer, and how far
+    that peer's output is from degrade's (PSNR, or "same")."""
     libs = ["degrade", *PEERS]
-    head = f"{'op':<16}{'type':<7}" + "".join(f"{lib:>17}" for lib in libs) + f"{'ratio':>9}"
+    head = f"{'op':<16}{'type':<7}" + "".join(f"{lib:>17}" for lib in libs)
     lines = [
         f"degrade vs peers, CPU, 1 thread, {result['batch']} x 3 x {result['size']}^2 photo "
-        f"crops, best of {result['repeats']} interleaved rounds (images/s)",
-        head,
+        f"crops, best of {result['repeats']} interleaved rounds (images/s); last column: "
+        "the fastest peer's output against degrade's",
+        f"{head}{'ratio':>9}  {'fastest vs degrade':>18}",
     ]
     for r in result["rows"]:
         cells = "".join(
             f"{r['rates'][lib]:>17,.0f}" if lib in r["rates"] else f"{'-':>17}" for lib in libs
         )
-        lines.append(f"{r['op']:<16}{r['dtype']:<7}{cells}{r['ratio']:>8.2f}x")
+        agree = _fastest_agreement(r)
+        lines.append(
+            f"{r['op']:<16}{r['dtype']:<7}{cells}{r['ratio']:>8.2f}x  {describe(agree):>18}"
+        )
     lines.append(
         f"geometric mean {result['geomean']:.2f}x the fastest peer; "
         f"{result['behind']} of {len(result['rows'])} rows behind"
     )
+    same = [computes_the_same(_fastest_agreement(r)) for r in result["rows"]]
+    det = [v for v in same if v is not None]
+    lines.append(
+        f"the fastest peer computes degrade's result (>= {AGREE_DB:.0f} dB) in {sum(det)} of "
+        f"{len(det)} deterministic rows"
+    )
+    lines.append(_same_summary(result["rows"]))
     lines.append(", ".join(f"{k} {v}" for k, v in result["versions"].items()))
     return "\n".join(lines)
+
+
+def _same_summary(rows: list[dict[str, Any]]) -> str:
+    """Deterministic rows against the fastest peer that computes degrade's result."""
+    pairs = [(r, r["ratio_same"]) for r in rows if r["ratio_same"] is not None]
+    if not pairs:
+        return "no peer computes degrade's result in any deterministic row"
+    logs = [math.log(v) for _, v in pairs]
+    behind = [f"{r['op']} {r['dtype']} {v:.2f}x" for r, v in pairs if v < 1]
+    return (
+        f"against the fastest peer that computes degrade's result: geometric mean "
+        f"{math.exp(sum(logs) / len(logs)):.2f}x over {len(pairs)} rows; behind: "
+        f"{', '.join(behind) or 'none'}"
+    )
+
+
+def _fastest_agreement(row: dict[str, Any]) -> dict[str, Any] | None:
+    return row["agreement"] and row["agreement"][row["fastest_peer"]]
 
 
 def chart(result: dict[str, Any], path: str) -> None:
@@ -443,7 +525,16 @@ def chart(result: dict[str, Any], path: str) -> None:
     ratios = [r["ratio"] for r in rows]
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.2))
     colors = ["tab:green" if v >= 1 else "tab:red" for v in ratios]
-    ax.barh(range(len(rows)), ratios, color=colors)
+    other = [computes_the_same(_fastest_agreement(r)) is False for r in rows]
+    bars = ax.barh(range(len(rows)), ratios, color=colors)
+    for bar, hatched in zip(bars, other, strict=True):
+        bar.set_hatch("//" if hatched else "")
+    if any(other):
+        from matplotlib.patches import Patch
+
+        label = "the fastest peer computes another result"
+        key = Patch(facecolor="white", edgecolor="k", hatch="//", label=label)
+        ax.legend(handles=[key], loc="lower right", fontsize=7)
     ax.set_yticks(range(len(rows)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xscale("log")

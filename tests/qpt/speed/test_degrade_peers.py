@@ -69,7 +69,17 @@ def test_table_ratios_come_from_measured_rates(tmp_path) -> None:
     assert result["geomean"] == pytest.approx(math.exp(sum(logs) / len(logs)))
     assert result["behind"] == sum(r["ratio"] < 1 for r in rows)
     text = degrade_peers.report(result)
-    assert "geometric mean" in text and text.count("\n") == len(rows) + 3
+    assert "geometric mean" in text and text.count("\n") == len(rows) + 5
+    # what each peer computes, against degrade's output: imagecorruptions' JPEG (PIL,
+    # 4:2:0) is the same file; kornia's contrast is degrade's (around the mean luma)
+    agree = {(r["op"], r["dtype"]): r["agreement"] for r in rows}
+    assert agree[("JPEG", "uint8")]["imagecorruptions"]["max_abs"] == 0
+    assert agree[("contrast", "float")]["kornia"]["psnr_db"] >= 60
+    jpeg8 = next(r for r in rows if (r["op"], r["dtype"]) == ("JPEG", "uint8"))
+    assert jpeg8["fastest_same_peer"] == "imagecorruptions"  # albumentations' file differs
+    assert jpeg8["ratio_same"] == pytest.approx(
+        jpeg8["rates"]["degrade"] / jpeg8["rates"]["imagecorruptions"]
+    )
     png = tmp_path / "ratios.png"
     degrade_peers.chart(result, str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

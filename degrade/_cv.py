@@ -29,7 +29,8 @@ from torch import Tensor
 from degrade._batch import runs
 from degrade._checks import gpu_path
 
-REFLECT = 4  # cv2.BORDER_REFLECT_101, the border of every filter in degrade
+REFLECT = 4  # cv2.BORDER_REFLECT_101, the border of degrade's filters (KADID's, OpenCV's)
+REPLICATE = 1  # cv2.BORDER_REPLICATE, ImageNet-C's motion trail's
 _DEPTH = {"uint8": 0, "float32": 5}  # cv2.CV_8U, cv2.CV_32F
 
 
@@ -209,14 +210,17 @@ def support(kernel: Tensor) -> Support:
     return np.ascontiguousarray(k[r0:r1, c0:c1]), (int(c - c0), int(c - r0))
 
 
-def filter2d(x: Tensor, kernels: Sequence[Tensor | Support], clamp: bool = False) -> Tensor:
+def filter2d(
+    x: Tensor, kernels: Sequence[Tensor | Support], clamp: bool = False, border: int = REFLECT
+) -> Tensor:
     """Correlate sample i with ``kernels[i]`` (k_i, k_i), or its :func:`support`,
-    reflect-101 (``cv2.filter2D``, which switches to a DFT for large kernels)."""
+    (``cv2.filter2D``, which switches to a DFT for large kernels); reflect-101 borders, or
+    ``border`` (:data:`REPLICATE`)."""
     cv2 = cv2_module()
     ks = [k if isinstance(k, tuple) else support(k) for k in kernels]
 
     def run(src: np.ndarray, dst: np.ndarray, k: tuple[np.ndarray, tuple[int, int]]) -> None:
-        cv2.filter2D(src, -1, k[0], dst=dst, anchor=k[1], borderType=REFLECT)
+        cv2.filter2D(src, -1, k[0], dst=dst, anchor=k[1], borderType=border)
 
     return per_plane(x, ks, run, clamp=clamp)
 

@@ -3,6 +3,7 @@
 from degrade.ops.blur import *  # noqa: F401,F403
 from degrade.ops.color import *  # noqa: F401,F403
 from degrade.ops.compression import *  # noqa: F401,F403
+from degrade.ops.imagenet_c import *  # noqa: F401,F403
 from degrade.ops.kernel_blur import *  # noqa: F401,F403
 from degrade.ops.noise import *  # noqa: F401,F403
 from degrade.ops.resize import *  # noqa: F401,F403

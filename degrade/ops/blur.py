@@ -237,7 +237,7 @@ def lens_blur(x: Tensor, radius: Tensor) -> Tensor:
     "motion_blur",
     [Param("length", (3.0, 6.0, 10.0, 15.0, 21.0), 1.0, 25.0), Param("angle", (), 0.0, 180.0)],
     family="blur",
-    tags=("kadid", "imagenet-c"),
+    tags=("kadid",),
     host=True,
 )
 def motion_blur(x: Tensor, length: Tensor, angle: Tensor) -> Tensor:

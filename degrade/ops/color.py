@@ -208,7 +208,7 @@ def _gamma(x: Tensor, gamma: Tensor) -> Tensor:
     "brighten",
     [Param("gamma", (0.8, 0.65, 0.5, 0.38, 0.28), 0.25, 1.0)],
     family="tone",
-    tags=("kadid", "imagenet-c"),
+    tags=("kadid",),
     differentiable=False,
 )
 def brighten(x: Tensor, gamma: Tensor) -> Tensor:

@@ -37,6 +37,7 @@ PINNED: dict[str, dict[str, tuple[tuple[float, ...], tuple[float, float]]]] = {
         "theta": ((), (-PI, PI)),
     },
     "brighten": {"gamma": ((0.8, 0.65, 0.5, 0.38, 0.28), (0.25, 1.0))},
+    "brightness": {"shift": ((0.1, 0.2, 0.3, 0.4, 0.5), (0.0, 0.6))},
     "color_block": {"blocks": ((2, 4, 7, 11, 16), (1, 20))},
     "color_diffusion": {"sigma": ((1.0, 2.5, 5.0, 8.0, 12.0), (0.5, 12.0))},
     "color_jitter": {
@@ -89,6 +90,11 @@ PINNED: dict[str, dict[str, tuple[tuple[float, ...], tuple[float, float]]]] = {
     "motion_blur": {
         "length": ((3.0, 6.0, 10.0, 15.0, 21.0), (1.0, 25.0)),
         "angle": ((), (0.0, 180.0)),
+    },
+    "motion_trail": {
+        "radius": ((10, 15, 15, 15, 20), (5, 20)),
+        "sigma": ((3.0, 5.0, 8.0, 12.0, 15.0), (1.0, 15.0)),
+        "angle": ((), (-45.0, 45.0)),
     },
     "multiplicative_noise": {"sigma": ((0.05, 0.1, 0.18, 0.28, 0.4), (0.0, 0.6))},
     "non_eccentricity_patch": {"patches": ((4, 8, 14, 22, 32), (1, 40))},
@@ -147,6 +153,11 @@ AUTHORS_LEVELS: dict[tuple[str, str], tuple[float, ...]] = {
     #                 np.arange(1, 1.21, 0.02), np.arange(1, 1.26, 0.02), np.arange(1, 1.31, 0.03)]
     ("zoom_blur", "zoom"): (1.11, 1.16, 1.21, 1.26, 1.31),  # the stops
     ("zoom_blur", "step"): (0.01, 0.01, 0.02, 0.02, 0.03),
+    # brightness: c = [.1, .2, .3, .4, .5]
+    ("brightness", "shift"): (0.1, 0.2, 0.3, 0.4, 0.5),
+    # motion_blur: c = [(10, 3), (15, 5), (15, 8), (15, 12), (20, 15)] (radius, sigma)
+    ("motion_trail", "radius"): (10, 15, 15, 15, 20),
+    ("motion_trail", "sigma"): (3, 5, 8, 12, 15),
 }
 
 #: (op, param) -> sampling range as the authors define it
@@ -158,6 +169,8 @@ AUTHORS_RANGES: dict[tuple[str, str], tuple[float, float]] = {
     ("aniso_gaussian_blur", "sigma_y"): (0.2, 3),
     ("generalized_gaussian_blur", "beta"): (0.5, 4),
     ("plateau_blur", "beta"): (1, 2),
+    # ImageNet-C motion_blur: angle = np.random.uniform(-45, 45)
+    ("motion_trail", "angle"): (-45, 45),
     ("resize", "scale"): (0.15, 1.5),
     ("poisson_noise", "scale"): (0.05, 3),
     ("gray_poisson_noise", "scale"): (0.05, 3),
@@ -173,7 +186,7 @@ OWN_CALIBRATION: dict[str, str] = {
     # KADID-10k: a different parameterisation or operator than imdist_generator.m
     "gaussian_blur": "shared by kadid [0.1, 0.5, 1, 2, 5], ImageNet-C [1, 2, 3, 4, 6], QPT V2",
     "lens_blur": "KADID radius [1, 2, 4, 6, 8] on its own disc kernel",
-    "motion_blur": "KADID [1, 2, 4, 6, 10]; ImageNet-C (radius, sigma) Gaussian-weighted",
+    "motion_blur": "KADID [1, 2, 4, 6, 10] (ImageNet-C's trail is motion_trail)",
     "color_diffusion": "KADID amount [1, 3, 6, 8, 12] with sigma = 1.5 amount + 2",
     "color_shift": "KADID [1, 3, 6, 8, 12] px, edge-weighted; ours a plain shift",
     "color_quantization": "KADID [64, 48, 32, 16, 8] palette colours (rgb2ind)",
@@ -185,7 +198,7 @@ OWN_CALIBRATION: dict[str, str] = {
     "impulse_noise": "KADID [0.001 .. 0.03]; ImageNet-C [.03, .06, .09, .17, .27]",
     "multiplicative_noise": "KADID speckle variance [0.001 .. 0.05]",
     "denoise": "KADID noise variance [0.001 .. 0.01] then a denoiser",
-    "brighten": "KADID LAB-L curve [0.1 .. 1.1]; ImageNet-C HSV V + [.1 .. .5]",
+    "brighten": "KADID LAB-L curve [0.1 .. 1.1] (ImageNet-C's HSV V + c is brightness)",
     "darken": "KADID curve [0.05 .. 0.8]",
     "mean_shift": "KADID [0, 0.08, -0.08, 0.15, -0.15] (not monotone)",
     "jitter": "KADID imscatter [0.05 .. 1]",

@@ -125,3 +125,27 @@ def test_zoom_blur_levels_are_imagenet_c(ic, photo, s: int) -> None:
         assert psnr(_hwc(degrade.apply(_batch(photo), "zoom_blur", level=s)), ref) >= 55
     u8 = degrade.apply(torch.from_numpy(photo).permute(2, 0, 1)[None], "zoom_blur", level=s)
     assert psnr(u8[0].permute(1, 2, 0).numpy(), ref) >= 50  # rounded to 8 bits: ~57-58 dB
+
+
+@pytest.mark.parametrize("s", SEVERITIES)
+def test_brightness_levels_are_imagenet_c(ic, photo, s: int) -> None:
+    # the HSV value raised by c and clipped; the reference round-trips through HSV: 148-152 dB
+    ref = ic.brightness(photo, s)
+    assert psnr(_hwc(degrade.apply(_batch(photo), "brightness", level=s)), ref) >= 100
+    u8 = degrade.apply(torch.from_numpy(photo).permute(2, 0, 1)[None], "brightness", level=s)
+    assert psnr(u8[0].permute(1, 2, 0).numpy(), ref) >= 50  # rounded to 8 bits: 57-61 dB
+
+
+@pytest.mark.parametrize("s", SEVERITIES)
+@pytest.mark.parametrize("angle", [-37.3, 0.0, 12.5, 45.0])
+def test_motion_trail_levels_are_imagenet_c(ic, photo, s: int, angle: float, monkeypatch) -> None:
+    # the reference draws its angle with np.random.uniform(-45, 45): fixed here
+    from degrade._checks import forced_gpu_path
+
+    monkeypatch.setattr(np.random, "uniform", lambda low, high: angle)
+    ref = ic.motion_blur(photo, s)
+    y = degrade.apply(_batch(photo), "motion_trail", level=s, angle=angle)
+    assert psnr(_hwc(y), ref) >= 100  # OpenCV's filter2D, replicated borders: 143-155 dB
+    with forced_gpu_path():  # kornia's filter2d
+        y = degrade.apply(_batch(photo), "motion_trail", level=s, angle=angle)
+        assert psnr(_hwc(y), ref) >= 100

@@ -1,6 +1,7 @@
 """Degradation speed: batched ``degrade`` presets vs a per-image OpenCV/PIL loop, one run.
 
-For each preset (``qpt-v2``, ``kadid``) the batch of real-photo crops (B x 3 x 224 x 224,
+For each preset (``qpt-v2``, ``kadid``, and ``kadid`` without JPEG2000, which has no GPU
+codec; on CUDA JPEG2000 alone too) the batch of real-photo crops (B x 3 x 224 x 224,
 float) is degraded by ``degrade.Degrader`` on the device; the reference loop then takes the
 *same* per-image plans (ops, order, values) and runs them one image at a time with OpenCV
 (and Pillow for JPEG2000) on the CPU, as a typical per-image augmentation loop would.
@@ -275,7 +276,7 @@ def _best_pair(
 def run(
     device: str = "cpu", batch: int = 64, repeats: int = 3, threads: int | None = 1
 ) -> dict[str, Any]:
-    """Time presets ``qpt-v2`` and ``kadid`` batched on ``device`` vs the per-image CPU loop.
+    """Time the :func:`pipelines` batched on ``device`` vs the per-image CPU loop.
 
     ``threads``: CPU threads for both torch and OpenCV during the run (default 1: a per-core
     comparison, stable on a shared machine; None keeps the libraries' defaults).
@@ -310,6 +311,27 @@ def _threads(threads: int | None) -> Iterator[None]:
         cv2.setNumThreads(saved[1])
 
 
+#: JPEG2000 has no GPU codec: the CUDA target leaves it out and reports it alone
+NO_JPEG2000 = "kadid-no-jpeg2000"
+
+
+def pipelines(device: str) -> dict[str, Any]:
+    """The rows: presets ``qpt-v2`` and ``kadid``, ``kadid`` without its JPEG2000 draws
+    (one op of the other 24 at a random level), and on CUDA JPEG2000 alone (its CPU codec,
+    on both sides)."""
+    import degrade
+
+    kadid = [n for n in degrade.list_ops("kadid") if n != "jpeg2000"]
+    rows: dict[str, Any] = {
+        "qpt-v2": "qpt-v2",
+        "kadid": "kadid",
+        NO_JPEG2000: degrade.OneOf(tuple(degrade.Op(n, level=(1, 5)) for n in kadid)),
+    }
+    if device.startswith("cuda"):
+        rows["jpeg2000"] = degrade.OneOf((degrade.Op("jpeg2000", level=(1, 5)),))
+    return rows
+
+
 def _run(device: str, batch: int, repeats: int, sync: Callable[[], None]) -> dict[str, Any]:
     import degrade
 
@@ -323,8 +345,8 @@ def _run(device: str, batch: int, repeats: int, sync: Callable[[], None]) -> dic
         "opencv_threads": cv2.getNumThreads(),
         "presets": {},
     }
-    for name in ("qpt-v2", "kadid"):
-        d = degrade.Degrader(name)
+    for name, pipeline in pipelines(device).items():
+        d = degrade.Degrader(pipeline)
 
         def batched(d: degrade.Degrader = d) -> Any:
             return d(x, generator=torch.Generator(device=device).manual_seed(0))
@@ -399,7 +421,7 @@ def report(res: dict[str, Any]) -> str:
     ]
     for name, r in res["presets"].items():
         lines.append(
-            f"  {name:8s} batched {r['batched_img_s']:8.1f} img/s   per-image OpenCV/PIL loop "
+            f"  {name:17s} batched {r['batched_img_s']:8.1f} img/s   per-image OpenCV/PIL loop "
             f"{r['loop_img_s']:7.1f} img/s   ratio {r['ratio']:6.2f}x   "
             f"({r['ops_per_image']:.2f} ops/image)"
         )

@@ -64,3 +64,21 @@ def test_per_op_times_every_reference_op_and_reports_worst_first() -> None:
     lines = report_per_op(res).splitlines()[1:]
     ratios = [float(line.rsplit("ratio", 1)[1].strip().rstrip("x")) for line in lines]
     assert len(ratios) == len(REFERENCE) and ratios == sorted(ratios)
+
+
+def test_rows_leave_jpeg2000_out_of_kadid_and_report_it_alone_on_cuda() -> None:
+    """The CUDA target covers ``kadid`` without JPEG2000 (no GPU codec); on CUDA JPEG2000 is
+    a row of its own. The rows are built without a device."""
+    from qpt.speed.degrade_speed import NO_JPEG2000, pipelines, run
+
+    assert list(pipelines("cpu")) == ["qpt-v2", "kadid", NO_JPEG2000]
+    assert list(pipelines("cuda:0")) == ["qpt-v2", "kadid", NO_JPEG2000, "jpeg2000"]
+    x = photo_batch(48, size=32)
+    _, params = degrade.Degrader(pipelines("cpu")[NO_JPEG2000])(x, torch.Generator().manual_seed(0))
+    drawn = {step["op"] for p in params for step in p["ops"]}
+    assert "jpeg2000" not in drawn and drawn <= set(degrade.list_ops("kadid"))
+    assert len(drawn) >= 12  # one of the other 24 ops per image, not a fixed few
+    res = run("cpu", batch=2, repeats=1)
+    assert list(res["presets"]) == ["qpt-v2", "kadid", NO_JPEG2000]
+    for r in res["presets"].values():
+        assert r["ratio"] == pytest.approx(r["batched_img_s"] / r["loop_img_s"])

@@ -192,6 +192,26 @@ def unsharp(x: Tensor, sigma: Sequence[float], radius: Sequence[int], amount: Se
     return per_plane(x, args, run, via_float=False, clamp=True)
 
 
+def remap_nearest(x: Tensor, offsets: Tensor) -> Tensor:
+    """Each pixel p of sample i taken from the input pixel nearest to p + offsets[i, :, p]
+    (``cv2.remap``, nearest: rounded half to even), reflect-101 outside the image.
+
+    x: (B, C, H, W) uint8 or float32; offsets: (B, 2, H, W) float32, x then y. The maps of
+    an image are built once and serve its planes.
+    """
+    cv2 = cv2_module()
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    xs, ys, off = x.numpy(), out.numpy(), offsets.numpy()
+    h, w = x.shape[-2:]
+    gy, gx = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)
+    for i in range(x.shape[0]):
+        mx, my = gx + off[i, 0], gy + off[i, 1]
+        for src, dst in zip(xs[i], ys[i], strict=True):
+            cv2.remap(src, mx, my, cv2.INTER_NEAREST, dst=dst, borderMode=REFLECT)
+    return mark_clamped(out) if x.dtype == torch.float32 else out  # input values, moved
+
+
 #: a kernel cut to its non-zero taps, and the anchor of its centre (see :func:`support`)
 Support = tuple[np.ndarray, tuple[int, int]]
 

@@ -271,15 +271,34 @@ def defocus_blur(x: Tensor, radius: Tensor) -> Tensor:
     return blur_sigma(_disc_blur(x, radius), alias) if y is None else y
 
 
-def _jitter_pixels(x: Tensor, amount: Tensor, seed: Tensor, mode: str = "nearest") -> Tensor:
-    """Move every pixel by a random offset uniform in +-amount pixels (per sample)."""
-    b, _, h, w = x.shape
-    off = (seeded_uniform((2, h, w), seed, x) * 2 - 1) * to_like(amount.view(-1, 1, 1, 1), x)
-    ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
-    xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    grid = torch.stack([gx + off[:, 0] * 2 / max(w - 1, 1), gy + off[:, 1] * 2 / max(h - 1, 1)], -1)
-    return F.grid_sample(x, grid, mode=mode, padding_mode="reflection", align_corners=True)
+def _jitter_pixels(x: Tensor, amount: Tensor, seed: Tensor) -> Tensor:
+    """Move every pixel by a random offset uniform in +-amount px (per sample): output pixel
+    p is the input pixel nearest to p + offset (ties to even), reflected about the border
+    pixels (reflect-101). OpenCV's ``remap`` on CPU, a gather of the same indices elsewhere:
+    the same pixels.
+
+    Shape: x (B, C, H, W) float or uint8 (the pixels are moved, not mixed); amount, seed (B,).
+    """
+    b, c, h, w = x.shape
+    like = x if x.is_floating_point() else x.new_empty(0, dtype=torch.float32)
+    off = seeded_uniform((2, h, w), seed, like).mul_(2).sub_(1).mul_(to_like(bcast(amount), like))
+    if _cv.usable(x):
+        return _cv.remap_nearest(x, off)
+    gy = torch.arange(h, device=x.device, dtype=off.dtype)[:, None]
+    gx = torch.arange(w, device=x.device, dtype=off.dtype)
+    idx = _nearest_reflected(gy + off[:, 1], h) * w + _nearest_reflected(gx + off[:, 0], w)
+    return x.flatten(2).gather(2, idx.view(b, 1, h * w).expand(b, c, h * w)).view_as(x)
+
+
+def _nearest_reflected(pos: Tensor, n: int) -> Tensor:
+    """The nearest integers to ``pos`` (ties to even, as OpenCV rounds), reflected into
+    0..n-1 about the end pixels (reflect-101). Long, ``pos``'s shape."""
+    i = pos.round().long()
+    if n == 1:
+        return torch.zeros_like(i)
+    period = 2 * (n - 1)
+    i = i.remainder(period)
+    return torch.where(i > n - 1, period - i, i)
 
 
 @register(

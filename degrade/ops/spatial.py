@@ -10,7 +10,7 @@ from degrade._checks import to_like
 from degrade._random import generators, seeded_normal
 from degrade.kernels import odd
 from degrade.ops.blur import _jitter_pixels
-from degrade.registry import Param, module_form, register, seed_param
+from degrade.registry import Param, module_form, register, seed_param, uint8_form
 
 __all__ = [
     "jitter",
@@ -36,6 +36,11 @@ def jitter(x: Tensor, amount: Tensor, seed: Tensor | None = None) -> Tensor:
     Shape: x (B, C, H, W); amount (B,) pixels; seed (B,).
     """
     return _jitter_pixels(x, amount, seed)
+
+
+@uint8_form("jitter")
+def _jitter_u8(x: Tensor, amount: Tensor, seed: Tensor) -> Tensor:
+    return _jitter_pixels(x, amount, seed)  # moves pixels: uint8 in, the same bytes out
 
 
 def _boxes(g: torch.Generator, n: int, size: int, h: int, w: int, extra: int) -> tuple[Tensor, ...]:

@@ -326,14 +326,23 @@ def test_zoom_crops_are_imagenet_c_zooms() -> None:
     assert torch.equal(degrade.ops.zoom_blur(x, 1.21), degrade.ops.zoom_blur(x, 1.21, 0.02))
 
 
+@pytest.mark.parametrize("decoder", ["simplejpeg", "opencv"])
 @pytest.mark.parametrize("channels", [1, 3])
-def test_cpu_jpeg_equals_torchvision_libjpeg(photos: torch.Tensor, channels: int) -> None:
-    """OpenCV's round trip (CPU form) decodes to the very levels of torchvision's libjpeg files
-    (the form it replaces, run by the GPU path), uint8 and float, at per-sample qualities, on
-    a channels-last crop whose size is no multiple of the 16 px block."""
+def test_cpu_jpeg_equals_torchvision_libjpeg(
+    photos: torch.Tensor, channels: int, decoder: str, monkeypatch
+) -> None:
+    """OpenCV's encode and simplejpeg's decode (CPU form; OpenCV's decode without simplejpeg)
+    give the very levels of torchvision's libjpeg round trip (the form they replace, run by
+    the GPU path), uint8 and float, at per-sample qualities, on a channels-last crop whose
+    size is no multiple of the 16 px block."""
     pytest.importorskip("cv2")
     from degrade import _cv
     from degrade._checks import forced_gpu_path
+
+    if decoder == "opencv":
+        monkeypatch.setattr(_cv, "simplejpeg_module", lambda: None)
+    else:
+        assert _cv.simplejpeg_module() is not None  # a dependency: the decoder that runs
 
     x = photos[:, :channels, 1:62, 5:88].contiguous(memory_format=torch.channels_last)
     quality = torch.tensor([5, 50, 95])

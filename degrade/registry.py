@@ -54,6 +54,8 @@ class Param:
         low, high: range the module form samples from when no level is asked.
         kind: ``float``, ``int``, ``seed`` (noise seed, always random) or ``choice``.
         choices: allowed strings for ``choice`` params.
+        limits: the values the op accepts, where they reach beyond ``[low, high]`` (another
+            collection's severities, e.g. ImageNet-C's); None: ``[low, high]``.
     """
 
     name: str
@@ -62,6 +64,12 @@ class Param:
     high: float = 1.0
     kind: ParamKind = "float"
     choices: tuple[str, ...] = ()
+    limits: tuple[float, float] | None = None
+
+    @property
+    def accepted(self) -> tuple[float, float]:
+        """The values the functional form accepts: ``limits``, else ``(low, high)``."""
+        return self.limits if self.limits is not None else (self.low, self.high)
 
     def sample(self, rng: random.Random, level: int | None) -> Any:
         """Draw one value: from the level table, or uniformly from the range."""
@@ -79,6 +87,8 @@ class Param:
         d: dict[str, Any] = {"name": self.name, "kind": self.kind}
         if self.kind in ("float", "int"):
             d.update(levels=list(self.levels), range=[self.low, self.high])
+            if self.limits is not None:
+                d["limits"] = list(self.limits)
         if self.choices:
             d["choices"] = list(self.choices)
         return d
@@ -220,11 +230,12 @@ def _canon(p: Param, v: Any, x: Tensor, op: str, host: bool = False) -> Any:
 
 
 def _check_range(p: Param, v: Any, t: Tensor, op: str) -> None:
-    """Refuse values outside the registered range ``[low, high]`` (ints after rounding).
+    """Refuse values outside the accepted range (:attr:`Param.accepted`; ints after rounding).
 
     Plain numbers (the Degrader's path) are checked in Python, with no device sync; tensors
     with one ``aminmax``, to their dtype's rounding (``tensor(1.35)`` is 1.35000002).
     """
+    low, high = p.accepted
     slack = 0.0
     if isinstance(v, (int, float)) or (
         isinstance(v, list) and all(type(f) in (float, int) for f in v)
@@ -236,12 +247,10 @@ def _check_range(p: Param, v: Any, t: Tensor, op: str) -> None:
     else:
         lo, hi = torch.stack(torch.aminmax(t)).tolist()
         if t.is_floating_point():
-            slack = torch.finfo(t.dtype).eps * max(1.0, abs(p.low), abs(p.high))
-    if lo < p.low - slack or hi > p.high + slack:
-        bad = lo if lo < p.low else hi
-        raise ValueError(
-            f"{op}: {p.name}={bad:g} is outside the op's range [{p.low:g}, {p.high:g}]"
-        )
+            slack = torch.finfo(t.dtype).eps * max(1.0, abs(low), abs(high))
+    if lo < low - slack or hi > high + slack:
+        bad = lo if lo < low else hi
+        raise ValueError(f"{op}: {p.name}={bad:g} is outside the op's range [{low:g}, {high:g}]")
 
 
 def _functional(
@@ -379,9 +388,6 @@ def register_variant(
 ):
     """Register ``name`` as ``base`` with other severity tables (e.g. ImageNet-C's)."""
     spec = _REGISTRY[base]
-    fn = _functional(
-        name, spec.impl, spec.params, spec.color, spec.min_size, spec.host, spec.differentiable
-    )
     ps = tuple(
         Param(
             p.name,
@@ -395,6 +401,7 @@ def register_variant(
         else p
         for p in spec.params
     )
+    fn = _functional(name, spec.impl, ps, spec.color, spec.min_size, spec.host, spec.differentiable)
     _REGISTRY[name] = OpSpec(
         name,
         spec.impl,

@@ -250,7 +250,8 @@ def mean_shift(x: Tensor, shift: Tensor) -> Tensor:
 
 @register(
     "contrast_change",
-    [Param("factor", (0.75, 0.6, 0.45, 0.32, 0.2), 0.2, 1.8)],
+    # accepted from 0 (a flat image of the mean): ImageNet-C's contrast goes down to 0.05
+    [Param("factor", (0.75, 0.6, 0.45, 0.32, 0.2), 0.2, 1.8, limits=(0.0, 1.8))],
     family="tone",
     tags=("kadid", "imagenet-c"),
 )

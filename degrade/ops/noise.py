@@ -46,8 +46,9 @@ __all__ = [
 ]
 
 
-#: white-noise sigma (fraction of the [0, 1] range) at levels 1-5, and its sampling range
-NOISE_SIGMA = Param("sigma", (0.02, 0.04, 0.07, 0.11, 0.16), 0.0, 0.2)
+#: white-noise sigma (fraction of the [0, 1] range) at levels 1-5, its sampling range, and
+#: the values accepted: up to ImageNet-C's severity 5 (0.38)
+NOISE_SIGMA = Param("sigma", (0.02, 0.04, 0.07, 0.11, 0.16), 0.0, 0.2, limits=(0.0, 0.5))
 #: Real-ESRGAN Poisson noise scale at levels 1-5 (range as in the paper: 0.05-3)
 POISSON_SCALE = Param("scale", (0.3, 0.7, 1.2, 2.0, 3.0), 0.05, 3.0)
 

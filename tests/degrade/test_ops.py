@@ -158,8 +158,9 @@ def _bound_kwargs(spec: degrade.OpSpec) -> dict:
 
 @pytest.mark.parametrize("op", OPS)
 def test_functional_form_checks_the_registered_ranges(op: str) -> None:
-    """Each numeric parameter: both ends of its range accepted, just outside them refused
-    with one ValueError naming the op, the parameter, the value and the range."""
+    """Each numeric parameter: both ends of its accepted range (its sampling range, or its
+    wider limits) accepted, just outside them refused with one ValueError naming the op, the
+    parameter, the value and the range."""
     spec = degrade.get_op(op)
     numeric = [p for p in spec.params if p.kind in ("float", "int")]
     if not numeric:
@@ -167,15 +168,16 @@ def test_functional_form_checks_the_registered_ranges(op: str) -> None:
     side = max(16, spec.min_size)
     x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
     for p in numeric:
-        step = 1 if p.kind == "int" else 1e-6 * max(1.0, abs(p.low), abs(p.high))
-        for ok in (p.low, p.high):
+        low, high = p.accepted
+        step = 1 if p.kind == "int" else 1e-6 * max(1.0, abs(low), abs(high))
+        for ok in (low, high):
             y = spec.fn(x, **{**_bound_kwargs(spec), p.name: ok})
             assert y.shape == x.shape
-        for bad in (p.low - step, p.high + step):
+        for bad in (low - step, high + step):
             kw = {**_bound_kwargs(spec), p.name: bad}
             with pytest.raises(ValueError, match=rf"^{op}: {p.name}=.* outside .*range") as e:
                 spec.fn(x, **kw)
-            assert f"[{p.low:g}, {p.high:g}]" in str(e.value)
+            assert f"[{low:g}, {high:g}]" in str(e.value)
             # the same value as a tensor, one per sample
             with pytest.raises(ValueError, match=rf"^{op}: {p.name}="):
                 spec.fn(x, **{**kw, p.name: torch.tensor([float(bad)])})
@@ -248,3 +250,44 @@ def test_gradcheck_of_differentiable_ops_in_float64(op: str, kw: dict) -> None:
     assert torch.autograd.gradcheck(
         lambda t: fn(t, **kw), (x.requires_grad_(True),), eps=1e-6, atol=1e-5
     )
+
+
+@pytest.mark.parametrize(
+    ("op", "name", "values"),
+    [
+        ("gaussian_noise", "sigma", (0.08, 0.12, 0.18, 0.26, 0.38)),  # ImageNet-C's c
+        ("contrast_change", "factor", (0.4, 0.3, 0.2, 0.1, 0.05)),
+        ("impulse_noise", "amount", (0.03, 0.06, 0.09, 0.17, 0.27)),
+        ("gaussian_blur", "sigma", (1, 2, 3, 4, 6)),
+        ("jpeg", "quality", (25, 18, 15, 10, 7)),
+    ],
+)
+def test_imagenet_c_severity_values_are_accepted(op: str, name: str, values: tuple) -> None:
+    """ImageNet-C's values for the ops it shares with KADID pass the range check (its
+    severities are reached by passing them), and the sampling range stays degrade's own."""
+    x = torch.rand(len(values), 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    y = degrade.get_op(op).fn(x, **{name: torch.tensor(values)}, **_seed_kwargs(op, len(values)))
+    assert y.shape == x.shape
+    (p,) = [q for q in degrade.get_op(op).params if q.name == name]
+    assert p.accepted[0] <= min(values) and max(values) <= p.accepted[1]
+
+
+def _seed_kwargs(op: str, b: int) -> dict:
+    spec = degrade.get_op(op)
+    return {p.name: torch.arange(b) for p in spec.params if p.kind == "seed"}
+
+
+def test_a_variant_checks_its_own_severity_table() -> None:
+    """A variant (another collection's levels for an op, as ``speckle_noise`` is
+    ``multiplicative_noise`` at ImageNet-C's) accepts its own levels beyond the base op's
+    range: its functional form used to check the base op's."""
+    from degrade.registry import _REGISTRY, register_variant
+
+    fn = register_variant("wide_noise", "multiplicative_noise", {"sigma": (0.7, 1.2)}, ())
+    try:
+        x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+        assert fn(x, torch.tensor([0.7, 1.2]), torch.arange(2)).shape == x.shape
+        with pytest.raises(ValueError, match="wide_noise: sigma=1.3"):
+            fn(x, 1.3, torch.arange(2))
+    finally:
+        del _REGISTRY["wide_noise"]

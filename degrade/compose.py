@@ -27,17 +27,22 @@ from torch import Tensor
 
 from degrade._batch import indices_on
 from degrade.profiling import observed_call
-from degrade.registry import get_op, run_call
+from degrade.registry import OpSpec, get_op, run_call
 
 
 @dataclass(frozen=True)
 class Op:
-    """One op. level: severity, ``(lo, hi)`` severity range, or None (sample from ranges)."""
+    """One op. level: severity, ``(lo, hi)`` severity range, or None (sample from ranges).
+
+    ``fixed`` pins values; ``levels`` replaces the op's own severity tables by another
+    collection's (five values per parameter: ImageNet-C's JPEG qualities for ``jpeg``, ...).
+    """
 
     name: str
     p: float = 1.0
     level: int | tuple[int, int] | None = None
     fixed: dict[str, Any] = field(default_factory=dict)
+    levels: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,9 +85,10 @@ def validate(node: Node) -> None:
         lo, hi = (lv, lv) if isinstance(lv, int) or lv is None else lv
         if lo is not None and not (1 <= lo <= hi <= 5):
             raise ValueError(f"pipeline: op {node.name}: level must be in 1..5, got {lv}")
-        unknown = set(node.fixed) - {p.name for p in spec.params}
+        unknown = (set(node.fixed) | set(node.levels)) - {p.name for p in spec.params}
         if unknown:
             raise ValueError(f"pipeline: op {node.name}: unknown parameter(s) {sorted(unknown)}")
+        _validate_levels(node, spec)
     elif isinstance(node, Seq):
         for s in node.steps:
             validate(s)
@@ -105,6 +111,22 @@ def validate(node: Node) -> None:
         raise ValueError(f"pipeline: unknown node {node!r}")
 
 
+def _validate_levels(node: Op, spec: OpSpec) -> None:
+    """A severity table needs a level to index, five values, each one the op accepts."""
+    if node.levels and node.level is None:
+        raise ValueError(f"pipeline: op {node.name}: severity tables need a level")
+    for p in spec.params:
+        table = node.levels.get(p.name)
+        if table is None:
+            continue
+        low, high = p.accepted
+        if len(table) != 5 or not all(low <= v <= high for v in table):
+            raise ValueError(
+                f"pipeline: op {node.name}: {p.name} table needs 5 values in "
+                f"[{low:g}, {high:g}], got {list(table)}"
+            )
+
+
 def plan(node: Node, rng: random.Random, color: bool = True) -> list[dict[str, Any]]:
     """The flat list of steps one sample goes through. ``color=False`` never draws RGB-only ops."""
     if rng.random() >= node.p:
@@ -115,7 +137,14 @@ def plan(node: Node, rng: random.Random, color: bool = True) -> list[dict[str, A
             return []
         lv = node.level
         level = rng.randint(*lv) if isinstance(lv, tuple) else lv
-        return [{"op": node.name, "level": level, **spec.sample(rng, level, node.fixed)}]
+        values = spec.sample(rng, level, node.fixed)
+        if level is not None:
+            kinds = {p.name: p.kind for p in spec.params}
+            for name, table in node.levels.items():
+                if name not in node.fixed:
+                    v = table[level - 1]
+                    values[name] = int(round(v)) if kinds[name] == "int" else float(v)
+        return [{"op": node.name, "level": level, **values}]
     if isinstance(node, Seq):
         steps = list(node.steps)
         if node.shuffle:

@@ -67,8 +67,21 @@ def realesrgan() -> Node:
     return Seq((stage1, Seq((blur2, Op("resize"), noise)), final))
 
 
-def _one_of_tag(tag: str) -> Node:
-    return OneOf(tuple(Op(n, level=(1, 5)) for n in list_ops(tag)))
+def _one_of_tag(tag: str, tables: dict[str, dict[str, tuple[float, ...]]] | None = None) -> Node:
+    tables = tables or {}
+    return OneOf(tuple(Op(n, level=(1, 5), levels=tables.get(n, {})) for n in list_ops(tag)))
+
+
+#: ImageNet-C's severities (``imagecorruptions``' ``c = [...]``) for the ops it shares with
+#: KADID, whose own tables are KADID-calibrated; pixelate (non-integer scales) and saturate
+#: (a table that is not monotone) keep degrade's, as degrade/README.md says
+IMAGENET_C_LEVELS: dict[str, dict[str, tuple[float, ...]]] = {
+    "gaussian_noise": {"sigma": (0.08, 0.12, 0.18, 0.26, 0.38)},
+    "impulse_noise": {"amount": (0.03, 0.06, 0.09, 0.17, 0.27)},
+    "gaussian_blur": {"sigma": (1.0, 2.0, 3.0, 4.0, 6.0)},
+    "contrast_change": {"factor": (0.4, 0.3, 0.2, 0.1, 0.05)},
+    "jpeg": {"quality": (25, 18, 15, 10, 7)},
+}
 
 
 _PRESETS = {
@@ -77,7 +90,7 @@ _PRESETS = {
     "qpt-v2-advanced": qpt_advanced,
     "realesrgan": realesrgan,
     "kadid": lambda: _one_of_tag("kadid"),
-    "imagenet-c": lambda: _one_of_tag("imagenet-c"),
+    "imagenet-c": lambda: _one_of_tag("imagenet-c", IMAGENET_C_LEVELS),
 }
 
 

@@ -246,6 +246,53 @@ def test_custom_pipeline_tree(photos: torch.Tensor) -> None:
         degrade.Degrader(degrade.Seq((degrade.Op("nope"),)))
 
 
+def test_severity_tables_replace_an_ops_levels(photos: torch.Tensor) -> None:
+    """``Op(levels=...)``: the value at each level comes from the node's table (``fixed``
+    still wins), is recorded, and replays; a bad table is refused when the tree is built."""
+    table = (30, 25, 20, 15, 10)
+    tree = degrade.Op("jpeg", level=(1, 5), levels={"quality": table})
+    y, params = degrade.Degrader(tree)(photos, generator=torch.Generator().manual_seed(0))
+    for p in params:
+        (step,) = p["ops"]
+        assert step["quality"] == table[step["level"] - 1]
+    assert torch.equal(degrade.Degrader(tree).replay(photos, params), y)
+    pinned = degrade.Op("jpeg", level=2, fixed={"quality": 50}, levels={"quality": table})
+    _, params = degrade.Degrader(pinned)(photos)
+    assert {p["ops"][0]["quality"] for p in params} == {50}
+    for bad, match in [
+        (degrade.Op("jpeg", levels={"quality": table}), "need a level"),
+        (degrade.Op("jpeg", level=1, levels={"quality": (30, 25)}), "5 values"),
+        (degrade.Op("jpeg", level=1, levels={"quality": (300, 25, 20, 15, 10)}), "5 values"),
+        (degrade.Op("jpeg", level=1, levels={"qualty": table}), "unknown parameter"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            degrade.Degrader(bad)
+
+
+def test_imagenet_c_preset_draws_imagenet_c_severities() -> None:
+    """The ``imagenet-c`` preset: ImageNet-C's ``c`` values for the ops it shares with KADID
+    (quoted from imagecorruptions' corruptions.py), ImageNet-C's own ops at their levels."""
+    quoted = {
+        ("jpeg", "quality"): (25, 18, 15, 10, 7),
+        ("gaussian_noise", "sigma"): (0.08, 0.12, 0.18, 0.26, 0.38),
+        ("impulse_noise", "amount"): (0.03, 0.06, 0.09, 0.17, 0.27),
+        ("gaussian_blur", "sigma"): (1, 2, 3, 4, 6),
+        ("contrast_change", "factor"): (0.4, 0.3, 0.2, 0.1, 0.05),
+        ("brightness", "shift"): (0.1, 0.2, 0.3, 0.4, 0.5),
+        ("shot_noise", "photons"): (60, 25, 12, 5, 3),
+    }
+    x = torch.rand(400, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    _, params = degrade.Degrader("imagenet-c")(x, torch.Generator().manual_seed(1))
+    seen = set()
+    for p in params:
+        for step in p["ops"]:
+            for (op, name), table in quoted.items():
+                if step["op"] == op:
+                    assert step[name] == pytest.approx(table[step["level"] - 1]), step
+                    seen.add(op)
+    assert seen == {op for op, _ in quoted}
+
+
 def test_degrader_and_modules_pickle(photos: torch.Tensor) -> None:
     """DataLoader workers (spawn) need picklable degraders and modules."""
     import pickle

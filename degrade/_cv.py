@@ -544,6 +544,70 @@ def contrast_map(src: np.ndarray, dst: np.ndarray, f: float, m: float) -> None:
         sz.translate(memoryview(src), memoryview(lut), out=memoryview(dst))
 
 
+def map_bytes(x: Tensor, tables: np.ndarray) -> Tensor:
+    """Each image of a uint8 batch (B, C, H, W) through its 256-entry table (B, 256) uint8;
+    a run of images with the same table in one call (stringzilla's ``translate``, else
+    ``cv2.LUT``)."""
+    sz, cv2 = stringzilla_module(), cv2_module()
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    xs, ys = x.numpy().reshape(x.shape[0], -1), out.numpy().reshape(x.shape[0], -1)
+    keys = [t.tobytes() for t in tables]
+    for i0, i1 in runs(keys):
+        src, dst, lut = xs[i0:i1].reshape(-1), ys[i0:i1].reshape(-1), tables[i0]
+        if sz is not None:
+            sz.translate(memoryview(src), memoryview(lut), out=memoryview(dst))
+        else:
+            cv2.LUT(src.reshape(1, -1), lut, dst=dst.reshape(1, -1))
+    return out
+
+
+def salt_and_pepper(src: np.ndarray, u: np.ndarray, amount: float, dst: np.ndarray) -> None:
+    """One image's impulse noise: values whose draw ``u < amount / 2`` become 0, those with
+    ``amount / 2 <= u < amount`` the top (1, or 255 for uint8), the rest stay.
+
+    src, dst: (C, H, W) float32 or uint8; u: (C, H, W) float32 draws in [0, 1). The
+    thresholds are float32, as the batch form's: ``amount`` is rounded to float32 first.
+    """
+    cv2 = cv2_module()
+    w = src.shape[-1]
+    a = float(np.float32(amount))
+    un, s, d = u.reshape(-1, w), src.reshape(-1, w), dst.reshape(-1, w)
+    pepper = cv2.compare(un, a / 2, cv2.CMP_LT)  # 255 where pepper
+    salt = cv2.bitwise_xor(cv2.compare(un, a, cv2.CMP_LT), pepper)
+    if src.dtype == np.uint8:
+        cv2.bitwise_or(s, salt, dst=d)
+        cv2.bitwise_and(d, cv2.bitwise_not(pepper), dst=d)
+        return
+    np.copyto(d, s)
+    cv2.copyTo(_constant(d.shape, 1.0), salt, d)
+    cv2.copyTo(_constant(d.shape, 0.0), pepper, d)
+
+
+@functools.lru_cache(maxsize=8)
+def _constant(shape: tuple[int, ...], value: float) -> np.ndarray:
+    """A float32 array of ``value`` (read-only, cached per shape)."""
+    a = np.full(shape, value, np.float32)
+    a.flags.writeable = False
+    return a
+
+
+def power(x: Tensor, exponent: Sequence[float]) -> Tensor:
+    """``x ** exponent[i]`` for each image of a float32 batch (B, C, H, W) of values in
+    [0, 1], as ``exp(g log x)`` by NumPy on each image while it is in cache (faster than
+    NumPy's ``power``, and than torch over the whole batch: four passes through memory;
+    ``log 0 = -inf`` gives 0); marked clamped."""
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    xs, ys = x.numpy(), out.numpy()
+    with np.errstate(divide="ignore"):
+        for i, g in enumerate(exponent):
+            np.log(xs[i], out=ys[i])
+            np.multiply(ys[i], np.float32(g), out=ys[i])
+            np.exp(ys[i], out=ys[i])
+    return mark_clamped(out)
+
+
 def add_scaled_u8(x: Tensor, noise: Tensor) -> Tensor:
     """``x + noise`` rounded and saturated to uint8; noise: float32 in grey levels."""
     cv2 = cv2_module()

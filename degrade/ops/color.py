@@ -8,6 +8,7 @@ ImageNet-C saturate.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from kornia.enhance import adjust_contrast_with_mean_subtraction
@@ -200,8 +201,32 @@ ColorSpaceTransform = module_form("ColorSpaceTransform", "color_space_transform"
 
 
 def _gamma(x: Tensor, gamma: Tensor) -> Tensor:
+    if _cv.usable(x) and x.dtype == torch.float32:  # image by image in cache
+        return _cv.power(x, gamma.tolist())
+    return _gamma_torch(x, gamma)
+
+
+def _gamma_torch(x: Tensor, gamma: Tensor) -> Tensor:
     # exp(g log x) is faster than pow on CPU; log(0) = -inf gives exp(-inf) = 0 as 0**g
     return x.clamp_min(0).log_().mul_(bcast(gamma)).exp_()
+
+
+def _byte_maps(impl: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """The uint8 form of a point op ``impl`` (each value mapped alone, per-sample values):
+    its float result on the 256 levels of each sample, rounded as the float form rounds,
+    applied as a byte table (:func:`degrade._cv.map_bytes`)."""
+
+    def form(x: Tensor, **values: Tensor) -> Tensor:
+        # one table per distinct setting (a batch often shares one)
+        rows = torch.stack([v.to(torch.float64) for v in values.values()], 1)
+        unique, which = torch.unique(rows, dim=0, return_inverse=True)
+        levels = torch.arange(256, dtype=torch.float32).div_(255.0)
+        levels = levels.expand(len(unique), 1, 1, 256).contiguous()
+        kw = {k: unique[:, j].to(v.dtype) for j, (k, v) in enumerate(values.items())}
+        tables = impl(levels, **kw).clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
+        return _cv.map_bytes(x, tables.view(-1, 256)[which].numpy())
+
+    return form
 
 
 @register(
@@ -446,6 +471,9 @@ def quantization(x: Tensor, levels: Tensor) -> Tensor:
 
 Brighten = module_form("Brighten", "brighten")
 Darken = module_form("Darken", "darken")
+uint8_form("brighten", "darken")(_byte_maps(_gamma_torch))
+uint8_form("mean_shift")(_byte_maps(lambda x, shift: x + bcast(shift)))
+
 MeanShift = module_form("MeanShift", "mean_shift")
 ContrastChange = module_form("ContrastChange", "contrast_change")
 ColorSaturation1 = module_form("ColorSaturation1", "color_saturation_1")

@@ -261,10 +261,27 @@ def impulse_noise(x: Tensor, amount: Tensor, seed: Tensor | None = None) -> Tens
 
     Shape: x (B, C, H, W); amount (B,) in [0, 1]; seed (B,).
     """
+    if _cv.usable(x):
+        return _impulse_images(x.contiguous(), amount, seed)
     # one draw per value decides both: u < amount / 2 is pepper, amount / 2 <= u < amount salt
     u = seeded_uniform(x.shape[1:], seed, x)
     a = bcast(amount)
     return torch.where(u < a, (u >= a / 2).to(x.dtype), x)
+
+
+def _impulse_images(x: Tensor, amount: Tensor, seed: Tensor) -> Tensor:
+    """:func:`impulse_noise` image by image while its draws are in cache, on CPU float32 or
+    uint8 (salt 255): the same draws and float32 comparisons as the batch form, OpenCV's."""
+    out = torch.empty_like(x)
+    u = torch.empty(x.shape[1:], dtype=torch.float32)  # one buffer for every image's draws
+    amounts = amount.to(torch.float32).tolist()
+    for i, g in enumerate(generators(seed, x.device)):
+        u.uniform_(generator=g)
+        _cv.salt_and_pepper(x[i].numpy(), u.numpy(), amounts[i], out[i].numpy())
+    return _cv.mark_clamped(out) if x.dtype == torch.float32 else out
+
+
+uint8_form("impulse_noise")(_impulse_images)
 
 
 @register(

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from kornia.color import rgb_to_grayscale
 from torch import Tensor
 
+from degrade import _cv
+from degrade._checks import to_like
 from degrade._random import bcast, generators
 from degrade.kernels import motion_kernel, odd
 from degrade.ops.blur import blur_sigma
@@ -28,14 +30,24 @@ def fractal_noise(
     h: int, w: int, seeds: Tensor, like: Tensor, decay: float, octaves: int = 6
 ) -> Tensor:
     """(B, 1, H, W) multi-octave value noise in [0, 1]: octave o is a (2^(o+2))^2 normal grid
-    upsampled bicubically, weighted ``decay ** o`` (small decay: smooth; near 1: fine grain)."""
+    upsampled bicubically, weighted ``decay ** o`` (small decay: smooth; near 1: fine grain).
+
+    Drawn on the host whatever ``like``'s device; the upsampling is OpenCV's bicubic resize
+    where installed (``F.interpolate``'s kernel and half-pixel grid, to 6e-5 of it; ~3x
+    faster on a 224 px image), else ``F.interpolate``.
+    """
+    cv2 = _cv.cv2_module()
     out = []
     for g in generators(seeds, "cpu"):
         acc = torch.zeros(1, 1, h, w)
         for o in range(octaves):
             n = 2 ** (o + 2)
             grid = torch.randn(1, 1, n, n, generator=g)
-            acc += decay**o * F.interpolate(grid, size=(h, w), mode="bicubic", align_corners=False)
+            if cv2 is not None:
+                up = cv2.resize(grid[0, 0].numpy(), (w, h), interpolation=cv2.INTER_CUBIC)
+                acc[0, 0] += torch.from_numpy(up).mul_(decay**o)
+            else:
+                acc += decay**o * F.interpolate(grid, (h, w), mode="bicubic", align_corners=False)
         acc -= acc.amin()
         out.append(acc / acc.amax().clamp_min(1e-8))
     return torch.cat(out).to(like)
@@ -59,9 +71,11 @@ def fog(x: Tensor, density: Tensor, seed: Tensor | None = None) -> Tensor:
     """
     h, w = x.shape[-2:]
     haze = fractal_noise(h, w, seed, x, decay=0.55)
-    d = bcast(density)
+    d = to_like(bcast(density), x)
     mx = x.amax((1, 2, 3), keepdim=True)
-    return (x + d * haze) * mx / (mx + d)
+    scale = mx / (mx + d)
+    # x scale + haze d scale: one pass over the batch (the haze is one channel)
+    return torch.addcmul(haze.mul_(d * scale), x, scale)
 
 
 @register(

@@ -10,10 +10,11 @@ a type sits that row out. Rates (images/s) are the best of ``repeats`` interleav
 pass over 50 ms), and each ratio is degrade over the fastest peer measured in the same run.
 Torch and OpenCV run on one thread.
 
-Peers are optional (``pip install 'qpt[peers]'``). Two shims keep imagecorruptions 1.1 running
-with current dependencies, here and not in the peer: ``gaussian_blur`` passes
-``multichannel`` (removed from scikit-image; now ``channel_axis``), and the package imports
-``pkg_resources`` (gone from recent setuptools) for a file path.
+Peers are optional (``pip install 'qpt[peers]'``). Three shims keep imagecorruptions 1.1
+running with current dependencies, here and not in the peer: ``gaussian_blur`` passes
+``multichannel`` (removed from scikit-image; now ``channel_axis``), the package imports
+``pkg_resources`` (gone from recent setuptools) for a file path, and its fog asks NumPy for
+``float_`` (gone in NumPy 2; its module gets a NumPy that has it).
 """
 
 from __future__ import annotations
@@ -128,7 +129,20 @@ def load_peers() -> dict[str, types.ModuleType]:
     ic = mods["imagecorruptions"]
     if not getattr(ic.gaussian, "_qpt_shim", False):
         ic.gaussian = _multichannel_shim(ic.gaussian)
+    if not hasattr(ic.np, "float_"):  # its fog's plasma fractal asks for NumPy 1's float_
+        ic.np = _NumpyWithFloat_(np)
     return mods
+
+
+class _NumpyWithFloat_(types.ModuleType):
+    """NumPy as imagecorruptions' module sees it, with NumPy 1's ``float_`` (float64)."""
+
+    def __init__(self, numpy: types.ModuleType) -> None:
+        super().__init__("numpy")
+        self._numpy, self.float_ = numpy, numpy.float64
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._numpy, name)
 
 
 def _multichannel_shim(gaussian: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
@@ -157,7 +171,13 @@ def _kor(fn: Callable[[torch.Tensor], torch.Tensor]) -> Peer:
 
 def cases(mods: dict[str, types.ModuleType]) -> list[Case]:
     """The ops with a peer, each at one setting shared (as closely as the APIs allow) by all."""
-    return [*_classic_cases(mods), *_corruption_cases(mods), *_filter_cases(mods)]
+    return [
+        *_classic_cases(mods),
+        *_corruption_cases(mods),
+        *_filter_cases(mods),
+        *_tone_cases(mods),
+        *_drawn_cases(mods),
+    ]
 
 
 def _classic_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
@@ -315,6 +335,81 @@ def _filter_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
                 _kor(lambda x: kornia.filters.motion_blur(x, 11, 30.0, 0.0)),
             ],
         ),
+    ]
+
+
+def _tone_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
+    """Point ops: gamma and mean shift (albumentations), ImageNet-C's brightness and saturate."""
+    import degrade.ops as D
+
+    A, ic = mods["albumentations"], mods["imagecorruptions"]
+    return [
+        Case(
+            "gamma",
+            "gamma 2.2",
+            lambda x: D.darken(x, 2.2),
+            [_albu(A.RandomGamma(gamma_limit=(220, 220), p=1))],
+        ),
+        Case(
+            "mean shift",
+            "+ 0.3",  # albumentations' brightness: 0.3 of the maximum added
+            lambda x: D.mean_shift(x, 0.3),
+            [_albu(A.RandomBrightnessContrast((0.3, 0.3), (0, 0), p=1))],
+        ),
+        Case(
+            "brightness",
+            "HSV value + 0.3",  # ImageNet-C severity 3
+            lambda x: D.brightness(x, 0.3),
+            [_corr(ic.brightness, 3)],
+        ),
+        Case(
+            "saturate",
+            "HSV saturation x 2",  # ImageNet-C severity 3
+            lambda x: D.saturate(x, 2.0),
+            [_corr(ic.saturate, 3)],
+        ),
+    ]
+
+
+def _drawn_cases(mods: dict[str, types.ModuleType]) -> list[Case]:
+    """Ops that draw (noise, displacements, weather) at ImageNet-C's severity 3, degrade's
+    level 3 where its table is its own; outputs compared in distribution only, not here.
+    imagecorruptions' glass blur is left out: its pixel loop takes ~0.7 s per image."""
+    import degrade
+
+    A, ic = mods["albumentations"], mods["imagecorruptions"]
+
+    def level3(op: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        return lambda x: degrade.apply(x, op, level=3, generator=torch.Generator().manual_seed(0))
+
+    def case(op: str, name: str, setting: str, peers: list[Peer]) -> Case:
+        return Case(name, setting, level3(op), peers, random=True)
+
+    return [
+        case(
+            "impulse_noise",
+            "impulse noise",
+            "amount 0.09",
+            [_albu(A.SaltAndPepper(amount=(0.09, 0.09), p=1)), _corr(ic.impulse_noise, 3)],
+        ),
+        case("speckle_noise", "speckle noise", "sigma 0.35", [_corr(ic.speckle_noise, 3)]),
+        case("motion_trail", "motion trail", "radius 15, sigma 8", [_corr(ic.motion_blur, 3)]),
+        case(
+            "glass_blur",
+            "glass blur",
+            "sigma 1, delta 2, 3 iterations",
+            [_albu(A.GlassBlur(sigma=1.0, max_delta=2, iterations=3, p=1))],
+        ),
+        case(
+            "elastic",
+            "elastic",
+            "level 3",
+            [_albu(A.ElasticTransform(p=1)), _corr(ic.elastic_transform, 3)],
+        ),
+        case("fog", "fog", "level 3", [_albu(A.RandomFog(p=1)), _corr(ic.fog, 3)]),
+        case("frost", "frost", "level 3", [_corr(ic.frost, 3)]),
+        case("snow", "snow", "level 3", [_albu(A.RandomSnow(p=1)), _corr(ic.snow, 3)]),
+        case("spatter", "spatter", "level 3", [_albu(A.Spatter(p=1)), _corr(ic.spatter, 3)]),
     ]
 
 

@@ -188,3 +188,26 @@ def test_shot_noise_uint8_replays_the_float_forms_draws(photos: torch.Tensor) ->
     y8 = degrade.ops.shot_noise(u8, photons, seed=seed)
     ref = degrade.ops.shot_noise(u8.float() / 255, photons, seed=seed).mul(255).round()
     assert y8.dtype == torch.uint8 and torch.equal(y8.float(), ref)
+
+
+@pytest.mark.parametrize("fast_map", [True, False])
+@pytest.mark.parametrize(
+    ("op", "values"),
+    [("darken", [2.2, 2.2, 3.8]), ("brighten", [0.5, 0.28, 0.5]), ("mean_shift", [0.3, -0.2, 0.3])],
+)
+def test_point_ops_map_bytes_as_the_float_form_rounds(
+    photos: torch.Tensor, op: str, values: list[float], fast_map: bool, monkeypatch
+) -> None:
+    # each sample's 256 levels through the float form, rounded: a table per sample (runs of
+    # equal values share a call), through stringzilla or OpenCV's LUT
+    from degrade import _cv
+
+    if not fast_map:
+        monkeypatch.setattr(_cv, "stringzilla_module", lambda: None)
+    u8 = _u8(photos)
+    fn = degrade.get_op(op).fn
+    want = (fn(u8.float() / 255, values) * 255).round().to(torch.uint8)
+    got = fn(u8, values)
+    assert got.dtype == torch.uint8
+    assert int((got.int() - want.int()).abs().max()) <= 1  # exp / log: vector vs scalar ulps
+    assert float((got != want).float().mean()) < 1e-3

@@ -7,9 +7,11 @@ ImageNet-C saturate.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from kornia.enhance import adjust_contrast_with_mean_subtraction
 from kornia.geometry.transform import translate
@@ -214,17 +216,19 @@ def _gamma_torch(x: Tensor, gamma: Tensor) -> Tensor:
 def _byte_maps(impl: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """The uint8 form of a point op ``impl`` (each value mapped alone, per-sample values):
     its float result on the 256 levels of each sample, rounded as the float form rounds,
-    applied as a byte table (:func:`degrade._cv.map_bytes`)."""
+    applied as a byte table (:func:`degrade._cv.map_bytes`). Tables are cached per setting
+    (levels repeat), so most calls compute none."""
+
+    @functools.lru_cache(maxsize=1024)
+    def table(setting: tuple[tuple[str, float, torch.dtype], ...]) -> np.ndarray:
+        levels = torch.arange(256, dtype=torch.float32).div_(255.0).view(1, 1, 1, 256)
+        kw = {k: torch.tensor([v], dtype=dt) for k, v, dt in setting}
+        return impl(levels, **kw).clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8).numpy()
 
     def form(x: Tensor, **values: Tensor) -> Tensor:
-        # one table per distinct setting (a batch often shares one)
-        rows = torch.stack([v.to(torch.float64) for v in values.values()], 1)
-        unique, which = torch.unique(rows, dim=0, return_inverse=True)
-        levels = torch.arange(256, dtype=torch.float32).div_(255.0)
-        levels = levels.expand(len(unique), 1, 1, 256).contiguous()
-        kw = {k: unique[:, j].to(v.dtype) for j, (k, v) in enumerate(values.items())}
-        tables = impl(levels, **kw).clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
-        return _cv.map_bytes(x, tables.view(-1, 256)[which].numpy())
+        cols = [[(k, v, t.dtype) for v in t.tolist()] for k, t in values.items()]
+        settings = list(zip(*cols, strict=True))
+        return _cv.map_bytes(x, np.stack([table(s).reshape(256) for s in settings]))
 
     return form
 

@@ -86,6 +86,23 @@ def test_table_ratios_come_from_measured_rates(tmp_path) -> None:
     json.dumps(result)  # --json prints it as is
 
 
+def test_every_case_runs_with_every_peer() -> None:
+    """All 24 ops, both input types, every peer: each runs on a small batch and each
+    deterministic row says what its peers compute (the shims hold: imagecorruptions' fog
+    needs NumPy 1's float_)."""
+    _peers_or_skip()
+    result = degrade_peers.run(batch=2, size=64, repeats=1)
+    rows = result["rows"]
+    assert len(rows) == 2 * len(degrade_peers.cases(degrade_peers.load_peers())) == 48
+    for r in rows:
+        assert all(v > 0 for v in r["rates"].values()), r["op"]
+        if r["agreement"] is not None:
+            assert set(r["agreement"]) == set(r["rates"]) - {"degrade"}
+    same = {(r["op"], r["dtype"]): r["fastest_same_peer"] for r in rows}
+    assert same[("brightness", "float")] == "imagecorruptions"  # ImageNet-C's operator
+    assert same[("gamma", "float")] == "albumentations"
+
+
 def test_imagecorruptions_gaussian_blur_runs_through_the_shim() -> None:
     _peers_or_skip()
     import numpy as np

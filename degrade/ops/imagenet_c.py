@@ -57,11 +57,12 @@ def trail_kernels(
     """ImageNet-C's motion kernels, one per sample, as (B, k, k) correlation kernels.
 
     Tap i of ``2 radius + 1`` weighs ``exp(-i^2 / 2 sigma^2)`` (normalised over all taps) and
-    reads the pixel ``i`` steps back along ``angle`` (degrees), rounded to the grid as the
-    reference rounds it (NumPy's sines, ``d = -ceil(i (cos a, sin a) - 0.5)``): the output at
-    p is the sum of ``w_i x(p - d_i)``. Like the reference, the trail stops at the first step
-    that reaches as far as the image ``size`` (H, W) (only images under ``2 radius + 1`` px).
-    The trail reaches ``2 radius`` px from the pixel, so ``k = 4 max(radius) + 1``.
+    reads the pixel ``i`` steps further along ``angle`` (degrees), rounded to the grid as
+    the reference rounds it (NumPy's sines, ``d = -ceil(i (cos a, sin a) - 0.5)``): the
+    output at p is the sum of ``w_i x(p - d_i)``, so a bright point leaves its trail behind
+    it. Like the reference, the trail stops at the first step that reaches as far as the
+    image ``size`` (H, W) (only images under ``2 radius + 1`` px). The trail reaches
+    ``2 radius`` px from the pixel, so ``k = 4 max(radius) + 1``.
     """
     r = 2 * max(radius)
     out = np.zeros((len(radius), 2 * r + 1, 2 * r + 1))  # NumPy: no torch op per tap

@@ -160,6 +160,16 @@ AUTHORS_LEVELS: dict[tuple[str, str], tuple[float, ...]] = {
     ("motion_trail", "sigma"): (3, 5, 8, 12, 15),
 }
 
+#: ImageNet-C's severities for the ops it shares with KADID, which the ``imagenet-c`` preset
+#: draws in place of those ops' own (KADID-calibrated) levels: corruptions.py's c = [...]
+IMAGENET_C_PRESET_LEVELS: dict[tuple[str, str], tuple[float, ...]] = {
+    ("jpeg", "quality"): (25, 18, 15, 10, 7),  # jpeg_compression
+    ("gaussian_noise", "sigma"): (0.08, 0.12, 0.18, 0.26, 0.38),
+    ("impulse_noise", "amount"): (0.03, 0.06, 0.09, 0.17, 0.27),
+    ("gaussian_blur", "sigma"): (1, 2, 3, 4, 6),
+    ("contrast_change", "factor"): (0.4, 0.3, 0.2, 0.1, 0.05),  # contrast
+}
+
 #: (op, param) -> sampling range as the authors define it
 AUTHORS_RANGES: dict[tuple[str, str], tuple[float, float]] = {
     # Real-ESRGAN train_realesrgan_x4plus.yml: blur_sigma [0.2, 3], betag_range [0.5, 4],
@@ -260,3 +270,21 @@ def test_every_op_of_an_authors_collection_is_reviewed() -> None:
     for tag in ("kadid", "imagenet-c", "realesrgan", "qpt-v2"):
         for op in degrade.list_ops(tag):
             assert op in matched or op in OWN_CALIBRATION, (tag, op)
+
+
+def test_imagenet_c_preset_draws_imagenet_c_severities() -> None:
+    """The ``imagenet-c`` preset draws ImageNet-C's values at each severity: the quoted ones
+    for the ops it shares with KADID, the authors' levels of its own ops (drawn 400 times)."""
+    import torch
+
+    expected = {**AUTHORS_LEVELS, **IMAGENET_C_PRESET_LEVELS}
+    x = torch.rand(400, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    _, params = degrade.Degrader("imagenet-c")(x, torch.Generator().manual_seed(1))
+    seen = set()
+    for step in (s for p in params for s in p["ops"]):
+        for (op, name), table in expected.items():
+            if step["op"] == op:
+                assert step[name] == pytest.approx(table[step["level"] - 1]), step
+                seen.add(op)
+    shared = {op for op, _ in IMAGENET_C_PRESET_LEVELS}
+    assert shared | {"brightness", "motion_trail", "shot_noise"} <= seen

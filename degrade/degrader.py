@@ -24,11 +24,6 @@ from degrade.registry import get_op, sample_rngs
 
 #: values per chunk on CPU: one 3 x 224 x 224 image (0.6 MB stays in cache; no gathers)
 CPU_CHUNK_VALUES = 3 * 224 * 224
-#: values per chunk on CPU when every sample runs the same ops: no gathers either way, and
-#: each op's batch form pays its per-call cost once per chunk instead of once per image
-#: (a single op at 224 px ran 1.4-1.8x faster in chunks of 64 images than one by one; mixed
-#: plans, as the presets draw, ran faster one by one)
-CPU_UNIFORM_CHUNK_VALUES = 64 * 3 * 224 * 224
 #: default cap on CPU worker threads: the ops' Python side holds the GIL about half the time,
 #: so 2 workers help a little and many workers were slower than one
 MAX_DEFAULT_WORKERS = 2
@@ -93,8 +88,7 @@ class Degrader:
 
     def _run(self, x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
         xf = to_float(x)
-        workers = self.workers or min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)
-        n = self.chunk or (x.shape[0] if gpu_path(x) else _cpu_chunk(x, plans, workers))
+        n = self.chunk or (x.shape[0] if gpu_path(x) else max(1, CPU_CHUNK_VALUES // x[0].numel()))
         if n >= x.shape[0]:
             y = execute(xf, plans)
             return restore_dtype(y, x.dtype) if y is xf else from_float_(y, x.dtype)
@@ -106,6 +100,7 @@ class Degrader:
             out[i : i + n] = execute(xf[i : i + n], plans[i : i + n])
 
         starts = range(0, x.shape[0], n)
+        workers = self.workers or min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)
         workers = min(len(starts), workers)
         if workers <= 1 or x.device.type != "cpu":
             for i in starts:
@@ -145,12 +140,3 @@ class Degrader:
 
     def __repr__(self) -> str:
         return f"Degrader({self.name!r})"
-
-
-def _cpu_chunk(x: Tensor, plans: list[list[dict[str, Any]]], workers: int) -> int:
-    """Images per chunk on CPU: one image's worth of values, or, when every sample runs the
-    same sequence of ops, a bounded batch (one chunk per worker at most)."""
-    if len({tuple(step["op"] for step in p) for p in plans}) > 1:
-        return max(1, CPU_CHUNK_VALUES // x[0].numel())
-    per_worker = -(-x.shape[0] // max(1, workers))
-    return max(1, min(CPU_UNIFORM_CHUNK_VALUES // x[0].numel(), per_worker))

@@ -186,35 +186,6 @@ def test_degrader_chunking_does_not_change_results(photos: torch.Tensor) -> None
     torch.testing.assert_close(y1, y2, atol=1e-5, rtol=0)
 
 
-def test_cpu_chunks_are_images_for_mixed_plans_and_batches_for_one_op(
-    photos: torch.Tensor, monkeypatch
-) -> None:
-    """On CPU, plans that mix ops run in chunks of one 224 px image's worth of values (each
-    in cache); plans that all run the same ops run in bounded batches (one per worker)."""
-    from degrade import degrader
-
-    sizes: list[int] = []
-    real = degrader.execute
-
-    def spy(x: torch.Tensor, plans: list) -> torch.Tensor:
-        sizes.append(x.shape[0])
-        return real(x, plans)
-
-    monkeypatch.setattr(degrader, "execute", spy)
-    x = photos.repeat(4, 1, 1, 1)  # 12 images
-    one_op = degrade.Op("jpeg", level=(1, 5))
-    for workers, want in [(1, [12]), (2, [6, 6])]:
-        sizes.clear()
-        y, params = degrade.Degrader(one_op, workers=workers)(x, torch.Generator().manual_seed(0))
-        assert sizes == want
-    mixed = degrade.OneOf((degrade.Op("jpeg", level=3), degrade.Op("gaussian_blur", level=3)))
-    sizes.clear()
-    y_mixed, _ = degrade.Degrader(mixed, workers=1)(x, torch.Generator().manual_seed(0))
-    per = degrader.CPU_CHUNK_VALUES // x[0].numel()  # one 224 px image's worth of values
-    assert per < 12 and sizes == [min(per, 12 - i) for i in range(0, 12, per)]
-    assert torch.equal(degrade.Degrader(one_op, chunk=1).replay(x, params), y)
-
-
 @pytest.mark.parametrize("preset", ["qpt-v2", "kadid"])
 def test_degrader_workers_do_not_change_results(photos: torch.Tensor, preset: str) -> None:
     x = photos.repeat(4, 1, 1, 1)

@@ -262,7 +262,7 @@ def impulse_noise(x: Tensor, amount: Tensor, seed: Tensor | None = None) -> Tens
     Shape: x (B, C, H, W); amount (B,) in [0, 1]; seed (B,).
     """
     if _cv.usable(x):
-        return _impulse_images(x.contiguous(), amount, seed)
+        return _impulse_images(x, amount, seed)
     # one draw per value decides both: u < amount / 2 is pepper, amount / 2 <= u < amount salt
     u = seeded_uniform(x.shape[1:], seed, x)
     a = bcast(amount)
@@ -271,7 +271,9 @@ def impulse_noise(x: Tensor, amount: Tensor, seed: Tensor | None = None) -> Tens
 
 def _impulse_images(x: Tensor, amount: Tensor, seed: Tensor) -> Tensor:
     """:func:`impulse_noise` image by image while its draws are in cache, on CPU float32 or
-    uint8 (salt 255): the same draws and float32 comparisons as the batch form, OpenCV's."""
+    uint8 (salt 255): the same draws and float32 comparisons as the batch form, OpenCV's.
+    Any memory layout in: the planes are read and written as contiguous arrays."""
+    x = x.contiguous()
     out = torch.empty_like(x)
     u = torch.empty(x.shape[1:], dtype=torch.float32)  # one buffer for every image's draws
     amounts = amount.to(torch.float32).tolist()

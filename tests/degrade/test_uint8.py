@@ -211,3 +211,15 @@ def test_point_ops_map_bytes_as_the_float_form_rounds(
     assert got.dtype == torch.uint8
     assert int((got.int() - want.int()).abs().max()) <= 1  # exp / log: vector vs scalar ulps
     assert float((got != want).float().mean()) < 1e-3
+
+
+@pytest.mark.parametrize("op", degrade.list_ops())
+def test_channels_last_batches_give_the_same_result(photos: torch.Tensor, op: str) -> None:
+    # a (B, C, H, W) batch in channels-last memory (what stacking decoded HWC images as
+    # permuted views gives) is the same batch: the CPU forms must not read or write its
+    # planes as if they were contiguous
+    for x in (_u8(photos), photos):
+        cl = x.contiguous(memory_format=torch.channels_last)
+        want = degrade.apply(x, op, level=3, generator=torch.Generator().manual_seed(0))
+        got = degrade.apply(cl, op, level=3, generator=torch.Generator().manual_seed(0))
+        torch.testing.assert_close(got, want, atol=1e-5 if x.is_floating_point() else 0, rtol=0)

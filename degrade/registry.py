@@ -18,7 +18,7 @@ import functools
 import inspect
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -388,16 +388,10 @@ def register_variant(
 ):
     """Register ``name`` as ``base`` with other severity tables (e.g. ImageNet-C's)."""
     spec = _REGISTRY[base]
+    # the base's parameters with the variant's levels (every other field, limits too, kept)
     ps = tuple(
-        Param(
-            p.name,
-            levels[p.name],
-            min(p.low, *levels[p.name]),
-            max(p.high, *levels[p.name]),
-            p.kind,
-            p.choices,
-        )
-        if p.name in levels
+        replace(p, levels=t, low=min(p.low, *t), high=max(p.high, *t))
+        if (t := levels.get(p.name)) is not None
         else p
         for p in spec.params
     )

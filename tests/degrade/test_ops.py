@@ -291,3 +291,10 @@ def test_a_variant_checks_its_own_severity_table() -> None:
             fn(x, 1.3, torch.arange(2))
     finally:
         del _REGISTRY["wide_noise"]
+    # the base's accepted limits travel with it: Gaussian noise accepts sigma up to 0.5
+    fn = register_variant("calm_noise", "gaussian_noise", {"sigma": (0.01,) * 5}, ())
+    try:
+        x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+        assert fn(x, 0.45, torch.arange(1)).shape == x.shape
+    finally:
+        del _REGISTRY["calm_noise"]

@@ -137,13 +137,7 @@ def plan(node: Node, rng: random.Random, color: bool = True) -> list[dict[str, A
             return []
         lv = node.level
         level = rng.randint(*lv) if isinstance(lv, tuple) else lv
-        values = spec.sample(rng, level, node.fixed)
-        if level is not None:
-            kinds = {p.name: p.kind for p in spec.params}
-            for name, table in node.levels.items():
-                if name not in node.fixed:
-                    v = table[level - 1]
-                    values[name] = int(round(v)) if kinds[name] == "int" else float(v)
+        values = spec.sample(rng, level, node.fixed, node.levels)
         return [{"op": node.name, "level": level, **values}]
     if isinstance(node, Seq):
         steps = list(node.steps)

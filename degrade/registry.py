@@ -81,6 +81,10 @@ class Param:
             v = self.levels[level - 1]
         else:
             v = rng.uniform(self.low, self.high)
+        return self.value(v)
+
+    def value(self, v: float) -> int | float:
+        """``v`` as this parameter holds it: rounded for ``int``, a float otherwise."""
         return int(round(v)) if self.kind == "int" else float(v)
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,13 +166,20 @@ class OpSpec:
         return self.joint.name if self.joint is not None else self.name
 
     def sample(
-        self, rng: random.Random, level: int | None, fixed: dict[str, Any] | None = None
+        self,
+        rng: random.Random,
+        level: int | None,
+        fixed: dict[str, Any] | None = None,
+        levels: dict[str, Sequence[float]] | None = None,
     ) -> dict[str, Any]:
-        """Per-sample parameter values (JSON-serialisable)."""
-        fixed = fixed or {}
+        """Per-sample parameter values (JSON-serialisable). ``fixed`` pins values; ``levels``
+        replaces parameters' severity tables (five values each) where a level is asked."""
+        fixed, levels = fixed or {}, levels or {}
         out = {}
         for p in self.params:
             v = p.sample(rng, level)  # always draw, so fixing one value keeps the others' stream
+            if level is not None and p.name in levels:
+                v = p.value(levels[p.name][level - 1])
             out[p.name] = fixed.get(p.name, v)
         return out
 

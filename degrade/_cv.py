@@ -529,36 +529,36 @@ def contrast_map(src: np.ndarray, dst: np.ndarray, f: float, m: float) -> None:
     rounded, on the image, or on the 256 levels when stringzilla maps the bytes (the same
     values). A factor > 1 takes a table that also clips what it pushes below 0 or above 255.
     """
-    cv2, sz = cv2_module(), stringzilla_module()
+    cv2 = cv2_module()
     beta = 255 * m * (1 - f)
-    if f <= 1 and sz is None:
+    if f <= 1 and stringzilla_module() is None:
         cv2.convertScaleAbs(src, dst=dst, alpha=f, beta=beta)
         return
     if f <= 1:
         lut = cv2.convertScaleAbs(_ALL_BYTES, alpha=f, beta=beta).reshape(256)
     else:
         lut = np.rint(np.clip((_ALL_BYTES / 255 - m) * f + m, 0, 1) * 255).astype(np.uint8)
-    if sz is None:
-        cv2.LUT(src, lut, dst=dst)
+    translate(src, lut, dst)
+
+
+def translate(src: np.ndarray, lut: np.ndarray, dst: np.ndarray) -> None:
+    """``dst = lut[src]`` for contiguous uint8 arrays of one shape, ``lut`` (256,) uint8:
+    stringzilla's ``translate`` where installed, else ``cv2.LUT``."""
+    sz = stringzilla_module()
+    if sz is not None:
+        sz.translate(memoryview(src.reshape(-1)), memoryview(lut), out=memoryview(dst.reshape(-1)))
     else:
-        sz.translate(memoryview(src), memoryview(lut), out=memoryview(dst))
+        cv2_module().LUT(src.reshape(1, -1), lut, dst=dst.reshape(1, -1))
 
 
 def map_bytes(x: Tensor, tables: np.ndarray) -> Tensor:
     """Each image of a uint8 batch (B, C, H, W) through its 256-entry table (B, 256) uint8;
-    a run of images with the same table in one call (stringzilla's ``translate``, else
-    ``cv2.LUT``)."""
-    sz, cv2 = stringzilla_module(), cv2_module()
+    a run of images with the same table in one call (:func:`translate`)."""
     x = x.contiguous()
     out = torch.empty_like(x)
-    xs, ys = x.numpy().reshape(x.shape[0], -1), out.numpy().reshape(x.shape[0], -1)
-    keys = [t.tobytes() for t in tables]
-    for i0, i1 in runs(keys):
-        src, dst, lut = xs[i0:i1].reshape(-1), ys[i0:i1].reshape(-1), tables[i0]
-        if sz is not None:
-            sz.translate(memoryview(src), memoryview(lut), out=memoryview(dst))
-        else:
-            cv2.LUT(src.reshape(1, -1), lut, dst=dst.reshape(1, -1))
+    xs, ys = x.numpy(), out.numpy()
+    for i0, i1 in runs([t.tobytes() for t in tables]):
+        translate(xs[i0:i1], tables[i0], ys[i0:i1])
     return out
 
 

@@ -497,7 +497,7 @@ def run(
     ratios = [r["ratio"] for r in rows]
     return {
         "rows": rows,
-        "geomean": math.exp(sum(map(math.log, ratios)) / len(ratios)),
+        "geomean": geomean(ratios),
         "behind": sum(r < 1 for r in ratios),
         "batch": batch,
         "size": size,
@@ -543,6 +543,11 @@ def _outputs(peer: Peer, inputs: Inputs) -> Any:
     if peer.kind == "batch":
         return peer.fn(inputs.batch)
     return [peer.fn(im) for im in getattr(inputs, peer.kind)]
+
+
+def geomean(values: list[float]) -> float:
+    """The geometric mean of positive ``values`` (the mean ratio of a table)."""
+    return math.exp(sum(map(math.log, values)) / len(values))
 
 
 def versions(mods: dict[str, types.ModuleType]) -> dict[str, str]:
@@ -595,11 +600,10 @@ def _same_summary(rows: list[dict[str, Any]]) -> str:
     pairs = [(r, r["ratio_same"]) for r in rows if r["ratio_same"] is not None]
     if not pairs:
         return "no peer computes degrade's result in any deterministic row"
-    logs = [math.log(v) for _, v in pairs]
     behind = [f"{r['op']} {r['dtype']} {v:.2f}x" for r, v in pairs if v < 1]
     return (
         f"against the fastest peer that computes degrade's result: geometric mean "
-        f"{math.exp(sum(logs) / len(logs)):.2f}x over {len(pairs)} rows; behind: "
+        f"{geomean([v for _, v in pairs]):.2f}x over {len(pairs)} rows; behind: "
         f"{', '.join(behind) or 'none'}"
     )
 

@@ -14,13 +14,12 @@ from degrade._checks import (
     check_size,
     from_float_,
     gpu_path,
-    restore_dtype,
     to_float,
 )
 from degrade._threads import one_intraop_thread
 from degrade.compose import Node, execute, plan, validate
 from degrade.presets import get_preset
-from degrade.registry import get_op, sample_rngs
+from degrade.registry import get_op, pipeline_result, sample_rngs
 
 #: values per chunk on CPU: one 3 x 224 x 224 image (0.6 MB stays in cache; no gathers)
 CPU_CHUNK_VALUES = 3 * 224 * 224
@@ -91,7 +90,7 @@ class Degrader:
         n = self.chunk or (x.shape[0] if gpu_path(x) else max(1, CPU_CHUNK_VALUES // x[0].numel()))
         if n >= x.shape[0]:
             y = execute(xf, plans)
-            return restore_dtype(y, x.dtype) if y is xf else from_float_(y, x.dtype)
+            return pipeline_result(y, xf, x.dtype)
         # chunks write into one preallocated output: no concatenation, no extra clamp pass
         # (every op clamps its result), which on CPU cost as much as some ops
         out = torch.empty_like(xf)

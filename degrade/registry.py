@@ -192,8 +192,8 @@ class OpSpec:
         return kw
 
     def run(self, x: Tensor, values: Sequence[dict[str, Any]]) -> Tensor:
-        """Apply to a float batch with per-sample values; result clamped to [0, 1]."""
-        return self.impl(x, **self.canonical(values, x)).clamp_(0.0, 1.0)
+        """Apply to a float batch with per-sample values; a new tensor, clamped to [0, 1]."""
+        return clamped(self.impl(x, **self.canonical(values, x)), x)
 
 
 def run_call(x: Tensor, values: Sequence[dict[str, Any]]) -> Tensor:
@@ -217,7 +217,7 @@ def run_call(x: Tensor, values: Sequence[dict[str, Any]]) -> Tensor:
         coefficients[key] = torch.zeros((len(values), *shape), dtype=first.dtype)
         for idx, c in parts:
             put_centred(coefficients[key], idx, c[key])
-    return next(iter(joints)).form(x, **coefficients).clamp_(0.0, 1.0)  # type: ignore[union-attr]
+    return clamped(next(iter(joints)).form(x, **coefficients), x)  # type: ignore[union-attr]
 
 
 def _canon(p: Param, v: Any, x: Tensor, op: str, host: bool = False) -> Any:
@@ -305,12 +305,24 @@ def _functional(
     return fn
 
 
-def finish(y: Tensor, xf: Tensor, dtype: torch.dtype) -> Tensor:
-    """An impl's float result clamped to [0, 1] in ``dtype``: in place unless ``y`` shares
-    memory with the input ``xf`` (an impl may return its input or a view of it)."""
+def clamped(y: Tensor, xf: Tensor) -> Tensor:
+    """An impl's float result ``y`` for input ``xf``, clamped to [0, 1] and not sharing memory
+    with ``xf`` (an impl may return its input or a view of it): a clamped copy then, else
+    ``y`` clamped in place, or as it is when the impl marked it clamped."""
     if y.untyped_storage().data_ptr() == xf.untyped_storage().data_ptr():
-        return restore_dtype(y, dtype)
-    return from_float_(y if _cv.is_clamped(y) else y.clamp_(0.0, 1.0), dtype)
+        return y.clamp(0.0, 1.0)
+    return y if _cv.is_clamped(y) else y.clamp_(0.0, 1.0)
+
+
+def finish(y: Tensor, xf: Tensor, dtype: torch.dtype) -> Tensor:
+    """An impl's float result for input ``xf``, clamped (:func:`clamped`), in ``dtype``."""
+    return from_float_(clamped(y, xf), dtype)
+
+
+def pipeline_result(y: Tensor, xf: Tensor, dtype: torch.dtype) -> Tensor:
+    """:func:`~degrade.compose.execute`'s result in ``dtype``: its ops' results are clamped
+    already; ``xf`` itself (no sample had a step) comes back as a clamped copy."""
+    return restore_dtype(y, dtype) if y is xf else from_float_(y, dtype)
 
 
 #: CPU forms that take and return uint8 batches, by op name (see :func:`uint8_form`)
@@ -514,7 +526,7 @@ def apply(
     values = [spec.sample(r, v, fixed) for r, v in zip(rngs, lv, strict=True)]
     y = run_uint8(op, x, spec.canonical(values, x))
     if y is None:
-        y = restore_dtype(spec.run(to_float(x), values), x.dtype)
+        y = from_float_(spec.run(to_float(x), values), x.dtype)
     return (y, values) if return_params else y
 
 
@@ -569,7 +581,8 @@ class DegradeOp(nn.Module):
         from degrade.compose import execute  # a one-op pipeline (compose imports this module)
 
         plans = [[{"op": self.op, **v}] if v is not None else [] for v in values]
-        return restore_dtype(execute(to_float(x), plans), x.dtype)
+        xf = to_float(x)
+        return pipeline_result(execute(xf, plans), xf, x.dtype)
 
     def extra_repr(self) -> str:
         return f"op={self.op!r}, level={self.level}, p={self.p}"

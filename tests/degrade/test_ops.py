@@ -298,3 +298,37 @@ def test_a_variant_checks_its_own_severity_table() -> None:
         assert fn(x, 0.45, torch.arange(1)).shape == x.shape
     finally:
         del _REGISTRY["calm_noise"]
+
+
+def test_an_op_that_returns_its_input_leaves_the_callers_tensor_alone() -> None:
+    """Results are clamped in place only when the op made them: an impl returning its input
+    gives a copy through every entry point, so writing into the result leaves the caller's
+    tensor as it was."""
+    from degrade.registry import _REGISTRY, Param, register
+
+    register("passthrough_for_test", [Param("amount", (0.1,) * 5, 0.0, 1.0)], family="test")(
+        lambda x, amount: x
+    )
+    try:
+        x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+        before = x.clone()
+        for y in (
+            degrade.apply(x, "passthrough_for_test", level=1),
+            degrade.RandomOp("passthrough_for_test", level=1)(x),
+            degrade.Degrader(degrade.Op("passthrough_for_test", level=1))(x)[0],
+        ):
+            assert torch.equal(y, before)
+            y.zero_()
+            assert torch.equal(x, before)
+    finally:
+        del _REGISTRY["passthrough_for_test"]
+
+
+def test_a_result_marked_clamped_is_not_clamped_again() -> None:
+    """A CPU form that marks its result in [0, 1] saves the clamp pass: the same tensor back."""
+    from degrade import _cv
+    from degrade.registry import clamped
+
+    x, y = torch.rand(1, 3, 8, 8), torch.full((1, 3, 8, 8), 2.0)
+    assert clamped(_cv.mark_clamped(y), x) is y  # a marked result is trusted as it is
+    assert clamped(torch.full((1, 3, 8, 8), 2.0), x).max() == 1.0

@@ -571,25 +571,19 @@ def salt_and_pepper(src: np.ndarray, u: np.ndarray, amount: float, dst: np.ndarr
     """
     cv2 = cv2_module()
     w = src.shape[-1]
-    a = float(np.float32(amount))
+    a = np.float32(amount)
     un, s, d = u.reshape(-1, w), src.reshape(-1, w), dst.reshape(-1, w)
-    pepper = cv2.compare(un, a / 2, cv2.CMP_LT)  # 255 where pepper
-    salt = cv2.bitwise_xor(cv2.compare(un, a, cv2.CMP_LT), pepper)
     if src.dtype == np.uint8:
+        pepper = cv2.compare(un, float(a) / 2, cv2.CMP_LT)  # 255 where pepper
+        salt = cv2.bitwise_xor(cv2.compare(un, float(a), cv2.CMP_LT), pepper)
         cv2.bitwise_or(s, salt, dst=d)
         cv2.bitwise_and(d, cv2.bitwise_not(pepper), dst=d)
         return
-    np.copyto(d, s)
-    cv2.copyTo(_constant(d.shape, 1.0), salt, d)
-    cv2.copyTo(_constant(d.shape, 0.0), pepper, d)
-
-
-@functools.lru_cache(maxsize=8)
-def _constant(shape: tuple[int, ...], value: float) -> np.ndarray:
-    """A float32 array of ``value`` (read-only, cached per shape)."""
-    a = np.full(shape, value, np.float32)
-    a.flags.writeable = False
-    return a
+    # every value salt (1) where u >= a / 2, else pepper (0), then the kept ones copied over:
+    # threshold's "u > t" is "u >= a / 2" at t the float32 just below a / 2
+    below_half = float(np.nextafter(a / 2, np.float32(0)))
+    cv2.threshold(un, below_half, 1.0, cv2.THRESH_BINARY, dst=d)
+    cv2.copyTo(s, cv2.compare(un, float(a), cv2.CMP_GE), d)
 
 
 def power(x: Tensor, exponent: Sequence[float]) -> Tensor:

@@ -8,6 +8,7 @@ chosen so damage grows with the level.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from kornia.color import rgb_to_grayscale
@@ -19,7 +20,7 @@ from degrade._random import bcast, generators
 from degrade.kernels import motion_kernel, odd
 from degrade.ops.blur import blur_sigma
 from degrade.ops.kernel_blur import filter_per_sample
-from degrade.registry import Param, module_form, register, seed_param
+from degrade.registry import Param, module_form, register, seed_param, uint8_form
 
 __all__ = ["fog", "snow", "frost", "spatter", "fractal_noise", "Fog", "Snow", "Frost", "Spatter"]
 
@@ -117,16 +118,52 @@ def snow(x: Tensor, amount: Tensor, angle: Tensor, seed: Tensor | None = None) -
 
     Shape: x (B, C, H, W); amount (B,) in [0, 1]; angle (B,); seed (B,).
     """
+    kernels = _flake_kernels(amount, angle, x.dtype)
+    if _cv.usable(x) and x.shape[1] == 3:
+        return _snow_images(x, amount, kernels, seed)
     h, w = x.shape[-2:]
     a = bcast(amount)
     white = torch.maximum(x, _gray(x) * 1.5 + 0.5)
     x = (1 - 0.6 * a) * x + 0.6 * a * white
     u = torch.stack([torch.rand(1, h, w, generator=g) for g in generators(seed, "cpu")]).to(x)
     flakes = (u < 0.004 + 0.03 * a).to(x.dtype)
+    return x + filter_per_sample(flakes, kernels) * 3.0
+
+
+def _flake_kernels(amount: Tensor, angle: Tensor, dtype: torch.dtype) -> Tensor:
+    """(B, k, k) motion kernels of the flakes: ``4 + 12 amount`` px along ``angle``."""
+    dtype = dtype if dtype.is_floating_point else torch.float32
     k = odd(6 + 14 * float(amount.max()))
-    length = 4 + 12 * amount
-    flakes = filter_per_sample(flakes, motion_kernel(k, length.to(x.dtype), angle.to(x.dtype)))
-    return x + flakes * 3.0
+    return motion_kernel(k, (4 + 12 * amount).to(dtype), angle.to(dtype))
+
+
+def _snow_images(x: Tensor, amount: Tensor, kernels: Tensor, seed: Tensor) -> Tensor:
+    """:func:`snow` image by image while it is in cache, on a CPU float32 or uint8 RGB batch
+    (B, 3, H, W): the same draws, thresholds and kernels; OpenCV's passes
+    (:func:`degrade._cv.whiten`)."""
+    cv2 = _cv.cv2_module()
+    x = x.contiguous()
+    out = torch.empty_like(x)
+    u = torch.empty(1, *x.shape[-2:])
+    streaks = np.empty(x.shape[-2:], np.float32)
+    top = 255.0 if x.dtype == torch.uint8 else 1.0
+    a = amount.to(torch.float32)
+    # float32 thresholds as the batch form's; threshold's "u <= t" is "u < p" at t below p
+    below = np.nextafter((0.004 + 0.03 * a).numpy(), np.float32(0)).tolist()
+    for i, g in enumerate(generators(seed, "cpu")):
+        u.uniform_(generator=g)
+        flakes = cv2.threshold(u.numpy()[0], below[i], 3.0 * top, cv2.THRESH_BINARY_INV)[1]
+        k, anchor = _cv.support(kernels[i])
+        cv2.filter2D(flakes, -1, k, dst=streaks, anchor=anchor, borderType=_cv.REFLECT)
+        _cv.whiten(x[i].numpy(), 0.6 * float(a[i]), streaks, out[i].numpy())
+    return out if x.dtype == torch.uint8 else _cv.mark_clamped(out)
+
+
+@uint8_form("snow")
+def _snow_u8(x: Tensor, amount: Tensor, angle: Tensor, seed: Tensor) -> Tensor | None:
+    if x.shape[1] != 3:
+        return None
+    return _snow_images(x, amount, _flake_kernels(amount, angle, x.dtype), seed)
 
 
 @register(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+from kornia.filters import get_gaussian_kernel1d
 from kornia.geometry.transform import elastic_transform2d
 from torch import Tensor
 
+from degrade import _cv
 from degrade._checks import to_like
 from degrade._random import generators, seeded_normal
 from degrade.kernels import odd
@@ -128,6 +132,8 @@ def elastic(x: Tensor, alpha: Tensor, seed: Tensor | None = None) -> Tensor:
     h, w = x.shape[-2:]
     sigma = max(1.0, min(h, w) / 20)
     k = min(odd(4 * sigma), odd(min(h, w)) - 2)
+    if _cv.usable(x):
+        return _elastic_images(x, alpha * sigma * 2, seed, k, sigma)
     noise = seeded_normal((2, h, w), seed, x) * alpha.view(-1, 1, 1, 1) * sigma * 2
     return elastic_transform2d(
         x,
@@ -143,3 +149,27 @@ Jitter = module_form("Jitter", "jitter")
 NonEccentricityPatch = module_form("NonEccentricityPatch", "non_eccentricity_patch")
 ColorBlock = module_form("ColorBlock", "color_block")
 Elastic = module_form("Elastic", "elastic")
+
+
+def _elastic_images(x: Tensor, scale: Tensor, seed: Tensor, k: int, sigma: float) -> Tensor:
+    """:func:`elastic` on a CPU float32 batch: each sample's displacement field (the same
+    draws, times ``scale`` (B,)) smoothed by OpenCV's separable filter with kornia's
+    Gaussian taps and zero borders (``elastic_transform2d`` runs them as torch convolutions,
+    slow on CPU for one channel and k taps), then one ``grid_sample`` as kornia's."""
+    cv2 = _cv.cv2_module()
+    b, _, h, w = x.shape
+    taps = get_gaussian_kernel1d(k, sigma, dtype=torch.float32)[0].numpy()
+    identity = F.affine_grid(torch.eye(2, 3)[None], [1, 1, h, w], align_corners=False)[0]
+    base = [np.ascontiguousarray(identity[..., c].numpy()) for c in range(2)]
+    grid = torch.empty(b, h, w, 2)
+    noise = torch.empty(2, h, w)
+    planes = [np.empty((h, w), np.float32) for _ in range(2)]
+    for i, (g, s) in enumerate(zip(generators(seed, "cpu"), scale.tolist(), strict=True)):
+        noise.normal_(generator=g)
+        for c in range(2):
+            cv2.sepFilter2D(
+                noise[c].numpy(), -1, taps * s, taps, dst=planes[c], borderType=cv2.BORDER_CONSTANT
+            )
+            cv2.add(planes[c], base[c], dst=planes[c])
+        cv2.merge(planes, dst=grid[i].numpy())
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)

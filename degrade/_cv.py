@@ -588,28 +588,34 @@ def salt_and_pepper(src: np.ndarray, u: np.ndarray, amount: float, dst: np.ndarr
 
 def whiten(src: np.ndarray, mix: float, add: np.ndarray, dst: np.ndarray) -> None:
     """One RGB image whitened as ImageNet-C's snow does, plus a layer:
-    ``(1 - mix) x + mix max(x, 1.5 grey + 0.5) + add`` per channel, computed as
-    ``x + mix max(0, 1.5 grey + 0.5 - x) + add`` (grey: luma 0.299, 0.587, 0.114).
+    ``(1 - mix) x + mix max(x, w) + add`` per channel, ``w = 1.5 grey + 0.5`` (grey: luma
+    0.299, 0.587, 0.114), computed as ``max(x + add, (1 - mix) x + mix w + add)``.
 
     src, dst: (3, H, W) float32 in [0, 1] (dst clamped to at most 1: every term is >= 0) or
     uint8 (in grey levels, rounded and saturated; ``add`` in grey levels too); add: (H, W)
-    float32 >= 0; mix >= 0.
+    float32 >= 0; mix in [0, 1].
     """
     cv2 = cv2_module()
-    top = 255.0 if src.dtype == np.uint8 else 1.0
-    white, tmp = (np.empty(src.shape[1:], np.float32) for _ in range(2))
-    f32 = cv2.CV_32F
-    cv2.addWeighted(src[0], 0.299 * 1.5, src[1], 0.587 * 1.5, 0.5 * top, dst=white, dtype=f32)
-    cv2.addWeighted(src[2], 0.114 * 1.5, white, 1.0, 0.0, dst=white, dtype=f32)
+    u8 = src.dtype == np.uint8
+    f32, k = cv2.CV_32F, 1.5 * mix
+    depth = cv2.CV_8U if u8 else f32
+    shared = np.empty(src.shape[1:], np.float32)  # mix w + add, the same for every channel
+    cv2.addWeighted(
+        src[0], 0.299 * k, src[1], 0.587 * k, (255 if u8 else 1) * 0.5 * mix, dst=shared, dtype=f32
+    )
+    cv2.addWeighted(src[2], 0.114 * k, shared, 1.0, 0.0, dst=shared, dtype=f32)
+    cv2.add(shared, add, dst=shared)
+    a, b = (np.empty(src.shape[1:], src.dtype) for _ in range(2))
     for c in range(3):
-        cv2.subtract(white, src[c], dst=tmp, dtype=f32)
-        cv2.max(tmp, 0.0, dst=tmp)
-        cv2.addWeighted(tmp, mix, src[c], 1.0, 0.0, dst=tmp, dtype=f32)
-        if src.dtype == np.uint8:
-            cv2.add(tmp, add, dst=dst[c], dtype=cv2.CV_8U)  # rounds and saturates
+        # uint8: both terms rounded and saturated, then their max, which is the max rounded
+        # and saturated (both maps are monotone)
+        cv2.addWeighted(src[c], 1.0 - mix, shared, 1.0, 0.0, dst=a, dtype=depth)
+        cv2.add(src[c], add, dst=b, dtype=depth)
+        if u8:
+            cv2.max(a, b, dst=dst[c])
         else:
-            cv2.add(tmp, add, dst=tmp)
-            cv2.min(tmp, 1.0, dst=dst[c])
+            cv2.max(a, b, dst=a)
+            cv2.min(a, 1.0, dst=dst[c])
 
 
 def power(x: Tensor, exponent: Sequence[float]) -> Tensor:

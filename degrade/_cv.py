@@ -591,29 +591,28 @@ def whiten(src: np.ndarray, mix: float, add: np.ndarray, dst: np.ndarray) -> Non
     ``(1 - mix) x + mix max(x, w) + add`` per channel, ``w = 1.5 grey + 0.5`` (grey: luma
     0.299, 0.587, 0.114), computed as ``max(x + add, (1 - mix) x + mix w + add)``.
 
-    src, dst: (3, H, W) float32 in [0, 1] (dst clamped to at most 1: every term is >= 0) or
-    uint8 (in grey levels, rounded and saturated; ``add`` in grey levels too); add: (H, W)
-    float32 >= 0; mix in [0, 1].
+    src, dst: (3, H, W) float32 in [0, 1], ``add`` (H, W) float32 >= 0 (dst clamped to at
+    most 1: every term is >= 0); or uint8, in grey levels, ``add`` (H, W) uint8 (the layer
+    rounded: the result is then within one grey level of the float form's, rounded).
+    mix in [0, 1].
     """
     cv2 = cv2_module()
     u8 = src.dtype == np.uint8
     f32, k = cv2.CV_32F, 1.5 * mix
-    depth = cv2.CV_8U if u8 else f32
     shared = np.empty(src.shape[1:], np.float32)  # mix w + add, the same for every channel
     cv2.addWeighted(
         src[0], 0.299 * k, src[1], 0.587 * k, (255 if u8 else 1) * 0.5 * mix, dst=shared, dtype=f32
     )
     cv2.addWeighted(src[2], 0.114 * k, shared, 1.0, 0.0, dst=shared, dtype=f32)
-    cv2.add(shared, add, dst=shared)
+    cv2.add(shared, add, dst=shared, dtype=f32)
     a, b = (np.empty(src.shape[1:], src.dtype) for _ in range(2))
     for c in range(3):
-        # uint8: both terms rounded and saturated, then their max, which is the max rounded
-        # and saturated (both maps are monotone)
-        cv2.addWeighted(src[c], 1.0 - mix, shared, 1.0, 0.0, dst=a, dtype=depth)
-        cv2.add(src[c], add, dst=b, dtype=depth)
-        if u8:
+        cv2.addWeighted(src[c], 1.0 - mix, shared, 1.0, 0.0, dst=a, dtype=cv2.CV_8U if u8 else f32)
+        if u8:  # saturating byte sums; the max of the two rounded terms is the max rounded
+            cv2.add(src[c], add, dst=b)
             cv2.max(a, b, dst=dst[c])
         else:
+            cv2.add(src[c], add, dst=b)
             cv2.max(a, b, dst=a)
             cv2.min(a, 1.0, dst=dst[c])
 

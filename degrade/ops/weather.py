@@ -140,23 +140,27 @@ def _flake_kernels(amount: Tensor, angle: Tensor, dtype: torch.dtype) -> Tensor:
 def _snow_images(x: Tensor, amount: Tensor, kernels: Tensor, seed: Tensor) -> Tensor:
     """:func:`snow` image by image while it is in cache, on a CPU float32 or uint8 RGB batch
     (B, 3, H, W): the same draws, thresholds and kernels; OpenCV's passes
-    (:func:`degrade._cv.whiten`)."""
+    (:func:`degrade._cv.whiten`). uint8 adds the flake layer in grey levels, rounded: within
+    one grey level of the float form's result, rounded."""
     cv2 = _cv.cv2_module()
+    u8 = x.dtype == torch.uint8
     x = x.contiguous()
     out = torch.empty_like(x)
     u = torch.empty(1, *x.shape[-2:])
     streaks = np.empty(x.shape[-2:], np.float32)
-    top = 255.0 if x.dtype == torch.uint8 else 1.0
+    layer = np.empty(x.shape[-2:], np.uint8) if u8 else streaks  # uint8: rounded, saturated
     a = amount.to(torch.float32)
     # float32 thresholds as the batch form's; threshold's "u <= t" is "u < p" at t below p
     below = np.nextafter((0.004 + 0.03 * a).numpy(), np.float32(0)).tolist()
-    for i, g in enumerate(generators(seed, "cpu")):
+    for i, (g, mix) in enumerate(zip(generators(seed, "cpu"), (0.6 * a).tolist(), strict=True)):
         u.uniform_(generator=g)
-        flakes = cv2.threshold(u.numpy()[0], below[i], 3.0 * top, cv2.THRESH_BINARY_INV)[1]
+        flakes = cv2.threshold(u.numpy()[0], below[i], 765.0 if u8 else 3.0, cv2.THRESH_BINARY_INV)
         k, anchor = _cv.support(kernels[i])
-        cv2.filter2D(flakes, -1, k, dst=streaks, anchor=anchor, borderType=_cv.REFLECT)
-        _cv.whiten(x[i].numpy(), 0.6 * float(a[i]), streaks, out[i].numpy())
-    return out if x.dtype == torch.uint8 else _cv.mark_clamped(out)
+        cv2.filter2D(flakes[1], -1, k, dst=streaks, anchor=anchor, borderType=_cv.REFLECT)
+        if u8:
+            cv2.convertScaleAbs(streaks, dst=layer)
+        _cv.whiten(x[i].numpy(), mix, layer, out[i].numpy())
+    return out if u8 else _cv.mark_clamped(out)
 
 
 @uint8_form("snow")

@@ -20,7 +20,7 @@ from torch import Tensor
 from degrade import _cv
 from degrade._checks import gpu_path, to_like
 from degrade._cpu_filters import per_image, reflect_pad
-from degrade._lab import color_matrix, lab_to_rgb, rgb_to_lab
+from degrade._lab import ab_images, color_matrix, lab_to_rgb, rgb_to_lab
 from degrade._random import bcast, generators
 from degrade.ops.blur import blur_sigma
 from degrade.registry import Joint, Param, module_form, register, seed_param, uint8_form
@@ -337,6 +337,13 @@ def hsv_saturation(x: Tensor, factor: Tensor) -> Tensor:
 
 
 def _scale_ab(x: Tensor, factor: Tensor) -> Tensor:
+    if _cv.usable(x):
+        factors = factor.tolist()
+
+        def scale(i: int, f: Tensor) -> None:  # a* and b* times k: f' = fy + k (f - fy)
+            torch.lerp(f[1], f[0::2], factors[i], out=f[0::2])
+
+        return ab_images(x, scale)
     lab = rgb_to_lab(x)
     lab = torch.cat([lab[:, :1], lab[:, 1:] * bcast(factor)], 1)
     return lab_to_rgb(lab)
@@ -389,6 +396,14 @@ def color_diffusion(x: Tensor, sigma: Tensor) -> Tensor:
 
     Shape: x (B, 3, H, W); sigma (B,) pixels.
     """
+    if _cv.usable(x):
+        h, w = x.shape[-2:]
+
+        def blur(i: int, f: Tensor) -> None:  # a* and b* blurred: fy + blur(f - fy)
+            d = (f[0::2] - f[1]).view(1, 2, h, w)
+            f[0::2] = blur_sigma(d, sigma[i : i + 1]).view(2, -1).add_(f[1])
+
+        return ab_images(x, blur)
     lab = rgb_to_lab(x)
     ab = blur_sigma(lab[:, 1:], sigma)
     return lab_to_rgb(torch.cat([lab[:, :1], ab], 1))

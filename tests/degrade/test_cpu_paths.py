@@ -137,6 +137,28 @@ def test_lab_matches_kornia(photo: torch.Tensor) -> None:
     torch.testing.assert_close(lab_to_rgb(lab), ref, atol=5e-5, rtol=0)  # float32 rounding
 
 
+def test_cpu_lab_round_trip_matches_kornia(photo: torch.Tensor) -> None:
+    """The per-image CPU form (both curves' knees, the out-of-gamut clip) against kornia's
+    conversions, on a photo, noise, black, white and saturated primaries, a* and b* tripled
+    in between."""
+    from degrade._lab import ab_images
+
+    noise = torch.rand(1, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+    flat = torch.tensor([[0, 0, 0], [1, 1, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1], [0.02, 0.01, 0]])
+    flats = flat.float().view(-1, 3, 1, 1).expand(-1, 3, 128, 128)
+    x = torch.cat([photo, noise, flats]).contiguous()
+
+    def triple(_: int, f: torch.Tensor) -> None:
+        f[0::2] = 3 * f[0::2] - 2 * f[1]  # a*, b* times 3
+
+    lab = kornia.color.rgb_to_lab(x)
+    lab[:, 1:] *= 3
+    ref = kornia.color.lab_to_rgb(lab, clip=True)
+    torch.testing.assert_close(ab_images(x, triple), ref, atol=2e-4, rtol=0)
+    identity = ab_images(x, lambda i, f: None)
+    torch.testing.assert_close(identity, x, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("preset", ["qpt-v2", "kadid", "realesrgan"])
 def test_degrader_leaves_its_input_untouched(photos: torch.Tensor, preset: str) -> None:
     """Ops run in place on their own results, never on the caller's batch (also when a step

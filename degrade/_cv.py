@@ -581,7 +581,7 @@ def salt_and_pepper(src: np.ndarray, u: np.ndarray, amount: float, dst: np.ndarr
         return
     # every value salt (1) where u >= a / 2, else pepper (0), then the kept ones copied over:
     # threshold's "u > t" is "u >= a / 2" at t the float32 just below a / 2
-    below_half = float(np.nextafter(a / 2, np.float32(0)))
+    below_half = float(np.nextafter(a / 2, np.float32(-np.inf)))  # amount 0: below 0
     cv2.threshold(un, below_half, 1.0, cv2.THRESH_BINARY, dst=d)
     cv2.copyTo(s, cv2.compare(un, float(a), cv2.CMP_GE), d)
 

@@ -153,7 +153,7 @@ _JITTER_BASIS = _jitter_basis()
 
 def _cst_matrix(strength: Tensor, seed: Tensor) -> Tensor:
     """The (B, 3, 3) matrices of :func:`color_space_transform`, on the host."""
-    r = torch.empty(len(seed), 3, 3)
+    r = torch.empty(len(seed), 3, 3, dtype=torch.float32)  # draws: not the default dtype
     for ri, g in zip(r, generators(seed, "cpu"), strict=True):
         torch.randn(3, 3, generator=g, out=ri)
     r.div_(3)

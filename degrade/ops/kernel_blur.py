@@ -52,18 +52,25 @@ def filter_per_sample(x: Tensor, kernels: Tensor) -> Tensor:
     :func:`~degrade._cpu_filters.filter2d_image` (box sums for discs, an FFT from 11 taps on,
     both faster there than a direct convolution).
     """
-    k = kernels.shape[-1]
-    limit = 2 * min(x.shape[-2:]) - 1  # reflect padding must be smaller than the image
-    if k > limit:
-        c = (k - limit) // 2 + 1
-        kernels = kernels[:, c:-c, c:-c]
-        kernels = kernels / kernels.sum((-2, -1), keepdim=True)
+    kernels = fit_kernels(kernels, *x.shape[-2:])
     if _cv.usable(x):
         return _cv.filter2d(x, kernels)
     if not gpu_path(x):
         return per_image(x, kernels.to(x.dtype), filter2d_image)
     # kernels built on the host (host=True ops) are copied pinned, not by kornia's .to()
     return filter2d(x, to_like(kernels, x), border_type="reflect")
+
+
+def fit_kernels(kernels: Tensor, h: int, w: int) -> Tensor:
+    """(B, k, k) kernels as :func:`filter_per_sample` applies them to an H x W image: cut to
+    an odd size whose reflect padding the image can give (``< 2 min(H, W) - 1``) and
+    renormalised; as they are when they fit."""
+    k, limit = kernels.shape[-1], 2 * min(h, w) - 1
+    if k <= limit:
+        return kernels
+    c = (k - limit) // 2 + 1
+    cut = kernels[:, c:-c, c:-c]
+    return cut / cut.sum((-2, -1), keepdim=True)
 
 
 def _ksizes(sigma: Tensor, extra: int = 0) -> list[int]:

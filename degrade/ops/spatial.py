@@ -51,7 +51,7 @@ def _boxes(g: torch.Generator, n: int, size: int, h: int, w: int, extra: int) ->
     """n random top-left corners (y, x) of size x size boxes inside (h, w), plus ``extra``
     uniform values per box. Drawn row by row, so the first k boxes do not depend on n (more
     boxes at a higher level add to the same ones: severities stay monotone)."""
-    u = torch.rand(n, 2 + extra, generator=g)
+    u = torch.rand(n, 2 + extra, generator=g, dtype=torch.float32)
     ys = (u[:, 0] * max(1, h - size + 1)).long()
     xs = (u[:, 1] * max(1, w - size + 1)).long()
     return ys, xs, u[:, 2:]
@@ -159,10 +159,11 @@ def _elastic_images(x: Tensor, scale: Tensor, seed: Tensor, k: int, sigma: float
     cv2 = _cv.cv2_module()
     b, _, h, w = x.shape
     taps = get_gaussian_kernel1d(k, sigma, dtype=torch.float32)[0].numpy()
-    identity = F.affine_grid(torch.eye(2, 3)[None], [1, 1, h, w], align_corners=False)[0]
-    base = [np.ascontiguousarray(identity[..., c].numpy()) for c in range(2)]
-    grid = torch.empty(b, h, w, 2)
-    noise = torch.empty(2, h, w)
+    f32 = torch.float32  # whatever torch's default dtype: the batch form's draws, OpenCV's type
+    identity = F.affine_grid(torch.eye(2, 3, dtype=f32)[None], [1, 1, h, w], align_corners=False)
+    base = [np.ascontiguousarray(identity[0, ..., c].numpy()) for c in range(2)]
+    grid = torch.empty(b, h, w, 2, dtype=f32)
+    noise = torch.empty(2, h, w, dtype=f32)
     planes = [np.empty((h, w), np.float32) for _ in range(2)]
     for i, (g, s) in enumerate(zip(generators(seed, "cpu"), scale.tolist(), strict=True)):
         noise.normal_(generator=g)

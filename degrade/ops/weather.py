@@ -8,6 +8,8 @@ chosen so damage grows with the level.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -19,7 +21,7 @@ from degrade._checks import to_like
 from degrade._random import bcast, generators
 from degrade.kernels import motion_kernel, odd
 from degrade.ops.blur import blur_sigma
-from degrade.ops.kernel_blur import filter_per_sample
+from degrade.ops.kernel_blur import filter_per_sample, fit_kernels
 from degrade.registry import Param, module_form, register, seed_param, uint8_form
 
 __all__ = ["fog", "snow", "frost", "spatter", "fractal_noise", "Fog", "Snow", "Frost", "Spatter"]
@@ -40,10 +42,10 @@ def fractal_noise(
     cv2 = _cv.cv2_module()
     out = []
     for g in generators(seeds, "cpu"):
-        acc = torch.zeros(1, 1, h, w)
+        acc = torch.zeros(1, 1, h, w, dtype=torch.float32)
         for o in range(octaves):
             n = 2 ** (o + 2)
-            grid = torch.randn(1, 1, n, n, generator=g)
+            grid = torch.randn(1, 1, n, n, generator=g, dtype=torch.float32)
             if cv2 is not None:
                 up = cv2.resize(grid[0, 0].numpy(), (w, h), interpolation=cv2.INTER_CUBIC)
                 acc[0, 0] += torch.from_numpy(up).mul_(decay**o)
@@ -52,6 +54,13 @@ def fractal_noise(
         acc -= acc.amin()
         out.append(acc / acc.amax().clamp_min(1e-8))
     return torch.cat(out).to(like)
+
+
+def _host_draws(draw: Callable[..., Tensor], shape: tuple[int, ...], seeds: Tensor) -> Tensor:
+    """(B, *shape) float32 draws on the host (``torch.rand`` or ``torch.randn``), sample i's
+    from ``seeds[i]``: float32 whatever torch's default dtype, so the same values anywhere."""
+    gens = generators(seeds, "cpu")
+    return torch.stack([draw(*shape, generator=g, dtype=torch.float32) for g in gens])
 
 
 def _gray(x: Tensor) -> Tensor:
@@ -118,23 +127,24 @@ def snow(x: Tensor, amount: Tensor, angle: Tensor, seed: Tensor | None = None) -
 
     Shape: x (B, C, H, W); amount (B,) in [0, 1]; angle (B,); seed (B,).
     """
-    kernels = _flake_kernels(amount, angle, x.dtype)
+    kernels = _flake_kernels(amount, angle, x.dtype, *x.shape[-2:])
     if _cv.usable(x) and x.shape[1] == 3:
         return _snow_images(x, amount, kernels, seed)
     h, w = x.shape[-2:]
     a = bcast(amount)
     white = torch.maximum(x, _gray(x) * 1.5 + 0.5)
     x = (1 - 0.6 * a) * x + 0.6 * a * white
-    u = torch.stack([torch.rand(1, h, w, generator=g) for g in generators(seed, "cpu")]).to(x)
+    u = _host_draws(torch.rand, (1, h, w), seed).to(x)
     flakes = (u < 0.004 + 0.03 * a).to(x.dtype)
     return x + filter_per_sample(flakes, kernels) * 3.0
 
 
-def _flake_kernels(amount: Tensor, angle: Tensor, dtype: torch.dtype) -> Tensor:
-    """(B, k, k) motion kernels of the flakes: ``4 + 12 amount`` px along ``angle``."""
+def _flake_kernels(amount: Tensor, angle: Tensor, dtype: torch.dtype, h: int, w: int) -> Tensor:
+    """(B, k, k) motion kernels of the flakes, ``4 + 12 amount`` px along ``angle``, as an
+    H x W image takes them (:func:`fit_kernels`: cut on the smallest images)."""
     dtype = dtype if dtype.is_floating_point else torch.float32
     k = odd(6 + 14 * float(amount.max()))
-    return motion_kernel(k, (4 + 12 * amount).to(dtype), angle.to(dtype))
+    return fit_kernels(motion_kernel(k, (4 + 12 * amount).to(dtype), angle.to(dtype)), h, w)
 
 
 def _snow_images(x: Tensor, amount: Tensor, kernels: Tensor, seed: Tensor) -> Tensor:
@@ -146,7 +156,7 @@ def _snow_images(x: Tensor, amount: Tensor, kernels: Tensor, seed: Tensor) -> Te
     u8 = x.dtype == torch.uint8
     x = x.contiguous()
     out = torch.empty_like(x)
-    u = torch.empty(1, *x.shape[-2:])
+    u = torch.empty(1, *x.shape[-2:], dtype=torch.float32)  # the batch form's draws
     streaks = np.empty(x.shape[-2:], np.float32)
     layer = np.empty(x.shape[-2:], np.uint8) if u8 else streaks  # uint8: rounded, saturated
     a = amount.to(torch.float32)
@@ -167,7 +177,7 @@ def _snow_images(x: Tensor, amount: Tensor, kernels: Tensor, seed: Tensor) -> Te
 def _snow_u8(x: Tensor, amount: Tensor, angle: Tensor, seed: Tensor) -> Tensor | None:
     if x.shape[1] != 3:
         return None
-    return _snow_images(x, amount, _flake_kernels(amount, angle, x.dtype), seed)
+    return _snow_images(x, amount, _flake_kernels(amount, angle, x.dtype, *x.shape[-2:]), seed)
 
 
 @register(
@@ -183,7 +193,7 @@ def spatter(x: Tensor, coverage: Tensor, seed: Tensor | None = None) -> Tensor:
     Shape: x (B, C, H, W); coverage (B,) in (0, 1); seed (B,).
     """
     h, w = x.shape[-2:]
-    field = torch.stack([torch.randn(1, h, w, generator=g) for g in generators(seed, "cpu")]).to(x)
+    field = _host_draws(torch.randn, (1, h, w), seed).to(x)
     field = blur_sigma(field, torch.full_like(coverage, max(1.0, min(h, w) / 40)).to(x))
     field = (field - field.mean((2, 3), keepdim=True)) / field.std((2, 3), keepdim=True).clamp_min(
         1e-8

@@ -417,3 +417,43 @@ def test_cpu_gaussian_blur_stays_in_unit_range_without_a_clamp(photos: torch.Ten
             assert _cv.is_clamped(y) and 0 <= float(y.min()) and float(y.max()) <= 1, s
             plain = _cv.gaussian_blur(x, sigma.tolist(), radius).clamp(0, 1)
             torch.testing.assert_close(y, plain, atol=6e-6, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+def test_snow_cuts_its_kernels_on_the_smallest_images_as_the_gpu_form(dtype: torch.dtype) -> None:
+    """At 8 x 8 a reflect border gives 15 taps at most: the longest flakes' kernel is cut (to
+    13 taps) and renormalised in every form, so the CPU forms draw the GPU form's layer. A
+    dark image, so that the layer is not clipped away."""
+    from degrade._checks import forced_gpu_path
+    from degrade.ops.weather import snow
+
+    x = torch.full((8, 3, 8, 8), 0.2)
+    x = (x * 255).round().to(torch.uint8) if dtype == torch.uint8 else x
+    kw = {
+        "amount": torch.full((8,), 0.8),
+        "angle": torch.full((8,), -90.0),
+        "seed": torch.arange(8),
+    }
+    with forced_gpu_path():
+        batch = snow(x, **kw)
+    error = (snow(x, **kw).float() - batch.float()).abs()
+    assert float(error.max()) <= (1 if dtype == torch.uint8 else 1e-5)
+
+
+@pytest.mark.parametrize("op", ["snow", "elastic", "color_saturation_2", "impulse_noise"])
+def test_cpu_forms_ignore_torchs_default_dtype(op: str, photos: torch.Tensor) -> None:
+    """Buffers the CPU forms make are float32 whatever ``torch.get_default_dtype()``: with
+    float64 as the default they still compute the batch form's result."""
+    from degrade._checks import forced_gpu_path
+
+    _, params = degrade.apply(photos, op, level=torch.tensor([1, 3, 5]), return_params=True)
+    spec = degrade.get_op(op)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        cpu = spec.run(photos, params)
+        with forced_gpu_path():
+            batch = spec.run(photos, params)
+    finally:
+        torch.set_default_dtype(default)
+    assert float((cpu - batch).abs().max()) <= 2e-3, op

@@ -258,7 +258,10 @@ def _check_range(p: Param, v: Any, t: Tensor, op: str) -> None:
     else:
         lo, hi = torch.stack(torch.aminmax(t)).tolist()
         if t.is_floating_point():
-            slack = torch.finfo(t.dtype).eps * max(1.0, abs(low), abs(high))
+            eps = torch.finfo(t.dtype).eps
+            if isinstance(v, Tensor) and v.is_floating_point():  # float32 cast to a float64 image
+                eps = max(eps, torch.finfo(v.dtype).eps)
+            slack = eps * max(1.0, abs(low), abs(high))
     if lo < low - slack or hi > high + slack:
         bad = lo if lo < low else hi
         raise ValueError(f"{op}: {p.name}={bad:g} is outside the op's range [{low:g}, {high:g}]")

@@ -183,6 +183,16 @@ def test_functional_form_checks_the_registered_ranges(op: str) -> None:
                 spec.fn(x, **{**kw, p.name: torch.tensor([float(bad)])})
 
 
+def test_a_float32_value_at_the_range_end_is_accepted_with_a_float64_batch() -> None:
+    """``tensor([0.8])`` is 0.800000012 in float32, and stays so cast to a float64 batch: the
+    check allows the rounding of the value's own dtype, not only the batch's."""
+    x = torch.rand(1, 3, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = degrade.ops.snow(x, amount=torch.tensor([0.8]), angle=torch.tensor([-90.0]), seed=0)
+    assert y.dtype == torch.float64
+    with pytest.raises(ValueError, match="snow: amount="):
+        degrade.ops.snow(x, amount=torch.tensor([0.801]), angle=torch.tensor([-90.0]), seed=0)
+
+
 @pytest.mark.parametrize(
     ("op", "kw"),
     [

@@ -440,14 +440,15 @@ def test_snow_cuts_its_kernels_on_the_smallest_images_as_the_gpu_form(dtype: tor
     assert float(error.max()) <= (1 if dtype == torch.uint8 else 1e-5)
 
 
-@pytest.mark.parametrize("op", ["snow", "elastic", "color_saturation_2", "impulse_noise"])
-def test_cpu_forms_ignore_torchs_default_dtype(op: str, photos: torch.Tensor) -> None:
-    """Buffers the CPU forms make are float32 whatever ``torch.get_default_dtype()``: with
-    float64 as the default they still compute the batch form's result."""
+@pytest.mark.parametrize("op", degrade.list_ops())
+def test_ops_ignore_torchs_default_dtype(op: str, photos: torch.Tensor) -> None:
+    """Draws and buffers are float32 whatever ``torch.get_default_dtype()``: with float64 as
+    the default, the CPU and GPU forms give the result they give under float32."""
     from degrade._checks import forced_gpu_path
 
     _, params = degrade.apply(photos, op, level=torch.tensor([1, 3, 5]), return_params=True)
     spec = degrade.get_op(op)
+    usual = spec.run(photos, params)
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
@@ -456,4 +457,6 @@ def test_cpu_forms_ignore_torchs_default_dtype(op: str, photos: torch.Tensor) ->
             batch = spec.run(photos, params)
     finally:
         torch.set_default_dtype(default)
-    assert float((cpu - batch).abs().max()) <= 2e-3, op
+    assert cpu.dtype == batch.dtype == torch.float32
+    assert float((cpu - usual).abs().max()) <= 2e-3, op
+    assert float((batch - usual).abs().max()) <= 2e-3, op

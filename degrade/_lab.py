@@ -106,7 +106,9 @@ _TO_XYZN_CPU = (_TO_XYZN * _K_IN).float()
 _FROM_XYZN_CPU = _FROM_XYZN.float()
 
 
-def _below_knee(src: np.ndarray, dst: np.ndarray, knee: float, line: Callable) -> None:
+def _below_knee(
+    src: np.ndarray, dst: np.ndarray, knee: float, line: Callable[[np.ndarray], np.ndarray]
+) -> None:
     """``dst = line(src)`` where ``src <= knee``: a curve's linear branch."""
     cv2 = _cv.cv2_module()
     mask = cv2.compare(src, knee, cv2.CMP_LE)

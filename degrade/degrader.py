@@ -12,7 +12,6 @@ from degrade._checks import (
     check_batch,
     check_grad,
     check_size,
-    from_float_,
     gpu_path,
     to_float,
 )
@@ -86,17 +85,18 @@ class Degrader:
         return self._run(x, plans), [{"preset": self.name, "ops": p} for p in plans]
 
     def _run(self, x: Tensor, plans: list[list[dict[str, Any]]]) -> Tensor:
-        xf = to_float(x)
         n = self.chunk or (x.shape[0] if gpu_path(x) else max(1, CPU_CHUNK_VALUES // x[0].numel()))
         if n >= x.shape[0]:
-            y = execute(xf, plans)
-            return pipeline_result(y, xf, x.dtype)
-        # chunks write into one preallocated output: no concatenation, no extra clamp pass
-        # (every op clamps its result), which on CPU cost as much as some ops
-        out = torch.empty_like(xf)
+            xf = to_float(x)
+            return pipeline_result(execute(xf, plans), xf, x.dtype)
+        # chunks write into one preallocated output of x's dtype: no concatenation, and a
+        # uint8 batch goes to float and back chunk by chunk, in cache (not as two batch-sized
+        # float copies)
+        out = torch.empty_like(x)
 
         def run(i: int) -> None:
-            out[i : i + n] = execute(xf[i : i + n], plans[i : i + n])
+            xf = to_float(x[i : i + n])
+            out[i : i + n] = pipeline_result(execute(xf, plans[i : i + n]), xf, x.dtype)
 
         starts = range(0, x.shape[0], n)
         workers = self.workers or min(torch.get_num_threads(), MAX_DEFAULT_WORKERS)
@@ -107,7 +107,7 @@ class Degrader:
         else:
             with one_intraop_thread(), ThreadPoolExecutor(workers) as pool:
                 list(pool.map(run, starts))  # list(): re-raises the first op error here
-        return from_float_(out, x.dtype)
+        return out
 
     def replay(self, x: Tensor, params: list[dict[str, Any]]) -> Tensor:
         """Apply recorded ``params`` (from a call, possibly via JSON) to ``x``: the same output."""

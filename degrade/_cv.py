@@ -608,11 +608,10 @@ def whiten(src: np.ndarray, mix: float, add: np.ndarray, dst: np.ndarray) -> Non
     a, b = (np.empty(src.shape[1:], src.dtype) for _ in range(2))
     for c in range(3):
         cv2.addWeighted(src[c], 1.0 - mix, shared, 1.0, 0.0, dst=a, dtype=cv2.CV_8U if u8 else f32)
-        if u8:  # saturating byte sums; the max of the two rounded terms is the max rounded
-            cv2.add(src[c], add, dst=b)
+        cv2.add(src[c], add, dst=b)  # uint8: saturating byte sums
+        if u8:  # the max of the two rounded terms is the max rounded
             cv2.max(a, b, dst=dst[c])
         else:
-            cv2.add(src[c], add, dst=b)
             cv2.max(a, b, dst=a)
             cv2.min(a, 1.0, dst=dst[c])
 

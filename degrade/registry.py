@@ -422,22 +422,9 @@ def register_variant(
         for p in spec.params
     )
     fn = _functional(name, spec.impl, ps, spec.color, spec.min_size, spec.host, spec.differentiable)
-    _REGISTRY[name] = OpSpec(
-        name,
-        spec.impl,
-        fn,
-        ps,
-        spec.family,
-        frozenset(tags),
-        spec.color,
-        spec.min_size,
-        spec.cpu_only,
-        spec.doc,
-        spec.host,
-        spec.joint,
-        spec.coeffs,
-        spec.differentiable,
-    )
+    # the base op's spec with the variant's name, form, parameters and tags: every other
+    # field travels with it
+    _REGISTRY[name] = replace(spec, name=name, fn=fn, params=ps, tags=frozenset(tags))
     return fn
 
 

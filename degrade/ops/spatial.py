@@ -42,9 +42,7 @@ def jitter(x: Tensor, amount: Tensor, seed: Tensor | None = None) -> Tensor:
     return _jitter_pixels(x, amount, seed)
 
 
-@uint8_form("jitter")
-def _jitter_u8(x: Tensor, amount: Tensor, seed: Tensor) -> Tensor:
-    return _jitter_pixels(x, amount, seed)  # moves pixels: uint8 in, the same bytes out
+uint8_form("jitter")(_jitter_pixels)  # moves pixels: uint8 in, the same bytes out
 
 
 def _boxes(g: torch.Generator, n: int, size: int, h: int, w: int, extra: int) -> tuple[Tensor, ...]:
